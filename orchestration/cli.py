@@ -1,0 +1,132 @@
+"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd demo`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from exc
+
+
+def _mock_state(args: argparse.Namespace):
+    from orchestration.mock.org import SyntheticOrg
+    from orchestration.mock.server import FaultConfig, MockState
+
+    org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date())
+    return MockState(org=org, faults=FaultConfig(rate=args.fault_rate, seed=args.fault_seed),
+                     jira_timezone=args.jira_timezone)
+
+
+def cmd_mock_api(args: argparse.Namespace) -> int:
+    from orchestration.mock.server import MockApi
+
+    state = _mock_state(args)
+    api = MockApi(state, args.host, args.port)
+    if args.write_config:
+        Path(args.write_config).write_text(yaml.safe_dump(state.org.config(), sort_keys=False), encoding="utf-8")
+    if args.write_env:
+        Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in api.env().items()), encoding="utf-8")
+    print(f"mock-api: serving the synthetic org {state.org.org!r} ({state.org.scale}, seed {state.org.seed}, "
+          f"{state.org.start}..{state.org.anchor}) on {api.url}", flush=True)
+    for key, value in api.env().items():
+        print(f"  {key}={value}", flush=True)
+    try:
+        api.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.server.server_close()
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    from orchestration.config import ConfigError
+    from orchestration.http import ApiError
+    from orchestration.pipeline import PipelineError, run_pipeline
+    from orchestration.settings import SettingsError
+
+    if args.end < args.start:
+        print(f"emd pipeline: --end {args.end} is before --start {args.start}", file=sys.stderr)
+        return 2
+    try:
+        if args.synthetic:
+            from orchestration.mock.server import MockApi
+
+            with MockApi(_mock_state(args)) as api:
+                os.environ.update(api.env())
+                config = Path(args.synthetic_config)
+                config.parent.mkdir(parents=True, exist_ok=True)
+                config.write_text(yaml.safe_dump(api.state.org.config(), sort_keys=False), encoding="utf-8")
+                os.environ["EMD_CONFIG"] = str(config)
+                print(f"emd pipeline: using the synthetic org served by {api.url} (asked for with --synthetic)")
+                run_pipeline(args.start, args.end)
+        else:
+            run_pipeline(args.start, args.end)
+    except (PipelineError, ConfigError, SettingsError, ApiError) as exc:
+        print(f"emd pipeline: {exc}", file=sys.stderr)
+        return 1
+    print("emd pipeline: done")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from orchestration.demo import run_demo
+
+    return run_demo(args)
+
+
+def _add_mock_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic org (default 7)")
+    p.add_argument("--scale", choices=["default", "large"], default="default")
+    p.add_argument("--anchor", type=_date, default=None, help="last day of synthetic activity (default: today UTC)")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
+    p.add_argument("--fault-seed", type=int, default=1)
+    p.add_argument("--jira-timezone", default="America/Los_Angeles", help="the Jira API user's profile time zone")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emd", description="Engineering metrics: DORA, flow and planning.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    mock = sub.add_parser("mock-api", help="serve the synthetic org as GitHub, Jira, Slack and an LLM on loopback")
+    mock.add_argument("--host", default="127.0.0.1")
+    mock.add_argument("--port", type=int, default=8765)
+    mock.add_argument("--write-config", help="write the matching project config (YAML) to this path")
+    mock.add_argument("--write-env", help="write the environment variables pointing at the mock to this path")
+    _add_mock_args(mock)
+    mock.set_defaults(func=cmd_mock_api)
+
+    today = datetime.now(UTC).date()
+    pipe = sub.add_parser("pipeline", help="ingest every day in --start..--end, then build the marts and cards")
+    pipe.add_argument("--start", type=_date, default=today - timedelta(days=29))
+    pipe.add_argument("--end", type=_date, default=today)
+    pipe.add_argument("--synthetic", action="store_true",
+                      help="run against an in-process mock API serving the synthetic org instead of real APIs")
+    pipe.add_argument("--synthetic-config", default=".emd/synthetic-config.yaml")
+    _add_mock_args(pipe)
+    pipe.set_defaults(func=cmd_pipeline)
+
+    demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs")
+    demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")
+    _add_mock_args(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

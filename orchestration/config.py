@@ -1,0 +1,259 @@
+"""The project config file (EMD_CONFIG, default config.yaml); config.example.yaml documents every key.
+
+Loading validates the whole file and raises ConfigError naming the key and the file on the first problem,
+so a typo never silently turns into "no data".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration import settings
+
+DEPLOYMENT_SOURCES = ("merge", "release", "deployment")
+REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+class ConfigError(ValueError):
+    """A malformed project config; the message names the key and the file."""
+
+
+@dataclass(frozen=True)
+class Team:
+    name: str
+    repos: tuple[str, ...] = ()
+    jira_projects: tuple[str, ...] = ()
+    jira_boards: tuple[int, ...] = ()
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepoDeployment:
+    source: str
+    environment: str = "production"
+    include_prereleases: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    org: str
+    repos: tuple[str, ...]
+    jira_projects: tuple[str, ...] = ()
+    jira_boards: tuple[int, ...] = ()
+    story_points_field: str | None = None
+    incident_types: tuple[str, ...] = ("Incident",)
+    blocked_statuses: tuple[str, ...] = ()  # empty: any status whose name contains "blocked"
+    include_subtasks: bool = False
+    teams: tuple[Team, ...] = ()
+    deployment_source: str = "merge"
+    deployment_environment: str = "production"
+    include_prereleases: bool = False
+    repo_deployments: dict[str, RepoDeployment] = field(default_factory=dict)
+    release_branch_patterns: tuple[str, ...] = ("release/*", "hotfix/*")
+    hotfix_window_days: int = 7
+    failure_window_days: int = 7
+    bots: tuple[str, ...] = ()
+    dashboard_url: str = "http://localhost:8501"
+    backfill_days: int = 30
+    source_path: Path | None = None
+
+    def deployment_for(self, repo: str) -> RepoDeployment:
+        return self.repo_deployments.get(
+            repo,
+            RepoDeployment(self.deployment_source, self.deployment_environment, self.include_prereleases),
+        )
+
+    def team_of_repo(self, repo: str) -> str | None:
+        for team in self.teams:
+            if repo in team.repos:
+                return team.name
+        return None
+
+
+_TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard", "backfill_days"}
+_GITHUB_KEYS = {"repos"}
+_JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
+_TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members"}
+_DEPLOY_KEYS = {"source", "environment", "include_prereleases", "repos"}
+_REPO_DEPLOY_KEYS = {"source", "environment", "include_prereleases"}
+_HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
+_CF_KEYS = {"window_days"}
+_DASHBOARD_KEYS = {"url"}
+
+
+class _Reader:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{self.path}: `{key}` {problem}")
+
+    def mapping(self, value: Any, key: str, allowed: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a mapping, got {type(value).__name__}")
+        unknown = sorted(set(map(str, value)) - allowed)
+        if unknown:
+            where = f"{key}.{unknown[0]}" if key else unknown[0]
+            raise self.fail(where, f"is not a known key (known: {', '.join(sorted(allowed))})")
+        return value
+
+    def str_list(self, value: Any, key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(key, "must be a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+
+    def int_list(self, value: Any, key: str) -> tuple[int, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise self.fail(key, "must be a list of integer board ids")
+        return tuple(value)
+
+    def boolean(self, value: Any, key: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.fail(key, "must be true or false")
+        return value
+
+    def positive_int(self, value: Any, key: str, default: int) -> int:
+        if value is None:
+            return default
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise self.fail(key, "must be a positive whole number")
+        return value
+
+    def source(self, value: Any, key: str, default: str) -> str:
+        if value is None:
+            return default
+        if value not in DEPLOYMENT_SOURCES:
+            raise self.fail(key, f"must be one of {', '.join(DEPLOYMENT_SOURCES)} (got {value!r})")
+        return str(value)
+
+
+def parse_config(raw: Any, path: Path) -> ProjectConfig:
+    r = _Reader(path)
+    top = r.mapping(raw, "", _TOP_KEYS)
+    org = top.get("org")
+    if not isinstance(org, str) or not org.strip():
+        raise r.fail("org", "is required: the organisation's name, e.g. `org: acme`")
+
+    github = r.mapping(top.get("github"), "github", _GITHUB_KEYS)
+    repos = r.str_list(github.get("repos"), "github.repos")
+    if not repos:
+        raise r.fail("github.repos", "is required: a list of owner/name repositories")
+    for repo in repos:
+        if not REPO_RE.match(repo):
+            raise r.fail("github.repos", f"has {repo!r}, which is not of the form owner/name")
+
+    jira = r.mapping(top.get("jira"), "jira", _JIRA_KEYS)
+    projects = r.str_list(jira.get("projects"), "jira.projects")
+    boards = r.int_list(jira.get("boards"), "jira.boards")
+    sp_field = jira.get("story_points_field")
+    if sp_field is not None and not isinstance(sp_field, str):
+        raise r.fail("jira.story_points_field", "must be a field id such as customfield_10016")
+
+    teams_raw = top.get("teams") or {}
+    if not isinstance(teams_raw, dict):
+        raise r.fail("teams", "must be a mapping of team name to {repos, jira_projects, jira_boards, members}")
+    teams: list[Team] = []
+    owner: dict[tuple[str, str], str] = {}
+    for name, spec in teams_raw.items():
+        key = f"teams.{name}"
+        spec = r.mapping(spec, key, _TEAM_KEYS)
+        team = Team(
+            name=str(name),
+            repos=r.str_list(spec.get("repos"), f"{key}.repos"),
+            jira_projects=r.str_list(spec.get("jira_projects"), f"{key}.jira_projects"),
+            jira_boards=r.int_list(spec.get("jira_boards"), f"{key}.jira_boards"),
+            members=r.str_list(spec.get("members"), f"{key}.members"),
+        )
+        if team.name == "unassigned":
+            raise r.fail(key, "uses the reserved name `unassigned`")
+        for repo in team.repos:
+            if repo not in repos:
+                raise r.fail(f"{key}.repos", f"names {repo!r}, which is not listed under github.repos")
+        for project in team.jira_projects:
+            if project not in projects:
+                raise r.fail(f"{key}.jira_projects", f"names {project!r}, which is not listed under jira.projects")
+        for board in team.jira_boards:
+            if board not in boards:
+                raise r.fail(f"{key}.jira_boards", f"names board {board}, which is not listed under jira.boards")
+        for kind, values in (("repo", team.repos), ("jira project", team.jira_projects),
+                             ("jira board", tuple(map(str, team.jira_boards))), ("member", team.members)):
+            for value in values:
+                if (kind, value) in owner:
+                    raise r.fail(key, f"lists {kind} {value!r}, already in team {owner[(kind, value)]!r}: "
+                                      "each maps to at most one team")
+                owner[(kind, value)] = team.name
+        teams.append(team)
+
+    deployments = r.mapping(top.get("deployments"), "deployments", _DEPLOY_KEYS)
+    default_source = r.source(deployments.get("source"), "deployments.source", "merge")
+    default_env = deployments.get("environment") or "production"
+    default_pre = r.boolean(deployments.get("include_prereleases"), "deployments.include_prereleases", False)
+    per_repo: dict[str, RepoDeployment] = {}
+    repo_overrides = deployments.get("repos") or {}
+    if not isinstance(repo_overrides, dict):
+        raise r.fail("deployments.repos", "must be a mapping of owner/name to {source, environment}")
+    for repo, spec in repo_overrides.items():
+        key = f"deployments.repos.{repo}"
+        if repo not in repos:
+            raise r.fail(key, "names a repo that is not listed under github.repos")
+        spec = r.mapping(spec, key, _REPO_DEPLOY_KEYS)
+        per_repo[repo] = RepoDeployment(
+            source=r.source(spec.get("source"), f"{key}.source", default_source),
+            environment=str(spec.get("environment") or default_env),
+            include_prereleases=r.boolean(spec.get("include_prereleases"), f"{key}.include_prereleases", default_pre),
+        )
+
+    hotfix = r.mapping(top.get("hotfix"), "hotfix", _HOTFIX_KEYS)
+    change_failure = r.mapping(top.get("change_failure"), "change_failure", _CF_KEYS)
+    dashboard = r.mapping(top.get("dashboard"), "dashboard", _DASHBOARD_KEYS)
+
+    return ProjectConfig(
+        org=org.strip(),
+        repos=repos,
+        jira_projects=projects,
+        jira_boards=boards,
+        story_points_field=sp_field,
+        incident_types=r.str_list(jira.get("incident_types"), "jira.incident_types") or ("Incident",),
+        blocked_statuses=r.str_list(jira.get("blocked_statuses"), "jira.blocked_statuses"),
+        include_subtasks=r.boolean(jira.get("include_subtasks"), "jira.include_subtasks", False),
+        teams=tuple(teams),
+        deployment_source=default_source,
+        deployment_environment=str(default_env),
+        include_prereleases=default_pre,
+        repo_deployments=per_repo,
+        release_branch_patterns=r.str_list(hotfix.get("release_branch_patterns"), "hotfix.release_branch_patterns")
+        or ("release/*", "hotfix/*"),
+        hotfix_window_days=r.positive_int(hotfix.get("window_days"), "hotfix.window_days", 7),
+        failure_window_days=r.positive_int(change_failure.get("window_days"), "change_failure.window_days", 7),
+        bots=r.str_list(top.get("bots"), "bots"),
+        dashboard_url=str(dashboard.get("url") or "http://localhost:8501"),
+        backfill_days=r.positive_int(top.get("backfill_days"), "backfill_days", 30),
+        source_path=path,
+    )
+
+
+def load_config(path: Path | None = None) -> ProjectConfig:
+    path = path or settings.config_path()
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: the project config file does not exist. Copy config.example.yaml to {path} "
+            "and edit it, or point EMD_CONFIG at your config."
+        )
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: is not valid YAML: {exc}") from exc
+    return parse_config(raw, path)

@@ -1,0 +1,29 @@
+"""The Dagster code location: the only place that builds the top-level Definitions."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from orchestration.defs.dbt.definitions import dbt_defs
+from orchestration.defs.github.definitions import github_defs
+from orchestration.defs.insights.definitions import insights_defs
+from orchestration.defs.jira.definitions import jira_defs
+from orchestration.resources import ProjectConfigResource, WarehouseResource
+
+
+def shared_resources() -> dict:
+    # Both read EMD_CONFIG / DATABASE_URL when a run uses them, never at import time.
+    return {"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()}
+
+
+def build_definitions() -> Definitions:
+    return Definitions.merge(
+        github_defs(),
+        jira_defs(),
+        dbt_defs(),
+        insights_defs(),
+        Definitions(resources=shared_resources()),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,165 @@
+"""One HTTP mechanism for every API client: retries, backoff, rate limits, clear errors, counters.
+
+- 5xx, connection resets/timeouts and truncated or non-JSON bodies are retried with exponential
+  backoff and full jitter, up to `max_attempts`, within `max_elapsed_s` overall.
+- 403/429 with `Retry-After` wait that long; a 403/429 with `x-ratelimit-remaining: 0` waits until
+  `x-ratelimit-reset`; other 429s (and 403s that say "rate limit") back off from a minute.
+- 401 (and a 403 that is not a rate limit) is not retried: ApiAuthError names the token variable and URL.
+- Tokens never appear in messages: errors name the variable, never its value.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+
+class ApiError(RuntimeError):
+    """An API failure whose message says what to fix."""
+
+
+class ApiAuthError(ApiError):
+    pass
+
+
+class ApiUnreachableError(ApiError):
+    pass
+
+
+class ApiPayloadError(ApiError):
+    """The API answered with something we cannot use; names the entity and field."""
+
+
+@dataclass
+class ApiStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_s: float = 0.0
+
+    def as_metadata(self, prefix: str = "") -> dict[str, float | int]:
+        return {
+            f"{prefix}api_requests": self.requests,
+            f"{prefix}retries": self.retries,
+            f"{prefix}rate_limit_waits": self.rate_limit_waits,
+            f"{prefix}rate_limit_wait_seconds": round(self.rate_limit_wait_s, 3),
+        }
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay_s: float = 0.5
+    max_delay_s: float = 60.0
+    max_elapsed_s: float = 600.0
+    secondary_rate_limit_s: float = 60.0
+    timeout_s: float = 60.0
+
+
+@dataclass
+class HttpClient:
+    """`name` is the service ("GitHub"), `token_env` the variable(s) that hold its credentials."""
+
+    name: str
+    token_env: str
+    session: requests.Session = field(default_factory=requests.Session)
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    stats: ApiStats = field(default_factory=ApiStats)
+    sleep: Callable[[float], None] = time.sleep
+    on_rate_limit: Callable[[float, str], None] | None = None
+
+    def request_json(self, method: str, url: str, **kwargs: Any) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
+        """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers)."""
+        kwargs.setdefault("timeout", self.policy.timeout_s)
+        started = time.monotonic()
+        attempt = 0
+        last_problem = ""
+        while True:
+            attempt += 1
+            self.stats.requests += 1
+            wait: float | None = None
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_problem = f"could not reach {url}: {type(exc).__name__}"
+                if attempt == 1 and isinstance(exc, requests.ConnectionError) and _is_refused(exc):
+                    # A refused connection on the first try is almost always a wrong URL; still retry briefly.
+                    last_problem = f"could not connect to {url} (connection refused)"
+            else:
+                status = response.status_code
+                if status == 401:
+                    raise ApiAuthError(
+                        f"{self.name} rejected the credentials in {self.token_env} (401 from {url}). "
+                        f"Check that {self.token_env} is set to a valid, unexpired token."
+                    )
+                if status in (403, 429):
+                    wait = self._rate_limit_wait(response, attempt)
+                    if wait is None:
+                        raise ApiAuthError(
+                            f"{self.name} refused access (403 from {url}): the token in {self.token_env} "
+                            "lacks a permission or scope this request needs."
+                        )
+                    last_problem = f"rate limited ({status}) by {url}"
+                    self.stats.rate_limit_waits += 1
+                    self.stats.rate_limit_wait_s += wait
+                    if self.on_rate_limit:
+                        self.on_rate_limit(wait, url)
+                elif status == 404:
+                    raise ApiError(f"{self.name} answered 404 for {url}: check the URL and the names in the config.")
+                elif status == 410:
+                    raise ApiError(f"{self.name} answered 410 Gone for {url}: that endpoint was removed.")
+                elif status >= 500:
+                    last_problem = f"{url} answered {status}"
+                elif status >= 400:
+                    raise ApiError(f"{self.name} answered {status} for {url}: {_short(response.text)}")
+                else:
+                    try:
+                        body = response.json() if response.content else None
+                        return body, response.headers
+                    except (ValueError, json.JSONDecodeError):
+                        last_problem = f"{url} answered a truncated or non-JSON body"
+            elapsed = time.monotonic() - started
+            if attempt >= self.policy.max_attempts or elapsed >= self.policy.max_elapsed_s:
+                raise ApiUnreachableError(
+                    f"{self.name}: gave up after {attempt} attempts in {elapsed:.0f}s; last problem: {last_problem}. "
+                    f"Check that the URL is right and the service is up."
+                )
+            if wait is None:
+                wait = min(self.policy.max_delay_s, self.policy.base_delay_s * 2 ** (attempt - 1))
+                wait = random.uniform(wait / 2, wait)  # jitter
+            wait = min(wait, max(0.0, self.policy.max_elapsed_s - elapsed))
+            self.stats.retries += 1
+            self.sleep(wait)
+
+    def _rate_limit_wait(self, response: requests.Response, attempt: int) -> float | None:
+        headers = response.headers
+        retry_after = headers.get("retry-after")
+        if retry_after is not None:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                return self.policy.secondary_rate_limit_s
+        if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+            try:
+                return max(0.0, float(headers["x-ratelimit-reset"]) - time.time()) + 1.0
+            except ValueError:
+                return self.policy.secondary_rate_limit_s
+        text = response.text.lower() if response.status_code == 403 else ""
+        if response.status_code == 429 or "rate limit" in text:
+            return min(self.policy.max_delay_s * 10, self.policy.secondary_rate_limit_s * 2 ** (attempt - 1))
+        return None
+
+
+def _is_refused(exc: Exception) -> bool:
+    return "refused" in str(exc).lower()
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,9 @@
+"""Mock jira endpoints (to be filled in by the owning issue)."""
+
+from __future__ import annotations
+
+from orchestration.mock.server import MockState, Router
+
+
+def register(router: Router, state: MockState) -> None:
+    return None

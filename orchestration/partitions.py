@@ -1,0 +1,25 @@
+"""The one daily partitions definition every ingestion asset uses (UTC days)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from dagster import DailyPartitionsDefinition
+
+# Far enough back that any realistic history can be backfilled (`emd pipeline --start 2025-01-01`).
+PARTITIONS_START = "2024-01-01"
+
+daily_partitions = DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=1)
+
+
+def day_window(partition_key: str) -> tuple[datetime, datetime]:
+    """Half-open UTC window [D, D+1) of a day partition key `YYYY-MM-DD`."""
+    start = datetime.strptime(partition_key, "%Y-%m-%d").replace(tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def days_between(start: date, end: date) -> list[str]:
+    """Partition keys for every day in the inclusive range."""
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]

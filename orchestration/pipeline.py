@@ -1,0 +1,89 @@
+"""Headless runs: `emd pipeline --start --end` executes the code location's jobs in order.
+
+1. `ingestion_job` for every day partition in the inclusive range (one run per day, so a failure
+   leaves every other day's data in place and names the day that failed);
+2. `marts_job` (dbt build) when the code location defines it;
+3. `insights_job` (Sprint Health, then the Slack post) when it is defined and configured.
+
+Runs go to the Dagster instance in DAGSTER_HOME when it is set (so they show in the UI), else to an
+ephemeral one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from dagster import DagsterInstance, Definitions, JobDefinition
+
+from orchestration.partitions import days_between
+
+INGESTION_JOB = "ingestion_job"
+MARTS_JOB = "marts_job"
+INSIGHTS_JOB = "insights_job"
+
+
+class PipelineError(RuntimeError):
+    """A step of the pipeline failed; the message names it and what to fix."""
+
+
+def _instance() -> DagsterInstance:
+    return DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+
+
+def _failure_message(result) -> str:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            # The user's exception is the deepest cause; Dagster wraps it in its own.
+            while error is not None and error.cause is not None:
+                error = error.cause
+            text = (error.message if error else event.message or "").strip()
+            messages.append(f"{event.step_key}: {text}")
+    return "; ".join(messages) or "the run failed (see the Dagster event log)"
+
+
+def _job(defs: Definitions, name: str) -> JobDefinition | None:
+    try:
+        return defs.resolve_job_def(name)
+    except Exception:  # the job is not part of this code location (yet)
+        return None
+
+
+def run_job(job: JobDefinition, instance: DagsterInstance, partition_key: str | None = None,
+            run_config: dict | None = None) -> None:
+    result = job.execute_in_process(instance=instance, partition_key=partition_key,
+                                    run_config=run_config or {}, raise_on_error=False)
+    if not result.success:
+        where = f"{job.name} for {partition_key}" if partition_key else job.name
+        raise PipelineError(f"{where} failed: {_failure_message(result)}")
+
+
+def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
+                 steps: Sequence[str] = (INGESTION_JOB, MARTS_JOB, INSIGHTS_JOB),
+                 log: Callable[[str], None] = print) -> None:
+    from orchestration.definitions import build_definitions
+
+    defs = defs or build_definitions()
+    instance = _instance()
+    keys = days_between(start, end)
+    if INGESTION_JOB in steps:
+        job = _job(defs, INGESTION_JOB)
+        if job is None:
+            raise PipelineError("the code location defines no ingestion_job")
+        for i, key in enumerate(keys, 1):
+            began = time.monotonic()
+            run_job(job, instance, partition_key=key)
+            log(f"[{i}/{len(keys)}] ingested {key} in {time.monotonic() - began:.1f}s")
+    for name in (MARTS_JOB, INSIGHTS_JOB):
+        if name not in steps:
+            continue
+        job = _job(defs, name)
+        if job is None:
+            continue
+        began = time.monotonic()
+        run_job(job, instance)
+        log(f"{name} done in {time.monotonic() - began:.1f}s")

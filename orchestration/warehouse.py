@@ -1,0 +1,240 @@
+"""The warehouse: a DuckDB file by default, PostgreSQL when DATABASE_URL says so.
+
+The raw tables below are the contract between ingestion and dbt. Every raw table carries
+`partition_date` (the UTC day partition it was fetched for), `fetched_at` and `payload` (the entity's
+JSON as the API returned it, so models can be rebuilt without refetching). Timestamps are stored as
+naive UTC `timestamp`s.
+
+A partition is written with `replace_partition`: delete the partition's rows and insert the new ones
+in one transaction, so a failed or killed run leaves the previous rows, and a re-run gives the same rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from orchestration.settings import DatabaseTarget, database_target
+
+_COMMON = [("partition_date", "date"), ("fetched_at", "timestamp")]
+
+RAW_TABLES: dict[str, list[tuple[str, str]]] = {
+    "raw_github_pull_requests": _COMMON + [
+        ("repo", "text"), ("number", "integer"), ("pr_id", "text"), ("url", "text"), ("title", "text"),
+        ("author_login", "text"), ("author_type", "text"),  # author_type: User | Bot | ... (GraphQL __typename)
+        ("state", "text"),  # OPEN | CLOSED | MERGED
+        ("is_draft", "boolean"), ("base_branch", "text"), ("head_branch", "text"), ("default_branch", "text"),
+        ("labels", "text"),  # JSON array of label names
+        ("additions", "integer"), ("deletions", "integer"), ("changed_files", "integer"),
+        ("commit_count", "integer"), ("review_count", "integer"),
+        ("created_at", "timestamp"), ("updated_at", "timestamp"), ("closed_at", "timestamp"),
+        ("merged_at", "timestamp"), ("merge_commit_sha", "text"), ("payload", "text"),
+    ],
+    "raw_github_reviews": _COMMON + [
+        ("repo", "text"), ("pr_number", "integer"), ("review_id", "text"), ("author_login", "text"),
+        ("author_type", "text"),
+        ("state", "text"),  # APPROVED | CHANGES_REQUESTED | COMMENTED | DISMISSED | PENDING
+        ("submitted_at", "timestamp"), ("created_at", "timestamp"), ("comment_count", "integer"),
+        ("payload", "text"),
+    ],
+    "raw_github_commits": _COMMON + [
+        ("repo", "text"), ("pr_number", "integer"), ("oid", "text"), ("authored_at", "timestamp"),
+        ("committed_at", "timestamp"), ("author_login", "text"), ("payload", "text"),
+    ],
+    "raw_github_timeline_events": _COMMON + [
+        ("repo", "text"), ("pr_number", "integer"), ("event_id", "text"),
+        ("event_type", "text"),  # ReadyForReviewEvent | ConvertToDraftEvent | ReopenedEvent | ClosedEvent | MergedEvent
+        ("actor_login", "text"), ("created_at", "timestamp"), ("payload", "text"),
+    ],
+    "raw_github_releases": _COMMON + [
+        ("repo", "text"), ("release_id", "text"), ("tag_name", "text"), ("name", "text"),
+        ("is_draft", "boolean"), ("is_prerelease", "boolean"), ("created_at", "timestamp"),
+        ("published_at", "timestamp"), ("payload", "text"),
+    ],
+    "raw_github_deployments": _COMMON + [
+        ("repo", "text"), ("deployment_id", "text"), ("environment", "text"), ("sha", "text"),
+        ("ref", "text"), ("created_at", "timestamp"),
+        ("latest_status", "text"),  # state of the newest status, lower case: success | failure | ...
+        ("latest_status_at", "timestamp"), ("payload", "text"),
+    ],
+    "raw_jira_issues": _COMMON + [
+        ("issue_id", "text"), ("key", "text"), ("project_key", "text"), ("issue_type", "text"),
+        ("is_subtask", "boolean"), ("summary", "text"), ("status_id", "text"), ("status_name", "text"),
+        ("status_category", "text"),  # new | indeterminate | done (Jira's statusCategory.key)
+        ("created_at", "timestamp"), ("updated_at", "timestamp"), ("resolved_at", "timestamp"),
+        ("story_points", "double precision"), ("sprint_ids", "text"),  # JSON array of sprint ids (current)
+        ("flagged", "boolean"), ("assignee_account_id", "text"), ("story_points_field", "text"),
+        ("payload", "text"),
+    ],
+    "raw_jira_changelog": _COMMON + [
+        ("issue_key", "text"), ("history_id", "text"), ("item_index", "integer"), ("created_at", "timestamp"),
+        ("author_account_id", "text"),
+        ("field", "text"),  # normalized: sprint | story_points | status | flagged | resolution | <jira field name>
+        ("field_id", "text"), ("from_value", "text"), ("from_string", "text"), ("to_value", "text"),
+        ("to_string", "text"), ("payload", "text"),
+    ],
+    "raw_jira_sprints": _COMMON + [
+        ("sprint_id", "bigint"), ("board_id", "bigint"), ("name", "text"),
+        ("state", "text"),  # future | active | closed
+        ("start_at", "timestamp"), ("end_at", "timestamp"), ("completed_at", "timestamp"), ("goal", "text"),
+        ("payload", "text"),
+    ],
+    "raw_jira_statuses": _COMMON + [
+        ("status_id", "text"), ("name", "text"), ("category", "text"), ("payload", "text"),
+    ],
+}
+
+# The natural key of each raw table within one partition (asset checks look for duplicates on these).
+RAW_KEYS: dict[str, tuple[str, ...]] = {
+    "raw_github_pull_requests": ("repo", "number"),
+    "raw_github_reviews": ("repo", "pr_number", "review_id"),
+    "raw_github_commits": ("repo", "pr_number", "oid"),
+    "raw_github_timeline_events": ("repo", "pr_number", "event_id"),
+    "raw_github_releases": ("repo", "release_id"),
+    "raw_github_deployments": ("repo", "deployment_id"),
+    "raw_jira_issues": ("key",),
+    "raw_jira_changelog": ("issue_key", "history_id", "item_index"),
+    "raw_jira_sprints": ("sprint_id",),
+    "raw_jira_statuses": ("status_id",),
+}
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+def to_db_timestamp(value: datetime | str | None) -> datetime | None:
+    """Aware datetime or ISO-8601 string -> naive UTC datetime (how every timestamp is stored)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        # Jira writes offsets without a colon: 2025-01-02T03:04:05.000+0530
+        if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdigit() and text[-3] != ":":
+            text = text[:-2] + ":" + text[-2:]
+        value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class Warehouse:
+    """A thin connection factory over DuckDB or PostgreSQL with the raw-table helpers."""
+
+    def __init__(self, target: DatabaseTarget | None = None):
+        self.target = target or database_target()
+
+    @property
+    def kind(self) -> str:
+        return self.target.kind
+
+    def describe(self) -> str:
+        return self.target.describe()
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[Any]:
+        """A DB-API connection; committed on success, rolled back on error, always closed."""
+        if self.target.kind == "duckdb":
+            import duckdb
+
+            path = self.target.duckdb_path
+            assert path is not None
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                conn = duckdb.connect(str(path), read_only=read_only)
+            except duckdb.Error as exc:
+                raise WarehouseError(f"cannot open the DuckDB warehouse {path}: {exc}") from exc
+            try:
+                yield conn
+            finally:
+                conn.close()
+        else:
+            import psycopg
+
+            try:
+                conn = psycopg.connect(self.target.postgres_url, autocommit=False)
+            except psycopg.Error as exc:
+                raise WarehouseError(
+                    f"cannot connect to the Postgres warehouse {self.describe()} (DATABASE_URL): {exc}"
+                ) from exc
+            try:
+                if read_only:
+                    conn.read_only = True
+                yield conn
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                conn.close()
+
+    def _placeholder(self) -> str:
+        return "?" if self.kind == "duckdb" else "%s"
+
+    def ensure_raw_tables(self, conn: Any) -> None:
+        for table, columns in RAW_TABLES.items():
+            cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)
+            conn.execute(f"create table if not exists {table} ({cols})")
+
+    def replace_partition(self, table: str, partition_key: str, rows: Sequence[Mapping[str, Any]],
+                          fetched_at: datetime | None = None) -> int:
+        """Replace one partition of one raw table atomically; returns the number of rows written."""
+        return self.replace_partitions({table: rows}, partition_key, fetched_at)[table]
+
+    def replace_partitions(self, tables: Mapping[str, Sequence[Mapping[str, Any]]], partition_key: str,
+                           fetched_at: datetime | None = None) -> dict[str, int]:
+        """Replace one partition of several raw tables in a single transaction."""
+        fetched = to_db_timestamp(fetched_at or datetime.now(UTC))
+        day = date.fromisoformat(partition_key)
+        ph = self._placeholder()
+        written: dict[str, int] = {}
+        with self.connect() as conn:
+            self.ensure_raw_tables(conn)
+            if self.kind == "duckdb":
+                conn.execute("begin transaction")
+            try:
+                for table, rows in tables.items():
+                    if table not in RAW_TABLES:
+                        raise WarehouseError(f"unknown raw table {table}")
+                    columns = [c for c, _ in RAW_TABLES[table]]
+                    conn.execute(f"delete from {table} where partition_date = {ph}", [day])
+                    values = []
+                    for row in rows:
+                        unknown = set(row) - set(columns)
+                        if unknown:
+                            raise WarehouseError(f"{table}: unexpected columns {sorted(unknown)}")
+                        full = {"partition_date": day, "fetched_at": fetched, **row}
+                        values.append([full.get(c) for c in columns])
+                    if values:
+                        sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})"
+                        if self.kind == "duckdb":
+                            conn.executemany(sql, values)
+                        else:
+                            with conn.cursor() as cur:
+                                cur.executemany(sql, values)
+                    written[table] = len(values)
+                if self.kind == "duckdb":
+                    conn.execute("commit")
+            except BaseException:
+                if self.kind == "duckdb":
+                    conn.execute("rollback")
+                raise
+        return written
+
+    def query(self, sql: str, params: Sequence[Any] = (), read_only: bool = True) -> list[tuple]:
+        with self.connect(read_only=read_only) as conn:
+            if self.kind == "duckdb":
+                return conn.execute(sql, list(params)).fetchall()
+            with conn.cursor() as cur:
+                cur.execute(sql, list(params))
+                return cur.fetchall() if cur.description else []
