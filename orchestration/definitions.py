@@ -6,6 +6,7 @@ from dagster import Definitions
 
 from orchestration.defs.dbt.definitions import dbt_defs
 from orchestration.defs.github.definitions import github_defs
+from orchestration.defs.ingestion import ingestion_defs
 from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
 from orchestration.resources import ProjectConfigResource, WarehouseResource
@@ -18,6 +19,7 @@ def shared_resources() -> dict:
 
 def build_definitions() -> Definitions:
     return Definitions.merge(
+        ingestion_defs(),
         github_defs(),
         jira_defs(),
         dbt_defs(),

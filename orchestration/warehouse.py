@@ -207,7 +207,7 @@ class Warehouse:
                     if table not in RAW_TABLES:
                         raise WarehouseError(f"unknown raw table {table}")
                     columns = [c for c, _ in RAW_TABLES[table]]
-                    conn.execute(f"delete from {table} where partition_date = {ph}", [day])
+                    conn.execute(f"delete from {table} where partition_date = {ph}", [day])  # noqa: S608 - table from RAW_TABLES
                     values = []
                     for row in rows:
                         unknown = set(row) - set(columns)
@@ -216,7 +216,7 @@ class Warehouse:
                         full = {"partition_date": day, "fetched_at": fetched, **row}
                         values.append([full.get(c) for c in columns])
                     if values:
-                        sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})"
+                        sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})"  # noqa: S608
                         if self.kind == "duckdb":
                             conn.executemany(sql, values)
                         else:
