@@ -242,17 +242,23 @@ class MockApi:
 
     def env(self) -> dict[str, str]:
         """The environment variables that point the product at this mock."""
-        s = self.state
-        return {
-            "GITHUB_API_URL": self.url,
-            "GITHUB_TOKEN": s.github_token,
-            "JIRA_BASE_URL": self.url,
-            "JIRA_EMAIL": s.jira_email,
-            "JIRA_API_TOKEN": s.jira_token,
-            "SLACK_API_URL": self.url + "/slack/api/",
-            "SLACK_BOT_TOKEN": s.slack_token,
-            "SLACK_CHANNEL_ID": "C0MOCKCHAN",
-            "OPENAI_BASE_URL": self.url + "/v1",
-            "OPENAI_API_KEY": s.openai_key,
-            "EMD_LLM_MODEL": "mock-model",
-        }
+        return mock_environment(self.url, self.state)
+
+
+def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]:
+    """The environment variables that point the product at a mock served at `url` (default credentials
+    unless `state` says otherwise). These are the mock's fixed test credentials, not secrets."""
+    creds = state if state is not None else MockState  # dataclass defaults are class attributes
+    return {
+        "GITHUB_API_URL": url,
+        "GITHUB_TOKEN": creds.github_token,
+        "JIRA_BASE_URL": url,
+        "JIRA_EMAIL": creds.jira_email,
+        "JIRA_API_TOKEN": creds.jira_token,
+        "SLACK_API_URL": url + "/slack/api/",
+        "SLACK_BOT_TOKEN": creds.slack_token,
+        "SLACK_CHANNEL_ID": "C0MOCKCHAN",
+        "OPENAI_BASE_URL": url + "/v1",
+        "OPENAI_API_KEY": creds.openai_key,
+        "EMD_LLM_MODEL": "mock-model",
+    }
