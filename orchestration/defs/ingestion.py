@@ -29,7 +29,6 @@ from dagster import (
 )
 
 from orchestration.config import ConfigError, load_config
-from orchestration.partitions import daily_partitions
 
 INGESTION_GROUP = "ingestion"
 # Written by every ingestion run; its latest materialization says "new raw data landed".
@@ -39,7 +38,6 @@ MARTS_SENTINEL = AssetKey("metrics_daily")
 ingestion_job = define_asset_job(
     "ingestion_job",
     selection=AssetSelection.groups(INGESTION_GROUP),
-    partitions_def=daily_partitions,
     description="Fetch one UTC day of GitHub and Jira activity into the raw_* tables.",
 )
 

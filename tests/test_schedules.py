@@ -1,0 +1,62 @@
+"""The hourly refresh, the first-run backfill and the marts-after-ingestion sensor."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from dagster import (
+    AssetMaterialization,
+    DagsterInstance,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    build_sensor_context,
+)
+
+from orchestration.defs.ingestion import (
+    backfill_partition_keys,
+    first_run_backfill,
+    hourly_refresh,
+    marts_after_ingestion,
+    refresh_partition_keys,
+)
+
+
+def test_refresh_and_backfill_keys() -> None:
+    now = datetime(2026, 3, 1, 0, 30, tzinfo=timezone.utc)
+    assert refresh_partition_keys(now) == ["2026-02-28", "2026-03-01"]
+    assert backfill_partition_keys(now, 3) == ["2026-02-27", "2026-02-28", "2026-03-01"]
+
+
+def test_hourly_refresh_requests_yesterday_and_today() -> None:
+    with DagsterInstance.ephemeral() as instance:
+        context = build_schedule_context(instance=instance,
+                                         scheduled_execution_time=datetime(2026, 3, 10, 7, 15, tzinfo=timezone.utc))
+        requests = list(hourly_refresh(context))
+    assert [r.partition_key for r in requests] == ["2026-03-09", "2026-03-10"]
+    assert len({r.run_key for r in requests}) == 2
+
+
+def test_first_run_backfills_configured_days_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("org: acme\ngithub: {repos: [acme/api]}\nbackfill_days: 4\n", encoding="utf-8")
+    monkeypatch.setenv("EMD_CONFIG", str(config))
+    with DagsterInstance.ephemeral() as instance:
+        result = first_run_backfill(build_sensor_context(instance=instance))
+        assert isinstance(result, list) and len(result) == 4
+        assert all(isinstance(r, RunRequest) for r in result)
+        instance.report_runless_asset_event(AssetMaterialization("raw_github_pull_requests", partition="2026-03-01"))
+        again = first_run_backfill(build_sensor_context(instance=instance))
+        assert isinstance(again, SkipReason)
+
+
+def test_marts_rebuild_only_after_new_ingestion() -> None:
+    with DagsterInstance.ephemeral() as instance:
+        assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), SkipReason)
+        instance.report_runless_asset_event(AssetMaterialization("raw_github_pull_requests", partition="2026-03-01"))
+        request = marts_after_ingestion(build_sensor_context(instance=instance))
+        assert isinstance(request, RunRequest)
+        instance.report_runless_asset_event(AssetMaterialization("metrics_daily"))
+        assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), SkipReason)
