@@ -125,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if Path(".env").exists():  # as `dagster dev` does; variables already set win
+        from dotenv import load_dotenv
+
+        load_dotenv(".env", override=False)
     return int(args.func(args) or 0)
 
 
