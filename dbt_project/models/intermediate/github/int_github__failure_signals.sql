@@ -1,0 +1,39 @@
+-- Failure signals (METRICS.md "Change failure rate"): hotfix PRs and revert PRs at merged_at, and
+-- incidents (Jira issues of a configured incident type) at created_at, one signal per repo of the
+-- incident's team. recovery_at is what would end the failure: the signal PR's deployment time, or
+-- the incident's resolved_at.
+with pull_requests as (
+    select pr.pr_id, pr.repo, pr.number, pr.merged_at, c.is_hotfix, c.is_revert, d.deployed_at
+    from {{ ref('stg_github__pull_requests') }} as pr
+    inner join {{ ref('int_github__pull_request_classification') }} as c on pr.repo = c.repo and pr.number = c.number
+    left join {{ ref('int_github__pull_request_deployments') }} as d on pr.repo = d.repo and pr.number = d.number
+    where pr.merged_at is not null
+),
+
+repos as (
+    select repo, coalesce(repo_team, 'unassigned') as team from {{ ref('int_github__repos') }}
+),
+
+incidents as (
+    select i.issue_key, i.created_at, i.resolved_at, t.team
+    from {{ ref('stg_jira__issues') }} as i
+    inner join {{ ref('int_jira__issue_teams') }} as t on i.issue_key = t.issue_key
+    where i.issue_type in {{ sql_text_list(var('incident_types')) }}
+),
+
+final as (
+    select 'hotfix:' || pr_id as signal_id, 'hotfix' as signal_kind, repo, merged_at as signal_at,
+           deployed_at as recovery_at, repo || '#' || cast(number as {{ dbt.type_string() }}) as signal_ref
+    from pull_requests where is_hotfix
+    union all
+    select 'revert:' || pr_id, 'revert', repo, merged_at, deployed_at,
+           repo || '#' || cast(number as {{ dbt.type_string() }})
+    from pull_requests where is_revert
+    union all
+    select 'incident:' || i.issue_key || ':' || r.repo, 'incident', r.repo, i.created_at, i.resolved_at, i.issue_key
+    from incidents as i
+    inner join repos as r on i.team = r.team
+    where i.team <> 'unassigned'
+)
+
+select * from final

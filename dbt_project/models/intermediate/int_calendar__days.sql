@@ -1,0 +1,17 @@
+-- Every UTC day of the ingested range: the first to the last partition of any raw table.
+with bounds as (
+    {% set raw = [('github', 'raw_github_pull_requests'), ('github', 'raw_github_releases'),
+                  ('github', 'raw_github_deployments'), ('jira', 'raw_jira_issues'), ('jira', 'raw_jira_sprints')] %}
+    {% for source_name, table in raw %}
+    select min(partition_date) as first_day, max(partition_date) as last_day from {{ source(source_name, table) }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+final as (
+    select days.day as date
+    from {{ day_series('(select min(first_day) from bounds)', '(select max(last_day) from bounds)') }} as days
+    where days.day is not null
+)
+
+select * from final

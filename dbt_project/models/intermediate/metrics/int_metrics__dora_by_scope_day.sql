@@ -1,0 +1,98 @@
+-- DORA per scope and day, dense over the ingested range. Percentiles are computed from the
+-- underlying PRs of the scope and day, never from other percentiles.
+with scopes as (
+    select * from {{ ref('int_metrics__scopes') }}
+),
+
+days as (
+    select date from {{ ref('int_calendar__days') }}
+),
+
+repo_teams as (
+    select repo, coalesce(repo_team, 'unassigned') as repo_team from {{ ref('int_github__repos') }}
+),
+
+deployments as (
+    select d.*, rt.repo_team, cast(d.deployed_at as date) as date
+    from {{ ref('fct_deployments') }} as d
+    left join repo_teams as rt on d.repo = rt.repo
+),
+
+prs as (
+    select p.*, rt.repo_team
+    from {{ ref('fct_pull_requests') }} as p
+    left join repo_teams as rt on p.repo = rt.repo
+),
+
+deployed_prs as (
+    select cast(deployed_at as date) as date, lead_time_hours, has_negative_lead_time, repo, team, repo_team
+    from prs where deployed_at is not null
+),
+
+hotfix_prs as (
+    select cast(merged_at as date) as date, repo, team, repo_team from prs where is_hotfix
+),
+
+scoped_deployments as ({{ scoped_union('deployments', 'date, is_failure, is_rework, recovery_hours') }}),
+scoped_deployed_prs as ({{ scoped_union('deployed_prs', 'date, lead_time_hours, has_negative_lead_time') }}),
+scoped_hotfixes as ({{ scoped_union('hotfix_prs', 'date') }}),
+
+deployment_facts as (
+    select
+        scope_level, team, repo, date,
+        count(*) as deployments,
+        sum(case when is_failure then 1 else 0 end) as failed_deployments,
+        sum(case when is_rework then 1 else 0 end) as rework_deployments,
+        {{ percentile_cont('recovery_hours', 0.5) }} as recovery_time_p50_hours,
+        count(recovery_hours) as recovered_deployments
+    from scoped_deployments
+    group by scope_level, team, repo, date
+),
+
+lead_time_facts as (
+    select
+        scope_level, team, repo, date,
+        {{ percentile_cont('lead_time_hours', 0.5) }} as lead_time_p50_hours,
+        {{ percentile_cont('lead_time_hours', 0.9) }} as lead_time_p90_hours,
+        count(lead_time_hours) as lead_time_prs,
+        sum(case when has_negative_lead_time then 1 else 0 end) as negative_lead_time_prs
+    from scoped_deployed_prs
+    group by scope_level, team, repo, date
+),
+
+hotfix_facts as (
+    select scope_level, team, repo, date, count(*) as hotfixes
+    from scoped_hotfixes
+    group by scope_level, team, repo, date
+),
+
+final as (
+    select
+        s.scope_level,
+        s.team,
+        s.repo,
+        days.date,
+        coalesce(d.deployments, 0) as deployments,
+        l.lead_time_p50_hours,
+        l.lead_time_p90_hours,
+        coalesce(h.hotfixes, 0) as hotfixes,
+        coalesce(d.failed_deployments, 0) as failed_deployments,
+        coalesce(l.lead_time_prs, 0) as lead_time_prs,
+        coalesce(l.negative_lead_time_prs, 0) as negative_lead_time_prs,
+        coalesce(d.rework_deployments, 0) as rework_deployments,
+        d.recovery_time_p50_hours,
+        coalesce(d.recovered_deployments, 0) as recovered_deployments,
+        cast(d.failed_deployments as double precision) / nullif(d.deployments, 0) as change_failure_rate,
+        cast(coalesce(h.hotfixes, 0) as double precision) / nullif(d.deployments, 0) as hotfix_rate,
+        cast(d.rework_deployments as double precision) / nullif(d.deployments, 0) as deployment_rework_rate
+    from scopes as s
+    cross join days
+    left join deployment_facts as d
+        on s.scope_level = d.scope_level and s.team = d.team and s.repo = d.repo and days.date = d.date
+    left join lead_time_facts as l
+        on s.scope_level = l.scope_level and s.team = l.team and s.repo = l.repo and days.date = l.date
+    left join hotfix_facts as h
+        on s.scope_level = h.scope_level and s.team = h.team and s.repo = h.repo and days.date = h.date
+)
+
+select * from final

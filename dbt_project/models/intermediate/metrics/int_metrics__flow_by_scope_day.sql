@@ -1,0 +1,88 @@
+-- Pull-request flow per scope and day, dense over the ingested range. Bot-authored PRs are left out
+-- (flow measures people). Cohorts: opened_prs by created_at day; merged-PR metrics (cycle time,
+-- time to first review, review depth, merged without review) by merged_at day; reopened_prs and
+-- closed_or_merged_prs by the day the PR was closed or merged.
+with scopes as (
+    select * from {{ ref('int_metrics__scopes') }}
+),
+
+days as (
+    select date from {{ ref('int_calendar__days') }}
+),
+
+prs as (
+    select p.*, coalesce(r.repo_team, 'unassigned') as repo_team
+    from {{ ref('fct_pull_requests') }} as p
+    left join {{ ref('int_github__repos') }} as r on p.repo = r.repo
+    where not p.is_bot_author
+),
+
+opened as (select cast(created_at as date) as date, repo, team, repo_team from prs),
+merged as (
+    select cast(merged_at as date) as date, repo, team, repo_team, cycle_time_hours,
+           time_to_first_review_hours, review_depth, is_merged_without_review
+    from prs where merged_at is not null
+),
+finished as (
+    select cast(coalesce(merged_at, closed_at) as date) as date, repo, team, repo_team, reopened_count
+    from prs where merged_at is not null or closed_at is not null
+),
+
+scoped_opened as ({{ scoped_union('opened', 'date') }}),
+scoped_merged as ({{ scoped_union('merged', 'date, cycle_time_hours, time_to_first_review_hours, review_depth, is_merged_without_review') }}),
+scoped_finished as ({{ scoped_union('finished', 'date, reopened_count') }}),
+
+opened_facts as (
+    select scope_level, team, repo, date, count(*) as opened_prs
+    from scoped_opened group by scope_level, team, repo, date
+),
+
+merged_facts as (
+    select
+        scope_level, team, repo, date,
+        count(*) as merged_prs,
+        {{ percentile_cont('cycle_time_hours', 0.5) }} as cycle_time_p50_hours,
+        {{ percentile_cont('cycle_time_hours', 0.9) }} as cycle_time_p90_hours,
+        {{ percentile_cont('time_to_first_review_hours', 0.5) }} as time_to_first_review_p50_hours,
+        count(time_to_first_review_hours) as reviewed_prs,
+        avg(cast(review_depth as double precision)) as review_depth_avg,
+        sum(case when is_merged_without_review then 1 else 0 end) as merged_without_review
+    from scoped_merged group by scope_level, team, repo, date
+),
+
+finished_facts as (
+    select
+        scope_level, team, repo, date,
+        count(*) as closed_or_merged_prs,
+        sum(case when reopened_count > 0 then 1 else 0 end) as reopened_prs
+    from scoped_finished group by scope_level, team, repo, date
+),
+
+final as (
+    select
+        s.scope_level,
+        s.team,
+        s.repo,
+        days.date,
+        coalesce(o.opened_prs, 0) as opened_prs,
+        coalesce(m.merged_prs, 0) as merged_prs,
+        m.cycle_time_p50_hours,
+        m.cycle_time_p90_hours,
+        m.time_to_first_review_p50_hours,
+        m.review_depth_avg,
+        coalesce(f.reopened_prs, 0) as reopened_prs,
+        coalesce(m.merged_without_review, 0) as merged_without_review,
+        coalesce(m.reviewed_prs, 0) as reviewed_prs,
+        coalesce(f.closed_or_merged_prs, 0) as closed_or_merged_prs,
+        cast(f.reopened_prs as double precision) / nullif(f.closed_or_merged_prs, 0) as rework_rate
+    from scopes as s
+    cross join days
+    left join opened_facts as o
+        on s.scope_level = o.scope_level and s.team = o.team and s.repo = o.repo and days.date = o.date
+    left join merged_facts as m
+        on s.scope_level = m.scope_level and s.team = m.team and s.repo = m.repo and days.date = m.date
+    left join finished_facts as f
+        on s.scope_level = f.scope_level and s.team = f.team and s.repo = f.repo and days.date = f.date
+)
+
+select * from final

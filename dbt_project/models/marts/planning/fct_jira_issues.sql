@@ -1,0 +1,55 @@
+-- One row per Jira issue: its current state, team, whether it is blocked now and since when, and its
+-- cycle time (first entry into an In Progress status -> resolution).
+with issues as (
+    select * from {{ ref('stg_jira__issues') }}
+),
+
+teams as (
+    select * from {{ ref('int_jira__issue_teams') }}
+),
+
+open_blocked as (
+    select issue_key, max(blocked_from) as blocked_since
+    from {{ ref('int_jira__blocked_spans') }}
+    where blocked_to is null
+    group by issue_key
+),
+
+first_in_progress as (
+    select issue_key, min(valid_from) as started_at
+    from {{ ref('int_jira__status_history') }}
+    where status_category = 'indeterminate'
+    group by issue_key
+),
+
+final as (
+    select
+        i.issue_key,
+        i.project_key,
+        t.team,
+        i.issue_type,
+        i.summary,
+        i.status_name,
+        i.status_category,
+        i.story_points,
+        i.created_at,
+        i.resolved_at,
+        ob.issue_key is not null as is_blocked,
+        ob.blocked_since,
+        case when i.resolved_at is not null and fip.started_at is not null and fip.started_at <= i.resolved_at
+             then {{ hours_between('fip.started_at', 'i.resolved_at') }} end as cycle_time_hours,
+        -- more columns
+        fip.started_at,
+        i.is_subtask,
+        i.is_flagged,
+        i.issue_type in {{ sql_text_list(var('incident_types')) }} as is_incident,
+        t.team_sprint_id as sprint_id,
+        i.assignee_account_id,
+        i.updated_at
+    from issues as i
+    inner join teams as t on i.issue_key = t.issue_key
+    left join open_blocked as ob on i.issue_key = ob.issue_key
+    left join first_in_progress as fip on i.issue_key = fip.issue_key
+)
+
+select * from final

@@ -1,0 +1,30 @@
+-- Changelog items from the same raw partition as their issue's newest row.
+with issues as (
+    select issue_key, source_partition_date from {{ ref('stg_jira__issues') }}
+),
+
+items as (
+    select c.*,
+           row_number() over (partition by c.issue_key, c.history_id, c.item_index order by c.fetched_at desc) as rank_in_issue
+    from {{ source('jira', 'raw_jira_changelog') }} as c
+    inner join issues as i on c.issue_key = i.issue_key and c.partition_date = i.source_partition_date
+),
+
+final as (
+    select
+        issue_key,
+        history_id,
+        cast(item_index as integer) as item_index,
+        created_at as changed_at,
+        author_account_id,
+        lower(field) as field,
+        field_id,
+        nullif(trim(from_value), '') as from_value,
+        nullif(trim(from_string), '') as from_string,
+        nullif(trim(to_value), '') as to_value,
+        nullif(trim(to_string), '') as to_string
+    from items
+    where rank_in_issue = 1
+)
+
+select * from final

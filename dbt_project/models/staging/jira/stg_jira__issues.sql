@@ -1,0 +1,30 @@
+-- Newest state of each Jira issue, with its current field values.
+with newest as (
+    {{ newest_per(source('jira', 'raw_jira_issues'), ['key']) }}
+),
+
+final as (
+    select
+        issue_id,
+        key as issue_key,
+        project_key,
+        issue_type,
+        coalesce(is_subtask, false) as is_subtask,
+        summary,
+        status_id,
+        status_name,
+        lower(status_category) as status_category,
+        created_at,
+        updated_at,
+        resolved_at,
+        cast(story_points as double precision) as story_points,
+        -- '[76, 80]' or '["76","80"]' -> '76,80' (the shape of the Sprint changelog values)
+        replace(replace(replace(replace(coalesce(sprint_ids, ''), '[', ''), ']', ''), '"', ''), ' ', '') as sprint_ids_csv,
+        coalesce(flagged, false) as is_flagged,
+        assignee_account_id,
+        partition_date as source_partition_date,
+        fetched_at
+    from newest
+)
+
+select * from final

@@ -1,0 +1,133 @@
+"""Where the dbt project lives and how a run of dbt is pointed at the warehouse and the project config.
+
+Pure functions (no environment or file access at import time): the Dagster assets, `emd docs`, the
+tests and the benchmark all build dbt's arguments and environment through them.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from orchestration.config import ProjectConfig
+from orchestration.settings import DatabaseTarget
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+
+# Names the profiles.yml in dbt_project/ reads with env_var(). dbt scrubs DBT_ENV_SECRET_* from its logs.
+TARGET_ENV_NAMES = (
+    "EMD_DBT_TARGET", "EMD_DBT_DUCKDB_PATH", "EMD_DBT_PG_HOST", "EMD_DBT_PG_PORT", "EMD_DBT_PG_USER",
+    "EMD_DBT_PG_DATABASE", "EMD_DBT_PG_SCHEMA", "DBT_ENV_SECRET_PG_PASSWORD",
+)
+
+
+def dbt_target_env(target: DatabaseTarget) -> dict[str, str]:
+    """The environment variables profiles.yml reads, for the warehouse DATABASE_URL names.
+
+    DuckDB: an absolute file path (dbt runs with the project directory as its working directory).
+    Postgres: host, port, user, database and schema (from `options=-csearch_path=...`, else public);
+    the password goes in DBT_ENV_SECRET_PG_PASSWORD so it never shows in dbt's logs.
+    """
+    if target.kind == "duckdb":
+        assert target.duckdb_path is not None
+        return {"EMD_DBT_TARGET": "duckdb", "EMD_DBT_DUCKDB_PATH": str(Path(target.duckdb_path).resolve())}
+    parsed = urlparse(target.postgres_url or "")
+    query = parse_qs(parsed.query)
+    schema = "public"
+    for option in query.get("options", []):
+        for part in unquote(option).split():
+            if part.startswith("-csearch_path="):
+                schema = part.split("=", 1)[1].split(",")[0].strip() or schema
+    return {
+        "EMD_DBT_TARGET": "postgres",
+        "EMD_DBT_PG_HOST": parsed.hostname or "localhost",
+        "EMD_DBT_PG_PORT": str(parsed.port or 5432),
+        "EMD_DBT_PG_USER": unquote(parsed.username or "postgres"),
+        "EMD_DBT_PG_DATABASE": (parsed.path or "/postgres").lstrip("/") or "postgres",
+        "EMD_DBT_PG_SCHEMA": schema,
+        "DBT_ENV_SECRET_PG_PASSWORD": unquote(parsed.password or ""),
+    }
+
+
+def glob_to_like(pattern: str) -> str:
+    """A release-branch glob (`release/*`) as a SQL LIKE pattern (`release/%`); `?` is one character."""
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        elif ch in "%_":
+            # LIKE has no portable escape without an ESCAPE clause; match the literal as "any one char".
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
+    """The project config as dbt `--vars` (the keys dbt_project.yml declares, with the same defaults)."""
+    repos = []
+    for repo in config.repos:
+        deployment = config.deployment_for(repo)
+        repos.append({
+            "repo": repo,
+            "team": config.team_of_repo(repo),
+            "deployment_source": deployment.source,
+            "deployment_environment": deployment.environment,
+            "include_prereleases": deployment.include_prereleases,
+        })
+    return {
+        "org": config.org,
+        "default_deployment_source": config.deployment_source,
+        "default_deployment_environment": config.deployment_environment,
+        "default_include_prereleases": config.include_prereleases,
+        "repos": repos,
+        "members": [{"login": m.lower(), "team": t.name} for t in config.teams for m in t.members],
+        "jira_projects": [{"project_key": p, "team": t.name} for t in config.teams for p in t.jira_projects],
+        "jira_boards": [{"board_id": b, "team": t.name} for t in config.teams for b in t.jira_boards],
+        "bots": sorted({b.lower() for b in config.bots}),
+        "release_branch_like": [glob_to_like(p) for p in config.release_branch_patterns],
+        "hotfix_window_days": config.hotfix_window_days,
+        "failure_window_days": config.failure_window_days,
+        "incident_types": list(config.incident_types),
+        "blocked_statuses": [s.lower() for s in config.blocked_statuses],
+        "include_subtasks": config.include_subtasks,
+    }
+
+
+def vars_arg(variables: Mapping[str, Any]) -> list[str]:
+    """`--vars` as dbt CLI arguments (JSON is valid YAML)."""
+    return ["--vars", json.dumps(variables, sort_keys=True)]
+
+
+def matches_release_branch(branch: str, config: ProjectConfig) -> bool:
+    """The Python twin of the SQL match (used by tests to hand-check hotfix expectations)."""
+    return any(fnmatch.fnmatchcase(branch, p) for p in config.release_branch_patterns)
+
+
+@contextmanager
+def dbt_environment(target: DatabaseTarget) -> Iterator[dict[str, str]]:
+    """Set the profile's variables in this process while dbt runs as a child process, then restore them.
+
+    dagster-dbt passes the parent's environment to the dbt subprocess and has no per-call env argument.
+    """
+    values = dbt_target_env(target)
+    saved = {name: os.environ.get(name) for name in TARGET_ENV_NAMES}
+    try:
+        for name in TARGET_ENV_NAMES:
+            os.environ.pop(name, None)
+        os.environ.update(values)
+        yield values
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
