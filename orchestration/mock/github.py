@@ -1,9 +1,523 @@
-"""Mock github endpoints (to be filled in by the owning issue)."""
+"""Mock GitHub: the GraphQL API (`/graphql`, and `/api/graphql` as GitHub Enterprise Server serves it).
+
+Every query is parsed and validated against GitHub's public schema (../shared/specs/github-schema.graphql)
+and executed by graphql-core over that schema, so a query the real API would reject is rejected here too.
+On top of schema validation it enforces what GitHub enforces:
+
+- every connection whose `nodes`/`edges` are selected needs `first` or `last` between 1 and 100;
+- at most 500,000 nodes per query, counted as GitHub does (the product of `first`/`last` down each path);
+- `search` returns at most 1,000 results for a query string (`issueCount` may be larger) and accepts at
+  most 256 characters; it honours `is:pr`, `repo:` (several = OR), `updated:`/`created:` ranges with
+  ISO-8601 timestamps, and `sort:updated|created-asc|desc`;
+- the primary rate limit: `rateLimit { cost remaining ... }` and `x-ratelimit-*` headers on every answer;
+  the switch `{"github_rate_limit_exhausted": true}` (POST /_mock/switch) spends the budget so requests
+  answer 403 "API rate limit exceeded" until the reset, one or two seconds later;
+- auth: `Authorization: bearer <token>` (or `token <token>`), else 401 "Bad credentials".
+"""
 
 from __future__ import annotations
 
-from orchestration.mock.server import MockState, Router
+import base64
+import functools
+import math
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLNamedType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    build_schema,
+    execute,
+    get_named_type,
+    is_object_type,
+    parse,
+    validate,
+    value_from_ast,
+)
+
+from orchestration.mock.github_data import GitHubData, github_data
+from orchestration.mock.server import MockState, Request, Response, Router
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "github-schema.graphql"
+SEARCH_RESULT_CAP = 1000
+SEARCH_QUERY_MAX_CHARS = 256
+MAX_PAGE = 100
+MAX_NODES = 500_000
+RATE_LIMIT = 5000
+DOCS = "https://docs.github.com/graphql"
+
+
+def schema_path() -> Path:
+    """GitHub's schema in ../shared/specs (beside the checkout), overridable for other layouts."""
+    import os
+
+    return Path(os.environ.get("EMD_GITHUB_SCHEMA", str(SCHEMA_PATH)))
+
+
+@functools.lru_cache(maxsize=1)
+def github_schema() -> GraphQLSchema:
+    """GitHub's public schema, built once (about a second) when the first query arrives."""
+    return build_schema(schema_path().read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_and_validate(query: str) -> tuple[DocumentNode | None, tuple[dict[str, Any], ...]]:
+    try:
+        document = parse(query)
+    except GraphQLError as exc:
+        return None, (_error(exc.message, "parseError", exc),)
+    errors = validate(github_schema(), document)
+    return document, tuple(_error(e.message, "invalidQuery", e) for e in errors)
+
+
+def _error(message: str, code: str, exc: GraphQLError | None = None, path: list[Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"message": message, "extensions": {"code": code}}
+    if exc is not None and exc.locations:
+        error["locations"] = [{"line": loc.line, "column": loc.column} for loc in exc.locations]
+    if path is not None:
+        error["path"] = path
+    return error
+
+
+# -- GitHub's pagination rules and node limit --------------------------------------------------------
+
+class _Limits:
+    """Walks the operation as GitHub's query analyzer does: pagination bounds, node count and cost."""
+
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, variables: dict[str, Any]):
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        self.errors: list[dict[str, Any]] = []
+        self.node_count = 0
+        self.requests = 0  # GitHub's cost: one request per connection per parent node
+
+    def run(self, operation: OperationDefinitionNode) -> None:
+        root = self.schema.query_type if operation.operation.value == "query" else self.schema.mutation_type
+        if root is not None:
+            self._walk(operation.selection_set, root, 1, ["query"])
+
+    def _fields(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType
+                ) -> list[tuple[FieldNode, GraphQLNamedType]]:
+        out: list[tuple[FieldNode, GraphQLNamedType]] = []
+        if selection_set is None:
+            return out
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                out.append((sel, parent))
+            elif isinstance(sel, InlineFragmentNode):
+                cond = self.schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
+                out.extend(self._fields(sel.selection_set, cond or parent))
+            elif isinstance(sel, FragmentSpreadNode):
+                frag = self.fragments.get(sel.name.value)
+                if frag:
+                    cond = self.schema.get_type(frag.type_condition.name.value)
+                    out.extend(self._fields(frag.selection_set, cond or parent))
+        return out
+
+    def _arg(self, node: FieldNode, name: str, field_def: Any) -> Any:
+        for arg in node.arguments or ():
+            if arg.name.value == name:
+                return value_from_ast(arg.value, field_def.args[name].type, self.variables)
+        return None
+
+    def _walk(self, selection_set: SelectionSetNode | None, parent: GraphQLNamedType, multiplier: int,
+              path: list[str]) -> None:
+        for node, owner in self._fields(selection_set, parent):
+            name = node.name.value
+            if name.startswith("__") or not hasattr(owner, "fields") or name not in owner.fields:  # type: ignore[attr-defined]
+                continue
+            field_def = owner.fields[name]  # type: ignore[attr-defined]
+            target: Any = get_named_type(field_def.type)
+            here = path + [node.alias.value if node.alias else name]
+            is_connection = target.name.endswith("Connection") and "first" in field_def.args
+            if not is_connection:
+                self._walk(node.selection_set, target, multiplier, here)
+                continue
+            inner = self._fields(node.selection_set, target)
+            returns_nodes = [(f, t) for f, t in inner if f.name.value in ("nodes", "edges")]
+            if not returns_nodes:
+                continue  # totalCount / pageInfo only: no nodes, no bounds needed
+            first, last = self._arg(node, "first", field_def), self._arg(node, "last", field_def)
+            if first is None and last is None:
+                self.errors.append({"message": f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.",
+                                    "type": "MISSING_PAGINATION_BOUNDARIES", "path": here,
+                                    "extensions": {"code": "MISSING_PAGINATION_BOUNDARIES"}})
+                continue
+            bad = False
+            for arg_name, value in (("first", first), ("last", last)):
+                if value is None:
+                    continue
+                if value > MAX_PAGE:
+                    self.errors.append({"message": f"Requesting {value} records on the `{name}` connection exceeds the `{arg_name}` limit of {MAX_PAGE} records.",
+                                        "type": "EXCESSIVE_PAGINATION", "path": here,
+                                        "extensions": {"code": "EXCESSIVE_PAGINATION"}})
+                    bad = True
+                elif value < 1 and name != "search":
+                    self.errors.append({"message": f"`{arg_name}` on the `{name}` connection cannot be less than one.",
+                                        "type": "INVALID_PAGINATION", "path": here,
+                                        "extensions": {"code": "INVALID_PAGINATION"}})
+                    bad = True
+            if bad:
+                continue
+            page = max(first or 0, last or 0)
+            self.requests += multiplier
+            self.node_count += multiplier * page
+            if self.node_count > MAX_NODES:
+                self.errors.append({"message": f"By the time this query traverses to the {name} connection, it is requesting up to {self.node_count:,} possible nodes which exceeds the maximum limit of {MAX_NODES:,}.",
+                                    "type": "MAX_NODE_LIMIT_EXCEEDED", "path": here,
+                                    "extensions": {"code": "MAX_NODE_LIMIT_EXCEEDED"}})
+                return
+            for f, t in returns_nodes:
+                item_type: Any = get_named_type(t.fields[f.name.value].type)  # type: ignore[attr-defined]
+                if f.name.value == "edges" and is_object_type(item_type):
+                    for ef, et in self._fields(f.selection_set, item_type):
+                        if ef.name.value == "node":
+                            node_type: Any = get_named_type(et.fields["node"].type)  # type: ignore[attr-defined]
+                            self._walk(ef.selection_set, node_type, multiplier * page, here + ["edges", "node"])
+                else:
+                    self._walk(f.selection_set, item_type, multiplier * page, here + [f.name.value])
+
+    @property
+    def cost(self) -> int:
+        return max(1, round(self.requests / 100))
+
+
+# -- connections and search ------------------------------------------------------------------------
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:v2:{index}".encode()).decode()
+
+
+def _offset(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return int(base64.b64decode(cursor).decode().rsplit(":", 1)[1])
+    except (ValueError, IndexError) as exc:
+        raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.") from exc
+
+
+def connection(items: list[Any], first: int | None = None, last: int | None = None, after: str | None = None,
+               before: str | None = None, **extra: Any) -> dict[str, Any]:
+    start, end = 0, len(items)
+    a, b = _offset(after), _offset(before)
+    if a is not None:
+        start = a + 1
+    if b is not None:
+        end = min(end, b)
+    if first is not None:
+        end = min(end, start + first)
+    if last is not None:
+        start = max(start, end - last)
+    page = items[start:end]
+    return {
+        "totalCount": len(items),
+        "nodes": page,
+        "edges": [{"cursor": _cursor(start + i), "node": node} for i, node in enumerate(page)],
+        "pageInfo": {"hasNextPage": end < len(items), "hasPreviousPage": start > 0,
+                     "startCursor": _cursor(start) if page else None, "endCursor": _cursor(end - 1) if page else None},
+        **extra,
+    }
+
+
+_RANGE = re.compile(r"^(?P<a>[^.<>=]*)\.\.(?P<b>[^.<>=]*)$")
+
+
+def _parse_when(text: str, end_of: bool) -> datetime:
+    """A search qualifier date: `YYYY-MM-DD` (whole day) or ISO-8601 with time and zone (`Z` or offset)."""
+    text = text.strip()
+    if text == "*":
+        return datetime.max.replace(tzinfo=UTC) if end_of else datetime.min.replace(tzinfo=UTC)
+    if len(text) == 10:
+        day = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        return day + timedelta(days=1) - timedelta(seconds=1) if end_of else day
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _date_filter(spec: str) -> tuple[datetime, datetime]:
+    lo, hi = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    match = _RANGE.match(spec)
+    if match:
+        return _parse_when(match["a"], False), _parse_when(match["b"], True)
+    for op in (">=", "<=", ">", "<"):
+        if spec.startswith(op):
+            value = spec[len(op):]
+            if op == ">=":
+                return _parse_when(value, False), hi
+            if op == ">":
+                return _parse_when(value, True) + timedelta(seconds=1), hi
+            if op == "<=":
+                return lo, _parse_when(value, True)
+            return lo, _parse_when(value, False) - timedelta(seconds=1)
+    return _parse_when(spec, False), _parse_when(spec, True)
+
+
+def search_pull_requests(data: GitHubData, query: str) -> list[dict[str, Any]]:
+    """Every PR matching a GitHub search string (before the 1,000-result cap), in the requested order."""
+    repos: list[str] = []
+    updated = created = None
+    sort_key, descending = "created", True  # GitHub's default order for an empty text query: newest first
+    states: set[str] = set()
+    kinds: set[str] = set()
+    for token in query.split():
+        key, _, value = token.partition(":")
+        key = key.lower()
+        if key == "repo" and value:
+            repos.append(value.lower())
+        elif key in ("is", "type") and value in ("pr", "issue"):
+            kinds.add(value)
+        elif key == "is" and value in ("open", "closed", "merged"):
+            states.add(value)
+        elif key == "updated":
+            updated = _date_filter(value)
+        elif key == "created":
+            created = _date_filter(value)
+        elif key == "sort":
+            field, _, direction = value.partition("-")
+            if field not in ("updated", "created"):
+                raise GraphQLError(f"Unsupported sort field `{field}` in the search query.")
+            sort_key, descending = field, direction != "asc"
+    if kinds == {"issue"}:
+        return []  # the synthetic org has no issues on GitHub (Jira holds them)
+    wanted = set(repos)
+    matches = []
+    for pr in data.pull_requests:
+        if wanted and pr["_repo"].lower() not in wanted:
+            continue
+        if updated and not (updated[0] <= pr["_updated"] <= updated[1]):
+            continue
+        if created and not (created[0] <= pr["_created"] <= created[1]):
+            continue
+        if states:
+            state = pr["state"].lower()
+            if not ("open" in states and state == "open" or "closed" in states and state != "open"
+                    or "merged" in states and state == "merged"):
+                continue
+        matches.append(pr)
+    sort_field = "_updated" if sort_key == "updated" else "_created"
+    matches.sort(key=lambda p: (p[sort_field], p["_repo"], p["number"]), reverse=descending)
+    return matches
+
+
+# -- resolvers -----------------------------------------------------------------------------------------
+
+class _Root:
+    def __init__(self, data: GitHubData, rate: dict[str, Any]):
+        self.data = data
+        self.rate = rate
+
+
+def _resolver(data: GitHubData) -> Any:
+    def resolve(source: Any, info: Any, **args: Any) -> Any:
+        parent, name = info.parent_type.name, info.field_name
+        special = _RESOLVERS.get((parent, name))
+        if special is not None:
+            return special(data, source, args)
+        if isinstance(source, _Root):
+            return source.rate if name == "rateLimit" else None
+        if isinstance(source, dict):
+            return source.get(name)
+        return getattr(source, name, None)
+
+    return resolve
+
+
+def _search(data: GitHubData, _source: Any, args: dict[str, Any]) -> dict[str, Any]:
+    query = args["query"]
+    if len(query) > SEARCH_QUERY_MAX_CHARS:
+        raise GraphQLError(f"The search query is too long: {len(query)} characters, the maximum is {SEARCH_QUERY_MAX_CHARS}.")
+    if args["type"] not in ("ISSUE", "ISSUE_ADVANCED"):
+        matches: list[dict[str, Any]] = []
+    else:
+        matches = search_pull_requests(data, query)
+    page_args = {k: args.get(k) for k in ("first", "last", "after", "before")}
+    return connection(matches[:SEARCH_RESULT_CAP], **page_args, issueCount=len(matches), codeCount=0,
+                      discussionCount=0, repositoryCount=0, userCount=0, wikiCount=0)
+
+
+def _page(key: str) -> Any:
+    def resolve(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        items = source.get(key, [])
+        return connection(items, **{k: args.get(k) for k in ("first", "last", "after", "before")})
+    return resolve
+
+
+def _timeline(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    items = source.get("_timeline", [])
+    wanted = args.get("itemTypes")
+    if wanted:
+        names = {"".join(part.capitalize() for part in t.split("_")) for t in wanted}
+        names = {n.replace("Pull Request", "PullRequest") for n in names}
+        items = [i for i in items if i["__typename"] in names]
+    since = args.get("since")
+    if since:
+        items = [i for i in items if i["_at"] >= _parse_when(str(since), False)]
+    return connection(items, **{k: args.get(k) for k in ("first", "last", "after", "before")},
+                      filteredCount=len(items), pageCount=len(items), updatedAt=source.get("updatedAt"))
+
+
+def _review_comments(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    count = source.get("_comments", 0)
+    comments = [{"__typename": "PullRequestReviewComment", "id": f"{source['id']}-c{i}", "body": "nit"} for i in range(count)]
+    return connection(comments, **{k: args.get(k) for k in ("first", "last", "after", "before")})
+
+
+def _ordered(key: str, created_key: str = "_created") -> Any:
+    def resolve(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+        items = list(source.get(key, []))
+        order = args.get("orderBy") or {}
+        environments = args.get("environments")
+        if environments:
+            items = [i for i in items if i.get("environment") in environments]
+        field = order.get("field", "CREATED_AT")
+        sort_key = (lambda i: i.get("tagName") or "") if field == "NAME" else (lambda i: i[created_key])
+        items.sort(key=sort_key, reverse=order.get("direction") == "DESC")
+        return connection(items, **{k: args.get(k) for k in ("first", "last", "after", "before")})
+    return resolve
+
+
+def _repository(data: GitHubData, _source: Any, args: dict[str, Any]) -> dict[str, Any] | None:
+    full = f"{args['owner']}/{args['name']}"
+    for name, repo in data.repos.items():
+        if name.lower() == full.lower():
+            return repo
+    raise GraphQLError(f"Could not resolve to a Repository with the name '{full}'.")
+
+
+def _node(data: GitHubData, _source: Any, args: dict[str, Any]) -> dict[str, Any] | None:
+    found = data.nodes.get(args["id"])
+    if found is None:
+        raise GraphQLError(f"Could not resolve to a node with the global id of '{args['id']}'")
+    return found
+
+
+def _nodes(data: GitHubData, _source: Any, args: dict[str, Any]) -> list[dict[str, Any] | None]:
+    return [data.nodes.get(i) for i in args["ids"]]
+
+
+_RESOLVERS: dict[tuple[str, str], Any] = {
+    ("Query", "search"): _search,
+    ("Query", "repository"): _repository,
+    ("Query", "node"): _node,
+    ("Query", "nodes"): _nodes,
+    ("PullRequest", "reviews"): _page("_reviews"),
+    ("PullRequest", "commits"): _page("_commits"),
+    ("PullRequest", "labels"): _page("_labels"),
+    ("PullRequest", "timelineItems"): _timeline,
+    ("PullRequestReview", "comments"): _review_comments,
+    ("Repository", "releases"): _ordered("_releases"),
+    ("Repository", "deployments"): _ordered("_deployments"),
+    ("Repository", "pullRequests"): _page("_prs"),
+    ("Deployment", "statuses"): _page("_statuses"),
+}
+
+
+# -- rate limit ---------------------------------------------------------------------------------------
+
+def _rate_state(state: MockState) -> dict[str, Any]:
+    with state.lock:
+        rate = state.extra.setdefault("github_rate", {"used": 0, "reset": time.time() + 3600})
+        now = time.time()
+        if now >= rate["reset"]:
+            rate["used"], rate["reset"] = 0, now + 3600
+        if state.switches.pop("github_rate_limit_exhausted", False):
+            rate["used"], rate["reset"] = RATE_LIMIT, now + 1.5
+        return rate
+
+
+def _rate_headers(rate: dict[str, Any]) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit": str(RATE_LIMIT),
+        "x-ratelimit-remaining": str(max(0, RATE_LIMIT - rate["used"])),
+        "x-ratelimit-used": str(rate["used"]),
+        "x-ratelimit-reset": str(math.ceil(rate["reset"])),
+        "x-ratelimit-resource": "graphql",
+    }
+
+
+# -- HTTP handlers --------------------------------------------------------------------------------------
+
+def _authorized(req: Request, state: MockState) -> bool:
+    header = req.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() in ("bearer", "token") and token.strip() == state.github_token
 
 
 def register(router: Router, state: MockState) -> None:
-    return None
+    def graphql_endpoint(req: Request, _m: re.Match[str]) -> Response:
+        state.count("github:graphql")
+        if not _authorized(req, state):
+            return Response(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql",
+                                  "status": "401"})
+        rate = _rate_state(state)
+        if rate["used"] >= RATE_LIMIT:
+            state.count("github:rate_limited")
+            return Response(403, {"message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
+                                             "for help, please include the request ID.",
+                                  "documentation_url": "https://docs.github.com/graphql/overview/rate-limits-and-node-limits-for-the-graphql-api"},
+                            _rate_headers(rate))
+        status, body = _answer(req, state, rate)
+        return Response(status, body, _rate_headers(rate))
+
+    for path in ("/graphql", "/api/graphql"):
+        router.add("POST", path, graphql_endpoint)
+
+
+def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    try:
+        payload = req.json()
+    except (ValueError, UnicodeDecodeError):
+        return 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return 400, {"message": "A query attribute must be specified and must be a string.", "documentation_url": DOCS}
+    variables = payload.get("variables") or {}
+    document, errors = _parse_and_validate(payload["query"])
+    if errors or document is None:
+        return 200, {"errors": list(errors)}
+    schema = github_schema()
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    name = payload.get("operationName")
+    operation = next((o for o in operations if name is None or (o.name and o.name.value == name)), None)
+    if operation is None:
+        return 200, {"errors": [_error(f"No operation named {name!r}", "operationNotFound")]}
+    limits = _Limits(schema, document, variables)
+    try:
+        limits.run(operation)
+    except GraphQLError as exc:  # a variable of the wrong type: the executor would say the same
+        return 200, {"errors": [_error(exc.message, "variableMismatch", exc)]}
+    if limits.errors:
+        return 200, {"errors": limits.errors}
+    with state.lock:
+        rate["used"] += limits.cost
+        rate_view = {"__typename": "RateLimit", "cost": limits.cost, "limit": RATE_LIMIT,
+                     "remaining": max(0, RATE_LIMIT - rate["used"]), "used": rate["used"],
+                     "nodeCount": limits.node_count,
+                     "resetAt": datetime.fromtimestamp(math.ceil(rate["reset"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    data = github_data(state.org)
+    result: Any = execute(schema, document, root_value=_Root(data, rate_view), variable_values=variables,
+                     operation_name=name, field_resolver=_resolver(data))
+    body: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        body["errors"] = [{"message": e.message, "path": e.path,
+                           "locations": [{"line": loc.line, "column": loc.column} for loc in e.locations or ()],
+                           "type": "NOT_FOUND" if "Could not resolve" in e.message else "INVALID"}
+                          for e in result.errors]
+    return 200, body
+
+
+__all__ = ["register", "github_schema", "search_pull_requests", "connection"]
