@@ -13,6 +13,9 @@ On top of schema validation it enforces what GitHub enforces:
   the switch `{"github_rate_limit_exhausted": true}` (POST /_mock/switch) spends the budget so requests
   answer 403 "API rate limit exceeded" until the reset, one or two seconds later;
 - auth: `Authorization: bearer <token>` (or `token <token>`), else 401 "Bad credentials".
+
+Test switch `{"github_payload_drop": "<field>"}` removes that field from every object in answers (an API
+that changed shape), so the client's "unexpected payload" errors can be exercised over real HTTP.
 """
 
 from __future__ import annotations
@@ -512,12 +515,25 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
     result: Any = execute(schema, document, root_value=_Root(data, rate_view), variable_values=variables,
                      operation_name=name, field_resolver=_resolver(data))
     body: dict[str, Any] = {"data": result.data}
+    dropped = state.switches.get("github_payload_drop")
+    if dropped:  # simulate an API change: a field we rely on is no longer in the answer
+        _drop_key(body["data"], str(dropped))
     if result.errors:
         body["errors"] = [{"message": e.message, "path": e.path,
                            "locations": [{"line": loc.line, "column": loc.column} for loc in e.locations or ()],
                            "type": "NOT_FOUND" if "Could not resolve" in e.message else "INVALID"}
                           for e in result.errors]
     return 200, body
+
+
+def _drop_key(value: Any, key: str) -> None:
+    if isinstance(value, dict):
+        value.pop(key, None)
+        for inner in value.values():
+            _drop_key(inner, key)
+    elif isinstance(value, list):
+        for inner in value:
+            _drop_key(inner, key)
 
 
 __all__ = ["register", "github_schema", "search_pull_requests", "connection"]
