@@ -1,0 +1,128 @@
+"""The `sprint_health` table (RULES.md): one row per (team, period_kind, period_id), read by the dashboard.
+
+Rewriting a card keeps the row's Slack columns (channel, ts, message, posted_at), so a re-run of the
+card asset never loses track of the message already posted for that period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from orchestration.warehouse import Warehouse
+
+TABLE = "sprint_health"
+
+COLUMNS: list[tuple[str, str]] = [
+    ("team", "text"), ("period_kind", "text"), ("period_id", "text"), ("period_name", "text"),
+    ("period_start", "timestamp"), ("period_end", "timestamp"), ("metrics_json", "text"), ("metrics_hash", "text"),
+    ("prompt_version", "text"), ("model", "text"), ("source", "text"), ("card_json", "text"), ("card_text", "text"),
+    ("tokens_used", "integer"), ("slack_channel", "text"), ("slack_ts", "text"), ("slack_message_json", "text"),
+    ("generated_at", "timestamp"), ("posted_at", "timestamp"),
+    # Beyond the RULES.md contract: why a card is the rule-based one (NULL for model cards).
+    ("fallback_reason", "text"),
+]
+COLUMN_NAMES = [c for c, _ in COLUMNS]
+SLACK_COLUMNS = ("slack_channel", "slack_ts", "slack_message_json", "posted_at")
+
+
+@dataclass
+class SprintHealthRow:
+    team: str
+    period_kind: str
+    period_id: str
+    period_name: str
+    period_start: datetime
+    period_end: datetime
+    metrics_json: str
+    metrics_hash: str
+    prompt_version: str
+    model: str | None
+    source: str
+    card_json: str
+    card_text: str
+    tokens_used: int
+    slack_channel: str | None
+    slack_ts: str | None
+    slack_message_json: str | None
+    generated_at: datetime
+    posted_at: datetime | None
+    fallback_reason: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.team, self.period_kind, self.period_id)
+
+    def values(self) -> list[Any]:
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+assert [f.name for f in fields(SprintHealthRow)] == COLUMN_NAMES
+
+
+def _ph(wh: Warehouse) -> str:
+    return "?" if wh.kind == "duckdb" else "%s"
+
+
+def ensure_table(conn: Any) -> None:
+    cols = ", ".join(f"{name} {ctype}" for name, ctype in COLUMNS)
+    # No primary key: delete-then-insert of one key in a transaction trips DuckDB's eager constraint check.
+    conn.execute(f"create table if not exists {TABLE} ({cols})")
+
+
+def read_rows(wh: Warehouse, conn: Any | None = None) -> dict[tuple[str, str, str], SprintHealthRow]:
+    def run(c: Any) -> list[tuple]:
+        ensure_table(c)
+        return c.execute(f"select {', '.join(COLUMN_NAMES)} from {TABLE}").fetchall()  # noqa: S608 - constants
+
+    if conn is not None:
+        rows = run(conn)
+    else:
+        with wh.connect() as c:
+            rows = run(c)
+    out = {}
+    for row in rows:
+        record = SprintHealthRow(*row)
+        out[record.key] = record
+    return out
+
+
+def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool = True) -> int:
+    """Write rows in one transaction; `keep_slack` carries the stored Slack columns over to the new row."""
+    rows = list(rows)
+    ph = _ph(wh)
+    where = f"team = {ph} and period_kind = {ph} and period_id = {ph}"
+    insert = f"insert into {TABLE} ({', '.join(COLUMN_NAMES)}) values ({', '.join([ph] * len(COLUMN_NAMES))})"  # noqa: S608
+    with wh.connect() as conn:
+        ensure_table(conn)
+        if wh.kind == "duckdb":
+            conn.execute("begin transaction")
+        try:
+            existing = read_rows(wh, conn) if keep_slack else {}
+            for row in rows:
+                old = existing.get(row.key)
+                if old is not None:
+                    for column in SLACK_COLUMNS:
+                        setattr(row, column, getattr(old, column))
+                conn.execute(f"delete from {TABLE} where {where}", list(row.key))  # noqa: S608 - constants
+                conn.execute(insert, row.values())
+            if wh.kind == "duckdb":
+                conn.execute("commit")
+        except BaseException:
+            if wh.kind == "duckdb":
+                conn.execute("rollback")
+            raise
+    return len(rows)
+
+
+def record_post(wh: Warehouse, key: Sequence[str], channel: str, ts: str, message_json: str,
+                posted_at: datetime) -> None:
+    ph = _ph(wh)
+    with wh.connect() as conn:
+        conn.execute(
+            f"update {TABLE} set slack_channel = {ph}, slack_ts = {ph}, slack_message_json = {ph}, posted_at = {ph} "  # noqa: S608
+            f"where team = {ph} and period_kind = {ph} and period_id = {ph}",
+            [channel, ts, message_json, posted_at, *key],
+        )
