@@ -131,3 +131,37 @@ def dbt_environment(target: DatabaseTarget) -> Iterator[dict[str, str]]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the venv's), else whatever `dbt` is on PATH."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+
+
+def run_dbt(args: list[str], target: DatabaseTarget, variables: Mapping[str, Any] | None = None,
+            work_dir: Path | None = None, check: bool = True):
+    """Run the dbt CLI on our project against `target` (outside Dagster: tests, bench, `emd docs`).
+
+    `work_dir` keeps target/ and logs/ of this invocation apart from other runs (tests run in parallel
+    with a developer's own builds). Output is captured; on failure the error names the dbt command.
+    """
+    import subprocess
+
+    cmd = [dbt_executable(), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if variables is not None:
+        cmd += vars_arg(variables)
+    env = {k: v for k, v in os.environ.items() if k not in TARGET_ENV_NAMES}
+    env.update(dbt_target_env(target))
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    if work_dir is not None:
+        env["DBT_TARGET_PATH"] = str(work_dir / "target")
+        env["DBT_LOG_PATH"] = str(work_dir / "logs")
+    result = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"`dbt {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout[-6000:]}"
+                           f"\n{result.stderr[-2000:]}")
+    return result
