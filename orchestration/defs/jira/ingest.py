@@ -5,7 +5,8 @@ Row conventions the dbt models rely on (see the module docs of each builder):
   `story_points` the value of `story_points_field` (the field id used for that issue's project).
 - raw_jira_changelog: one row per changelog item. For the four fields the marts rebuild, `field` is
   normalized (sprint / story_points / status / flagged) and `from_value`/`to_value` are machine values:
-    sprint        JSON arrays of sprint ids, '[]' for none     (from_string/to_string: Jira's sprint names)
+    sprint        sprint ids joined by ',' without spaces ('76,80'), NULL for none
+                  (Jira writes '76, 80'; from_string/to_string keep Jira's sprint names 'API Sprint 10, ...')
     story_points  number text ('3', '0.5') or NULL (no estimate)  (strings: Jira's text)
     status        status ids                                   (strings: status names)
     flagged       'true' / 'false'                             (strings: 'Impediment' or NULL)
@@ -168,9 +169,12 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _sprint_list(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return json.dumps([int(part) for part in text.replace(" ", "").split(",") if part.strip().isdigit()])
+def _sprint_list(value: Any) -> str | None:
+    ids = [part.strip() for part in ("" if value is None else str(value)).split(",") if part.strip()]
+    for part in ids:
+        if not part.isdigit():
+            raise ApiPayloadError(f"Jira changelog: Sprint value {value!r} is not a list of sprint ids")
+    return ",".join(ids) or None
 
 
 def _number(value: Any, text: Any) -> str | None:

@@ -280,7 +280,9 @@ class JiraClient:
         for issue in issues:
             embedded = issue.get("changelog") or {}
             listed = embedded.get("histories")
-            _need(isinstance(listed, list), f"Jira issue {issue['key']}", "changelog.histories")
+            if not isinstance(listed, list):
+                raise ApiPayloadError(f"Jira issue {issue['key']}: field `changelog.histories` is missing or "
+                                      "malformed in Jira's answer (the search asked for expand=changelog)")
             total = embedded.get("total", len(listed))
             if total > len(listed):
                 truncated.append(issue)
