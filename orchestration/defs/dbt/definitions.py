@@ -1,9 +1,34 @@
-"""Definitions of the dbt part of the code location."""
+"""Definitions of the dbt part of the code location: the dbt models as assets, `marts_job` (dbt build)
+and `marts_full_refresh_job` (dbt build --full-refresh)."""
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import AssetSelection, Definitions, define_asset_job
+from dagster_dbt import DbtCliResource
+
+from orchestration.defs.dbt.assets import build_dbt_assets, dbt_project
+from orchestration.defs.dbt.project import dbt_executable
+
+MARTS_JOB = "marts_job"
+MARTS_FULL_REFRESH_JOB = "marts_full_refresh_job"
 
 
 def dbt_defs() -> Definitions:
-    return Definitions()
+    project = dbt_project()
+    models = build_dbt_assets(project)
+    marts_job = define_asset_job(
+        MARTS_JOB,
+        selection=AssetSelection.assets(models),
+        description="dbt build: staging -> intermediate -> marts, with their data tests.",
+    )
+    full_refresh_job = define_asset_job(
+        MARTS_FULL_REFRESH_JOB,
+        selection=AssetSelection.assets(models),
+        config={"ops": {models.op.name: {"config": {"full_refresh": True}}}},
+        description="dbt build --full-refresh: rebuild every model from scratch.",
+    )
+    return Definitions(
+        assets=[models],
+        jobs=[marts_job, full_refresh_job],
+        resources={"dbt": DbtCliResource(project_dir=project, dbt_executable=dbt_executable())},
+    )

@@ -143,7 +143,7 @@ def dbt_executable() -> str:
 
 
 def run_dbt(args: list[str], target: DatabaseTarget, variables: Mapping[str, Any] | None = None,
-            work_dir: Path | None = None, check: bool = True):
+            work_dir: Path | None = None, check: bool = True, target_path: Path | None = None):
     """Run the dbt CLI on our project against `target` (outside Dagster: tests, bench, `emd docs`).
 
     `work_dir` keeps target/ and logs/ of this invocation apart from other runs (tests run in parallel
@@ -160,6 +160,9 @@ def run_dbt(args: list[str], target: DatabaseTarget, variables: Mapping[str, Any
     if work_dir is not None:
         env["DBT_TARGET_PATH"] = str(work_dir / "target")
         env["DBT_LOG_PATH"] = str(work_dir / "logs")
+    if target_path is not None:
+        env["DBT_TARGET_PATH"] = str(target_path)
+        env["DBT_LOG_PATH"] = str(target_path)
     result = subprocess.run(cmd, cwd=DBT_PROJECT_DIR, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         raise RuntimeError(f"`dbt {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout[-6000:]}"

@@ -1,0 +1,91 @@
+"""The dbt models as Dagster assets (dagster-dbt), downstream of the ingestion assets.
+
+Sources map to the ingestion assets' keys (the raw table name, one element), so the UI shows one
+lineage graph from the APIs to the marts; models keep their default key (the model name) and are
+grouped by layer (staging, intermediate, marts).
+"""
+
+# No `from __future__ import annotations`: Dagster resolves the asset function's config annotation at runtime.
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.dbt.project import (
+    DBT_PROJECT_DIR,
+    dbt_environment,
+    dbt_executable,
+    dbt_vars,
+    run_dbt,
+    vars_arg,
+)
+from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.settings import DatabaseTarget
+
+LAYER_GROUPS = ("staging", "intermediate", "marts")
+
+
+class EmdDbtTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(dbt_resource_props["name"])  # == the ingestion asset writing that raw table
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        layer = fqn[1] if len(fqn) > 2 else None
+        return layer if layer in LAYER_GROUPS else "marts"
+
+
+class DbtBuildConfig(Config):
+    full_refresh: bool = False  # rebuild every model from scratch (`dbt build --full-refresh`)
+
+
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _sources_newer_than(manifest: Path) -> bool:
+    """A model, macro or config changed since the manifest was written (a developer's checkout)."""
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    watched = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "macros", "tests"):
+        watched.extend((DBT_PROJECT_DIR / folder).rglob("*"))
+    return any(path.is_file() and path.stat().st_mtime > built for path in watched)
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """`dbt parse` when the manifest is missing or older than the project (a fresh clone has no target/).
+
+    Parsing needs no warehouse: the DuckDB profile is pointed at a file dbt never opens while parsing.
+    """
+    if _sources_newer_than(project.manifest_path):
+        target = DatabaseTarget("duckdb", duckdb_path=project.project_dir / "target" / "parse-only.duckdb")
+        run_dbt(["parse", "--quiet"], target, work_dir=None, target_path=project.manifest_path.parent)
+    return project.manifest_path
+
+
+def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
+    @dbt_assets(
+        manifest=ensure_manifest(project),
+        project=project,
+        dagster_dbt_translator=EmdDbtTranslator(),
+        name="dbt_models",
+    )
+    def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
+                   project_config: ProjectConfigResource, warehouse: WarehouseResource):
+        """`dbt build` (models and their data tests) against the warehouse DATABASE_URL names, with the
+        project config as --vars."""
+        args = ["build", *vars_arg(dbt_vars(project_config.load()))]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        target = warehouse.get().target
+        context.log.info(f"dbt build against {target.describe()}")
+        with dbt_environment(target):
+            yield from dbt.cli(args, context=context).stream()
+
+    return dbt_models
