@@ -1,0 +1,150 @@
+"""GitHub ingestion assets run through Dagster against the mock, into real DuckDB files."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import requests
+from dagster import AssetKey, AssetsDefinition, Definitions, materialize
+
+from orchestration.defs.github.definitions import github_defs
+from orchestration.defs.ingestion import ingestion_defs
+from orchestration.mock.github_data import github_data
+from orchestration.mock.org import SyntheticOrg
+from orchestration.mock.server import MockApi
+from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.warehouse import RAW_TABLES
+
+DAY = "2026-03-16"  # holds acme/api#26, a PR with 121 reviews
+GITHUB_TABLES = [t for t in RAW_TABLES if t.startswith("raw_github_")]
+
+
+def run_github_assets(partition_key: str = DAY, warehouse: Path | None = None) -> Any:
+    defs = github_defs()
+    assets = [a for a in (defs.assets or []) if isinstance(a, AssetsDefinition)]
+    resources: dict[str, Any] = {**(defs.resources or {}), "project_config": ProjectConfigResource(),
+                                 "warehouse": WarehouseResource(database_url=f"duckdb:///{warehouse}" if warehouse else None)}
+    return materialize(assets, partition_key=partition_key, resources=resources)
+
+
+def table_rows(path: Path, table: str, with_fetched_at: bool = False) -> list[tuple]:
+    columns = [c for c, _ in RAW_TABLES[table] if with_fetched_at or c != "fetched_at"]
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(f"select {', '.join(columns)} from {table} order by all").fetchall()  # noqa: S608
+
+
+def test_partition_through_dagster_fills_every_table(mock_env: MockApi, org: SyntheticOrg, warehouse_path: Path) -> None:
+    result = run_github_assets()
+    assert result.success
+    data = github_data(org)
+    start, end = datetime.fromisoformat(DAY + "T00:00:00+00:00"), datetime.fromisoformat("2026-03-17T00:00:00+00:00")
+    expected = [pr for pr in data.pull_requests if start <= pr["_updated"] < end]
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        prs = conn.execute("select repo, number, labels, author_type, state, is_draft, review_count, commit_count, "
+                           "partition_date, updated_at from raw_github_pull_requests").fetchall()
+        assert sorted((r[0], r[1]) for r in prs) == sorted((p["_repo"], p["number"]) for p in expected)
+        assert all(str(r[8]) == DAY and start.replace(tzinfo=None) <= r[9] < end.replace(tzinfo=None) for r in prs)
+        assert all(isinstance(json.loads(r[2]), list) for r in prs)
+        big = conn.execute("select count(*), count(distinct review_id) from raw_github_reviews "
+                           "where repo = 'acme/api' and pr_number = 26").fetchone()
+        assert big == (121, 121)
+        reviews = sum(len(p["_reviews"]) for p in expected)
+        commits = sum(len(p["_commits"]) for p in expected)
+        events = sum(len(p["_timeline"]) for p in expected)
+        for table, count in (("raw_github_reviews", reviews), ("raw_github_commits", commits),
+                             ("raw_github_timeline_events", events)):
+            assert conn.execute(f"select count(*) from {table}").fetchone()[0] == count  # noqa: S608
+        # No column is left empty where the API has a value (payload always; typed columns spot-checked).
+        assert conn.execute("select count(*) from raw_github_pull_requests where payload is null or pr_id is null "
+                            "or created_at is null or default_branch is null or author_login is null").fetchone()[0] == 0
+        assert conn.execute("select count(*) from raw_github_commits where authored_at is null "
+                            "or committed_at is null").fetchone()[0] == 0
+        deployments = conn.execute("select distinct repo, latest_status from raw_github_deployments").fetchall()
+        assert {r[0] for r in deployments} <= {"acme/infra"}
+        assert {r[1] for r in deployments} <= {"success", "failure", "error", "in_progress", "queued"}
+    materializations = {ev.asset_key.path[-1]: ev.step_materialization_data.materialization.metadata
+                        for ev in result.get_asset_materialization_events()}
+    assert set(materializations) == set(GITHUB_TABLES)
+    pr_meta = materializations["raw_github_pull_requests"]
+    assert pr_meta["rows"].value == len(expected)
+    assert pr_meta["api_requests"].value == 2  # one search page (fewer than 100 PRs) + one page of reviews 101..121
+    assert pr_meta["window"].value == "[2026-03-16T00:00:00+00:00, 2026-03-17T00:00:00+00:00)"
+    assert {"retries", "rate_limit_waits"} <= set(pr_meta)
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 3 * len(GITHUB_TABLES) and all(c.passed for c in checks)
+    assert "mock-github-token" not in json.dumps({k: str(v) for k, v in pr_meta.items()})
+
+
+def test_replaying_a_partition_gives_identical_rows(mock_env: MockApi, warehouse_path: Path) -> None:
+    assert run_github_assets().success
+    first = {t: table_rows(warehouse_path, t) for t in GITHUB_TABLES}
+    fetched_first = table_rows(warehouse_path, "raw_github_pull_requests", with_fetched_at=True)
+    assert run_github_assets().success
+    second = {t: table_rows(warehouse_path, t) for t in GITHUB_TABLES}
+    assert first == second and first["raw_github_pull_requests"]
+    assert table_rows(warehouse_path, "raw_github_pull_requests", with_fetched_at=True) != fetched_first
+
+
+def test_injected_faults_give_the_same_tables_as_a_clean_run(mock_env: MockApi, tmp_path: Path) -> None:
+    days = ["2026-03-12", "2026-03-13", DAY]  # big PRs on the 12th and 16th: nested pages too
+    clean = tmp_path / "clean.duckdb"
+    for day in days:
+        assert run_github_assets(day, warehouse=clean).success
+    mock_env.state.faults.retry_after_s = 0
+    requests.post(mock_env.url + "/_mock/switch", json={"fault_rate": 0.2, "fault_seed": 5}, timeout=10)
+    faulty = tmp_path / "faulty.duckdb"
+    retries = 0
+    for day in days:
+        result = run_github_assets(day, warehouse=faulty)
+        assert result.success
+        retries += sum(ev.step_materialization_data.materialization.metadata["retries"].value
+                       for ev in result.get_asset_materialization_events()
+                       if ev.asset_key.path[-1] in ("raw_github_pull_requests", "raw_github_releases",
+                                                    "raw_github_deployments"))
+    faults = {k: v for k, v in requests.get(mock_env.url + "/_mock/counts", timeout=10).json().items()
+              if k.startswith("fault:")}
+    assert sum(faults.values()) >= 2, faults
+    assert retries >= sum(faults.values()) - faults.get("fault:slow", 0)  # every fault but a slow answer costs a retry
+    for table in GITHUB_TABLES:
+        assert table_rows(faulty, table) == table_rows(clean, table), table
+
+
+def test_failed_run_keeps_the_previous_partition(mock_env: MockApi, warehouse_path: Path) -> None:
+    assert run_github_assets().success
+    before = table_rows(warehouse_path, "raw_github_commits", with_fetched_at=True)
+    requests.post(mock_env.url + "/_mock/switch", json={"github_payload_drop": "committedDate"}, timeout=10)
+    defs = github_defs()
+    multi = next(a for a in defs.assets or [] if isinstance(a, AssetsDefinition) and len(a.keys) == 4)
+    with pytest.raises(Exception, match="committedDate"):
+        materialize([multi], partition_key=DAY,
+                    resources={**(defs.resources or {}), "project_config": ProjectConfigResource(),
+                               "warehouse": WarehouseResource()})
+    assert table_rows(warehouse_path, "raw_github_commits", with_fetched_at=True) == before
+
+
+def test_missing_token_names_the_variable(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    with pytest.raises(Exception, match="GITHUB_TOKEN"):
+        run_github_assets()
+
+
+def test_ingestion_job_runs_the_github_assets(mock_env: MockApi, warehouse_path: Path) -> None:
+    # The ingestion job selects the group "ingestion"; merged here with the GitHub part only, so this test
+    # does not depend on the other parts of the code location.
+    defs = Definitions.merge(ingestion_defs(), github_defs(), Definitions(
+        resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()}))
+    graph = defs.resolve_asset_graph()
+    for table in GITHUB_TABLES:
+        node = graph.get(AssetKey(table))
+        assert node.group_name == "ingestion"
+        assert {"github", "duckdb"} <= set(node.kinds)
+        assert node.partitions_def is not None
+    result = defs.resolve_job_def("ingestion_job").execute_in_process(partition_key="2026-03-20")
+    assert result.success
+    assert {ev.asset_key.path[-1] for ev in result.get_asset_materialization_events()} == set(GITHUB_TABLES)
+    assert table_rows(warehouse_path, "raw_github_pull_requests")
