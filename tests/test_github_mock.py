@@ -141,7 +141,7 @@ def test_timeline_item_types_filter(mock_api: MockApi, org: SyntheticOrg, item_t
     data = github_data(org)
     typename = {"READY_FOR_REVIEW_EVENT": "ReadyForReviewEvent", "REOPENED_EVENT": "ReopenedEvent"}[item_type]
     pr = next(p for p in data.pull_requests if any(e["__typename"] == typename for e in p["_timeline"]))
-    query = """query($id: ID!) { node(id: $id) { ... on PullRequest { timelineItems(first: 100, itemTypes: [%s]) {
-        nodes { __typename } } } } }""" % item_type
+    query = ("query($id: ID!) { node(id: $id) { ... on PullRequest { timelineItems(first: 100, itemTypes: ["
+             + item_type + "]) { nodes { __typename } } } } }")
     nodes = post(mock_api, query, {"id": pr["id"]}).json()["data"]["node"]["timelineItems"]["nodes"]
     assert nodes and {n["__typename"] for n in nodes} == {typename}
