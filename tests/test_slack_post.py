@@ -1,0 +1,201 @@
+"""The Slack post asset against the mock Slack Web API over HTTP (slack_sdk WebClient), on the hand-made marts.
+
+Cards exist for platform's Sprints 1-4 and data's weeks 2026-W10..W13 (test_insights_marts.py); only
+Sprint 4 and 2026-W13 are posted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import requests
+from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context, materialize
+from test_insights_card import counts, llm_requests, rows, switch
+from test_insights_marts import PEOPLE, TITLES, build_marts, write_config
+
+from orchestration.defs.insights.definitions import (
+    insights_defs,
+    post_when_sprint_completes,
+    sprint_health,
+    sprint_health_slack_post,
+)
+from orchestration.mock.server import MockApi
+from orchestration.resources import ProjectConfigResource, WarehouseResource
+
+
+@pytest.fixture
+def slack_env(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse_path: Path) -> MockApi:
+    build_marts(warehouse_path)
+    monkeypatch.setenv("EMD_CONFIG", str(write_config(tmp_path / "insights-config.yaml")))
+    return mock_env
+
+
+def run_job(run_config: dict | None = None):
+    return materialize([sprint_health, sprint_health_slack_post], run_config=run_config,
+                       resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()},
+                       raise_on_error=False)
+
+
+def slack_messages(api: MockApi) -> list[dict]:
+    return requests.get(api.url + "/_mock/slack/messages", timeout=5).json()
+
+
+def post_metadata(result) -> dict:
+    mat = result.asset_materializations_for_node("sprint_health_slack_post")[0]
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+def failure_text(result) -> str:
+    texts = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            while error is not None and error.cause is not None:
+                error = error.cause
+            texts.append(error.message if error else "")
+    return " ".join(texts)
+
+
+def test_only_each_teams_latest_period_is_posted(slack_env: MockApi, warehouse_path: Path) -> None:
+    result = run_job()
+    assert result.success
+    messages = slack_messages(slack_env)
+    headers = sorted(m["blocks"][0]["text"]["text"] for m in messages)
+    assert headers == ["Sprint Health: data \u00b7 Week 2026-W13", "Sprint Health: platform \u00b7 Sprint 4"]
+    posted = {(r["team"], r["period_id"]): r for r in rows(warehouse_path) if r["slack_ts"]}
+    assert set(posted) == {("platform", "104"), ("data", "2026-W13")}
+    assert all(r["slack_channel"] == "C0MOCKCHAN" and r["posted_at"] is not None for r in posted.values())
+    assert (post_metadata(result)["posted"], post_metadata(result)["updated"]) == (2, 0)
+
+
+def test_second_run_updates_the_same_message(slack_env: MockApi, warehouse_path: Path) -> None:
+    assert run_job().success
+    first = {m["ts"] for m in slack_messages(slack_env)}
+    second = run_job()
+    assert second.success
+    messages = slack_messages(slack_env)
+    assert {m["ts"] for m in messages} == first and len(messages) == 2
+    assert [m["edits"] for m in messages] == [1, 1]
+    c = counts(slack_env)
+    assert (c["slack:chat.postMessage"], c["slack:chat.update"]) == (2, 2)
+    assert (post_metadata(second)["posted"], post_metadata(second)["updated"]) == (0, 2)
+
+
+def test_block_kit_message(slack_env: MockApi, warehouse_path: Path) -> None:
+    assert run_job().success
+    message = next(m for m in slack_messages(slack_env) if "platform" in m["blocks"][0]["text"]["text"])
+    blocks = message["blocks"]
+    fields = [f["text"] for f in blocks[1]["fields"]]
+    # Sprint 4 (test_insights_marts): cycle p50 10 -> 25 h (+150%), worse; deployments 0.14 -> 0.29/day, better;
+    # change failure rate 0 -> 25% (+25 pts), worse; planned vs done 87.5 -> 70% (-17.5 pts), worse.
+    assert fields[0] == "*Cycle time p50*\n25 h  \u2191 +150% :red_circle: worse\n_n=4 (low sample)_"
+    assert fields[3] == "*Deployments per day*\n0.29/day  \u2191 +100% :large_green_circle: better\n_n=4 (low sample)_"
+    assert fields[5] == "*Change failure rate*\n25%  \u2191 +25 pts :red_circle: worse\n_n=4 (low sample)_"
+    assert fields[8] == "*Planned vs done*\n70%  \u2193 -17.5 pts :red_circle: worse\n_n=10_"
+    sections = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
+    assert [s.split("\n")[0] for s in sections] == ["*Insights*", "*Risks*", "*Recommendations*"]
+    assert [s.count("\u2022 ") for s in sections] == [3, 2, 3]
+    context = blocks[-1]["elements"][0]["text"]
+    assert context.startswith("Sprint 2026-03-16 \u2192 2026-03-30 \u00b7 "
+                              "<http://dash.example:8501/?team=platform&sprint=104|Open in the dashboard>")
+    assert context.endswith("Written by mock-model from aggregate metrics only")
+
+
+def test_rule_based_card_is_labelled_in_the_post(slack_env: MockApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert run_job().success
+    for message in slack_messages(slack_env):
+        assert message["blocks"][-1]["elements"][0]["text"].endswith("Rule-based summary (no LLM)")
+
+
+def test_no_token_name_or_title_in_any_post_or_prompt(slack_env: MockApi, warehouse_path: Path) -> None:
+    assert run_job().success
+    text = (json.dumps(slack_messages(slack_env)) + json.dumps(llm_requests(slack_env))
+            + json.dumps(rows(warehouse_path), default=str)).lower()
+    for secret in (*PEOPLE, *TITLES, slack_env.state.slack_token, slack_env.state.openai_key):
+        assert secret.lower() not in text
+
+
+def test_without_slack_settings_nothing_is_posted(slack_env: MockApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    result = run_job()
+    assert result.success
+    assert slack_messages(slack_env) == [] and "slack:auth.test" not in counts(slack_env)
+    md = post_metadata(result)
+    assert md["posted"] == 0 and "SLACK_BOT_TOKEN and SLACK_CHANNEL_ID are not both set" in md["skipped"]
+
+
+@pytest.mark.parametrize(("env", "value", "expected"), [
+    ("SLACK_BOT_TOKEN", "xoxb-wrong", "check SLACK_BOT_TOKEN"),
+    ("SLACK_CHANNEL_ID", "C0NOSUCH", "(channel_not_found) on chat.postMessage: check SLACK_CHANNEL_ID"),
+])
+def test_slack_errors_fail_with_what_to_fix(slack_env: MockApi, monkeypatch: pytest.MonkeyPatch,
+                                            env: str, value: str, expected: str) -> None:
+    monkeypatch.setenv(env, value)
+    result = run_job()
+    assert not result.success
+    message = failure_text(result)
+    assert expected in message
+    assert "xoxb-wrong" not in message and slack_env.state.slack_token not in message
+    assert slack_messages(slack_env) == []
+
+
+def test_not_in_channel_says_invite_the_bot(slack_env: MockApi) -> None:
+    switch(slack_env, slack_not_in_channel=True)
+    result = run_job()
+    assert not result.success
+    assert "not_in_channel" in failure_text(result) and "invite the bot" in failure_text(result)
+
+
+def test_rate_limited_post_is_retried_once_not_duplicated(slack_env: MockApi) -> None:
+    switch(slack_env, slack_rate_limit=1)  # auth.test gets a 429 with Retry-After: 1, then succeeds
+    assert run_job().success
+    assert len(slack_messages(slack_env)) == 2 and counts(slack_env)["slack:auth.test"] == 2
+
+
+def test_deleted_message_is_posted_again(slack_env: MockApi) -> None:
+    assert run_job().success
+    slack_env.state.extra["slack_messages"].clear()  # someone deleted the posts in Slack
+    assert run_job().success
+    assert len(slack_messages(slack_env)) == 2 and counts(slack_env)["slack:chat.postMessage"] == 4
+
+
+def test_definitions_job_sensor_and_schedule() -> None:
+    defs = Definitions.merge(insights_defs(), Definitions(resources={
+        "project_config": ProjectConfigResource(), "warehouse": WarehouseResource()}))
+    job = defs.resolve_job_def("insights_job")
+    assert job.partitions_def is None
+    assert {n.name for n in job.graph.node_defs} == {"sprint_health", "sprint_health_slack_post"}
+    schedule = defs.resolve_schedule_def("weekly_cards")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 9 * * 1", "UTC")
+    assert defs.resolve_sensor_def("post_when_sprint_completes").job_name == "insights_job"
+
+
+def test_weekly_schedule_posts_weeks_only(slack_env: MockApi) -> None:
+    config = {"ops": {"sprint_health_slack_post": {"config": {"period_kinds": ["week"]}}}}
+    assert run_job(config).success
+    assert [m["blocks"][0]["text"]["text"] for m in slack_messages(slack_env)] == \
+        ["Sprint Health: data \u00b7 Week 2026-W13"]
+
+
+def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path) -> None:
+    resources = {"warehouse": WarehouseResource(database_url=f"duckdb:///{warehouse_path}")}
+    with DagsterInstance.ephemeral() as instance:
+        context = build_sensor_context(instance=instance, resources=resources)
+        assert isinstance(post_when_sprint_completes(context), SkipReason)  # no marts yet
+        build_marts(warehouse_path)
+        first = post_when_sprint_completes(context)
+        assert isinstance(first, RunRequest)
+        assert first.run_config == {"ops": {"sprint_health_slack_post": {"config": {"period_kinds": ["sprint"]}}}}
+        assert context.cursor == "platform:104"
+        assert isinstance(post_when_sprint_completes(context), SkipReason)  # nothing new
+        conn = duckdb.connect(str(warehouse_path))
+        conn.execute("update mv_planning_by_sprint set state = 'closed', completed_at = timestamp '2026-04-13 09:00' "
+                     "where sprint_id = 105")
+        conn.close()
+        second = post_when_sprint_completes(context)
+        assert isinstance(second, RunRequest) and second.run_key != first.run_key
+        assert context.cursor == "platform:105"
