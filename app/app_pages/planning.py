@@ -1,0 +1,81 @@
+"""Planning: per-sprint scope (committed, added, removed, completed, carryover), trends, blocked issues."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import charts, queries, ui, view
+
+source, current = view.current()
+st.title("Planning")
+st.caption(current.describe() + f" · by {current.unit}")
+if current.repo:
+    st.caption("Jira data is per team: the repository filter does not narrow it.")
+
+with_sprints = queries.teams_with_sprints(source)
+dims = queries.dimensions(source)
+in_scope = list(current.scope.teams) if current.scope.teams is not None else list(dims.teams)
+without_board = [t for t in in_scope if t not in with_sprints]
+
+
+def _no_board_text(teams: list[str]) -> str:
+    names = ", ".join(f"**{t}**" for t in teams)
+    return (f"No Jira sprints for {names}: a team without a scrum board has nothing to plan against, so "
+            "committed / completed / carryover cannot be measured. To get them, list the team's board id "
+            "under `teams.<team>.jira_boards` (and `jira.boards`) in the project config (EMD_CONFIG) and run "
+            "the pipeline again. Blocked issues below still come from the team's Jira projects.")
+
+
+if not source.has("mv_planning_by_sprint"):
+    st.info("This build has no sprint mart (mv_planning_by_sprint) yet.")
+elif current.team is not None and without_board:
+    st.info(_no_board_text(without_board))
+else:
+    if without_board:
+        st.caption(_no_board_text(without_board))
+    sprints = queries.sprints(source, current.scope, current.window, current.unit)
+    if sprints.empty:
+        st.info("No sprint started or was completed in this range.")
+    else:
+        ratios = [queries.planning_ratios(row) for row in sprints.to_dict("records")]
+        for key in ("planned_vs_done_pct", "scope_change_pct", "carryover_pct"):
+            sprints[key] = [r[key] for r in ratios]
+        st.altair_chart(charts.sprint_scope(sprints, current.unit), width="stretch")
+        closed = sprints.dropna(subset=["completed_at"])
+        if not closed.empty:
+            st.altair_chart(charts.sprint_trend(closed, current.unit), width="stretch")
+        st.dataframe(sprints.drop(columns=["sprint_id"]), hide_index=True, width="stretch",
+                     column_config={
+                         "start_at": st.column_config.DatetimeColumn("Start (UTC)"),
+                         "end_at": st.column_config.DatetimeColumn("End (UTC)"),
+                         "completed_at": st.column_config.DatetimeColumn("Completed (UTC)"),
+                         "planned_vs_done_pct": st.column_config.NumberColumn("Planned vs done %", format="%.1f"),
+                         "scope_change_pct": st.column_config.NumberColumn("Scope change %", format="%.1f"),
+                         "carryover_pct": st.column_config.NumberColumn("Carryover %", format="%.1f"),
+                     })
+        st.caption("An active sprint's completed and carryover are not final until it is completed.")
+
+st.subheader("Blocked issues")
+if source.has("mv_planning_by_team_day"):
+    trend = queries.blocked_over_time(source, current.scope, current.window)
+    if not trend.empty:
+        st.altair_chart(charts.blocked_trend(trend), width="stretch")
+if not source.has("fct_jira_issues"):
+    st.info("This build has no Jira issues mart (fct_jira_issues) yet.")
+else:
+    blocked = queries.blocked_issues_now(source, current.scope)
+    as_of = source.published_at.strftime("%Y-%m-%d %H:%M UTC") if source.published_at else "now"
+    if blocked.empty:
+        st.success(f"No issue is blocked (as of the build published {as_of}).")
+    else:
+        links = [ui.jira_issue_url(k) for k in blocked["issue_key"]]
+        if all(links):
+            blocked.insert(0, "link", links)
+        else:
+            st.caption("Set JIRA_BASE_URL to link the issues to Jira.")
+        st.caption(f"{len(blocked)} blocked issue(s); age as of the build published {as_of}, oldest first.")
+        st.dataframe(blocked, hide_index=True, width="stretch", column_config={
+            "link": st.column_config.LinkColumn("Issue", display_text=r"/browse/(.+)$"),
+            "blocked_since": st.column_config.DatetimeColumn("Blocked since (UTC)"),
+            "blocked_days": st.column_config.NumberColumn("Blocked for (days)", format="%.1f"),
+        })

@@ -1,0 +1,43 @@
+"""Sprint Health: the latest card per team, with the metrics it was written from."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import queries, view
+
+source, current = view.current()
+st.title("Sprint Health")
+st.caption("The latest card of each team: written by a model from the metrics shown under it "
+           "(or by the deterministic fallback when no model answered).")
+
+cards = queries.latest_cards(source, current.scope)
+dims = queries.dimensions(source)
+teams = list(current.scope.teams) if current.scope.teams is not None else list(dims.teams)
+for team in teams:
+    st.subheader(team)
+    card = cards.get(team)
+    if card is None:
+        st.info(f"No Sprint Health card exists yet for {team}. The insights job writes one after each "
+                "completed sprint (weekly for teams without sprints) when the pipeline runs.")
+        continue
+    generated = card["generated_at"]
+    written_by = f"model {card['model']}" if card["source"] == "model" else "the deterministic fallback"
+    st.caption(f"{card['period_name']} ({card['period_kind']} {card['period_id']}) · written by {written_by} "
+               f"at {generated} UTC" + (f" · posted to Slack {card['slack_channel']}" if card["slack_ts"] else ""))
+    body = queries.parse_json(card["card_json"]) or {}
+    columns = st.columns(3)
+    for column, (key, title) in zip(columns, (("insights", "Insights"), ("risks", "Risks"),
+                                              ("recommendations", "Recommendations")), strict=True):
+        with column:
+            st.markdown(f"**{title}**")
+            items = body.get(key) or []
+            st.markdown("\n".join(f"- {item}" for item in items) if items else "_none_")
+    if not body and card["card_text"]:
+        st.text(card["card_text"])
+    with st.expander("Metrics the card was written from"):
+        metrics = queries.parse_json(card["metrics_json"])
+        if metrics is None:
+            st.text(card["metrics_json"] or "(none)")
+        else:
+            st.json(metrics)

@@ -1,0 +1,100 @@
+"""Altair charts for the pages. Every title carries its unit; every time axis is a UTC day or week."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+HEIGHT = 260
+
+
+def _period_axis(grain: str) -> alt.X:
+    label = "Week starting (UTC)" if grain == "week" else "Day (UTC)"
+    return alt.X("period:T", title=label, axis=alt.Axis(format="%b %d"))
+
+
+def _with_period(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["period"] = pd.to_datetime(out["period"])
+    return out
+
+
+def counts_over_time(df: pd.DataFrame, column: str, title: str, grain: str, color: str = "#4c78a8") -> alt.Chart:
+    """Bars of a count per day or week."""
+    return (
+        alt.Chart(_with_period(df), title=title, height=HEIGHT)
+        .mark_bar(color=color)
+        .encode(x=_period_axis(grain), y=alt.Y(f"{column}:Q", title="count"),
+                tooltip=[alt.Tooltip("period:T", title="period"), alt.Tooltip(f"{column}:Q", title="count")])
+    )
+
+
+def lines_over_time(df: pd.DataFrame, series: dict[str, str], title: str, y_title: str, grain: str) -> alt.Chart:
+    """One line per column in `series` ({column: legend label}), e.g. p50 and p90 in hours."""
+    long = _with_period(df)[["period", *series]].melt("period", var_name="series", value_name="value")
+    long["series"] = long["series"].map(series)
+    return (
+        alt.Chart(long, title=title, height=HEIGHT)
+        .mark_line(point=True)
+        .encode(x=_period_axis(grain), y=alt.Y("value:Q", title=y_title),
+                color=alt.Color("series:N", title=None),
+                tooltip=[alt.Tooltip("period:T", title="period"), "series:N",
+                         alt.Tooltip("value:Q", format=".1f")])
+    )
+
+
+def stacked_over_time(df: pd.DataFrame, series: dict[str, str], title: str, y_title: str, grain: str) -> alt.Chart:
+    long = _with_period(df)[["period", *series]].melt("period", var_name="series", value_name="value")
+    long["series"] = long["series"].map(series)
+    order = list(series.values())
+    return (
+        alt.Chart(long, title=title, height=HEIGHT)
+        .mark_bar()
+        .encode(x=_period_axis(grain), y=alt.Y("value:Q", title=y_title, stack="zero"),
+                color=alt.Color("series:N", title=None, sort=order),
+                order=alt.Order("series_order:Q"),
+                tooltip=[alt.Tooltip("period:T", title="period"), "series:N",
+                         alt.Tooltip("value:Q", format=".1f")])
+        .transform_calculate(series_order=f"indexof({order!r}, datum.series)")
+    )
+
+
+def sprint_scope(df: pd.DataFrame, unit: str) -> alt.Chart:
+    """Committed / added / removed / completed / carryover per sprint, side by side."""
+    columns = ["committed", "added", "removed", "completed", "carryover"]
+    long = df[["sprint_name", "team", *columns]].melt(["sprint_name", "team"], var_name="measure", value_name="value")
+    return (
+        alt.Chart(long, title=f"Sprint scope ({unit})", height=HEIGHT)
+        .mark_bar()
+        .encode(x=alt.X("sprint_name:N", title="Sprint", sort=None),
+                xOffset=alt.XOffset("measure:N", sort=columns),
+                y=alt.Y("value:Q", title=unit),
+                color=alt.Color("measure:N", title=None, sort=columns),
+                tooltip=["sprint_name:N", "team:N", "measure:N", alt.Tooltip("value:Q", format=".1f")])
+    )
+
+
+def sprint_trend(df: pd.DataFrame, unit: str) -> alt.Chart:
+    long = df[["sprint_name", "scope_change_pct", "carryover_pct"]].melt(
+        "sprint_name", var_name="series", value_name="value")
+    long["series"] = long["series"].map({"scope_change_pct": "scope change", "carryover_pct": "carryover"})
+    return (
+        alt.Chart(long, title=f"Scope change and carryover per sprint (% of {unit})", height=HEIGHT)
+        .mark_line(point=True)
+        .encode(x=alt.X("sprint_name:N", title="Sprint (by completion)", sort=None),
+                y=alt.Y("value:Q", title="%"), color=alt.Color("series:N", title=None),
+                tooltip=["sprint_name:N", "series:N", alt.Tooltip("value:Q", format=".1f")])
+    )
+
+
+def blocked_trend(df: pd.DataFrame) -> alt.Chart:
+    data = df.copy()
+    data["day"] = pd.to_datetime(data["day"])
+    return (
+        alt.Chart(data, title="Blocked issues at end of day (count)", height=HEIGHT)
+        .mark_area(opacity=0.8)
+        .encode(x=alt.X("day:T", title="Day (UTC)", axis=alt.Axis(format="%b %d")),
+                y=alt.Y("blocked_issues:Q", title="issues", stack="zero"),
+                color=alt.Color("team:N", title="Team"),
+                tooltip=["day:T", "team:N", "blocked_issues:Q"])
+    )

@@ -1,0 +1,42 @@
+"""The dashboard snapshot asset (group `serving`): publish the last complete build for the dashboard."""
+
+from __future__ import annotations
+
+from dagster import AssetExecutionContext, AssetKey, Definitions, MaterializeResult, MetadataValue, asset
+
+from orchestration.publish import INSIGHTS_TABLES, MART_TABLES, publish_build
+from orchestration.resources import WarehouseResource
+
+SERVING_GROUP = "serving"
+# The marts (dbt models keep their model name as asset key) and the Sprint Health table.
+SNAPSHOT_DEPS = [AssetKey(name) for name in MART_TABLES + INSIGHTS_TABLES]
+
+
+@asset(
+    name="dashboard_snapshot",
+    group_name=SERVING_GROUP,
+    deps=SNAPSHOT_DEPS,
+    kinds={"python", "duckdb"},
+    description=(
+        "The dashboard's read-only view of the warehouse. DuckDB: the marts and sprint_health copied "
+        "consistently into a new file, then switched into place atomically "
+        "(data/warehouse.published.duckdb). Postgres: the build id the dashboard keys its caches on."
+    ),
+)
+def dashboard_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    result = publish_build(warehouse.get())
+    context.log.info(f"published build {result['build_id']} to {result['target']} ({result['rows']} rows)")
+    return MaterializeResult(
+        metadata={
+            "build_id": result["build_id"],
+            "published_at": result["published_at"],
+            "target": result["target"],
+            "rows": MetadataValue.int(int(result["rows"])),
+            "tables": MetadataValue.json(result["tables"]),
+            "missing_tables": MetadataValue.json(result["missing"]),
+        }
+    )
+
+
+def publish_defs() -> Definitions:
+    return Definitions(assets=[dashboard_snapshot])

@@ -1,0 +1,267 @@
+"""Publish the dashboard's view of the warehouse: the last complete build, never a half-written one.
+
+DuckDB: the tables the dashboard reads are copied, inside one read transaction of the live file (so
+they are mutually consistent), into a new DuckDB file `<warehouse>.published.builds/<build_id>.duckdb`
+with a `_build` table (build_id, published_at, tables). The stable name the dashboard opens,
+`<warehouse>.published.duckdb` (e.g. data/warehouse.published.duckdb), is then switched to the new
+file with one `os.replace` of a symlink, so a reader sees either the previous build or the new one.
+
+Why a symlink to a per-build file rather than renaming the file itself over the stable name: DuckDB
+caches open databases per path in a process, so a dashboard process that still holds a connection to
+the previous file would be handed that old database again when it opens the same path. A per-build
+file name gives each build its own path; the dashboard resolves the symlink and keys its connections
+and caches on the build. The newest `KEEP_BUILDS` files are kept; an older one still open by a reader
+stays readable until closed (POSIX unlink semantics).
+
+Postgres: dbt replaces each mart in a transaction, and the dashboard reads the live database in a
+read-only session; publishing records the build in the `_build` table (same columns) in the marts'
+schema, which is what the dashboard keys its caches on.
+
+Run by the `dashboard_snapshot` asset after the marts and sprint_health are built, or by hand:
+`python -m orchestration.publish` (uses DATABASE_URL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestration.settings import DatabaseTarget, database_target
+from orchestration.warehouse import Warehouse
+
+# The marts the dashboard reads, in METRICS.md's names, then the insights table (present once the
+# Sprint Health asset has run). Missing tables are reported, not invented.
+MART_TABLES: tuple[str, ...] = (
+    "fct_pull_requests",
+    "fct_deployments",
+    "fct_jira_issues",
+    "mv_dora_by_repo_day",
+    "mv_flow_by_repo_day",
+    "mv_planning_by_sprint",
+    "mv_planning_by_team_day",
+    "metrics_daily",
+)
+INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
+SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES
+BUILD_TABLE = "_build"
+KEEP_BUILDS = 3
+
+
+class PublishError(RuntimeError):
+    """Publishing failed; the message names the warehouse and what to run first."""
+
+
+def snapshot_path(target: DatabaseTarget) -> Path:
+    """The stable path the dashboard opens, next to the live DuckDB file: warehouse.published.duckdb."""
+    if target.kind != "duckdb" or target.duckdb_path is None:
+        raise PublishError("only a DuckDB warehouse has a published snapshot file (Postgres is read live)")
+    live = target.duckdb_path
+    return live.with_name(f"{live.stem}.published.duckdb")
+
+
+def builds_dir(target: DatabaseTarget) -> Path:
+    """Where the per-build snapshot files live: warehouse.published.builds/."""
+    live = snapshot_path(target)
+    return live.with_name(live.name.removesuffix(".duckdb") + ".builds")
+
+
+def dashboard_target(target: DatabaseTarget | None = None) -> DatabaseTarget:
+    """What the dashboard reads: the published snapshot for DuckDB, the live database for Postgres.
+
+    `target` defaults to DATABASE_URL (read now, not at import time).
+    """
+    target = target or database_target()
+    if target.kind == "duckdb":
+        return DatabaseTarget("duckdb", duckdb_path=snapshot_path(target))
+    return target
+
+
+def new_build_id(now: datetime) -> str:
+    """Sortable by publication time, unique even for two builds in the same microsecond."""
+    return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _present_tables(conn: Any, kind: str) -> dict[str, str]:
+    """{table: schema} for the snapshot tables that exist (the first schema by name when several do)."""
+    placeholders = ", ".join(["?" if kind == "duckdb" else "%s"] * len(SNAPSHOT_TABLES))
+    sql = (
+        "select table_name, table_schema from information_schema.tables "  # noqa: S608 - placeholders only
+        f"where table_name in ({placeholders}) "
+        "and table_schema not in ('information_schema', 'pg_catalog') "
+    )
+    if kind == "duckdb":
+        sql += "and table_catalog = current_database() "
+        rows = conn.execute(sql + "order by table_schema", list(SNAPSHOT_TABLES)).fetchall()
+    else:
+        with conn.cursor() as cur:
+            cur.execute(sql + "order by table_schema", list(SNAPSHOT_TABLES))
+            rows = cur.fetchall()
+    found: dict[str, str] = {}
+    for table, schema in rows:
+        # dbt-duckdb's default schema is `main`; prefer it when a table exists in several schemas.
+        if table not in found or schema == "main":
+            found[table] = schema
+    return found
+
+
+def publish_build(warehouse: Warehouse, *, now: datetime | None = None) -> dict[str, Any]:
+    """Publish the current warehouse for the dashboard; returns build_id, published_at, tables {name: rows}, missing."""
+    published_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    build_id = new_build_id(published_at.replace(tzinfo=UTC))
+    if warehouse.kind == "duckdb":
+        return _publish_duckdb(warehouse, build_id, published_at)
+    return _publish_postgres(warehouse, build_id, published_at)
+
+
+def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime) -> dict[str, Any]:
+    target = warehouse.target
+    live = target.duckdb_path
+    assert live is not None
+    if not live.exists():
+        raise PublishError(
+            f"there is no DuckDB warehouse at {live} (DATABASE_URL) to publish: build it first with "
+            "`make demo` or `emd pipeline --start YYYY-MM-DD --end YYYY-MM-DD`"
+        )
+    stable = snapshot_path(target)
+    directory = builds_dir(target)
+    directory.mkdir(parents=True, exist_ok=True)
+    build_file = directory / f"{build_id}.duckdb"
+    partial = directory / f"{build_id}.duckdb.partial"
+    tables: dict[str, int] = {}
+    try:
+        # A read-write connection: a read-only one fails when this process already has the file open
+        # read-write (DuckDB allows one configuration per file per process). Nothing is written to it.
+        with warehouse.connect() as conn:
+            present = _present_tables(conn, "duckdb")
+            if not any(name in present for name in MART_TABLES):
+                raise PublishError(
+                    f"the warehouse {live} has none of the mart tables ({', '.join(MART_TABLES)}): "
+                    "run the dbt build first (`emd pipeline --start YYYY-MM-DD --end YYYY-MM-DD`)"
+                )
+            conn.execute(f"attach {_sql_string(str(partial))} as published_snapshot")
+            try:
+                # One transaction: every table is read from the same consistent state of the live file.
+                conn.execute("begin transaction")
+                for name in SNAPSHOT_TABLES:
+                    if name not in present:
+                        continue
+                    source = f"{_quoted(present[name])}.{_quoted(name)}"
+                    conn.execute(f"create table published_snapshot.main.{_quoted(name)} as select * from {source}")  # noqa: S608 - names from SNAPSHOT_TABLES
+                    count = conn.execute(f"select count(*) from published_snapshot.main.{_quoted(name)}").fetchone()  # noqa: S608
+                    tables[name] = int(count[0]) if count else 0
+                conn.execute(
+                    f"create table published_snapshot.main.{BUILD_TABLE} "
+                    "(build_id varchar, published_at timestamp, tables varchar)"
+                )
+                conn.execute(
+                    f"insert into published_snapshot.main.{BUILD_TABLE} values (?, ?, ?)",  # noqa: S608
+                    [build_id, published_at, json.dumps(tables, sort_keys=True)],
+                )
+                conn.execute("commit")
+            except BaseException:
+                conn.execute("rollback")
+                raise
+            finally:
+                conn.execute("detach published_snapshot")
+        os.replace(partial, build_file)
+        _swap_symlink(stable, build_file, build_id)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        Path(str(partial) + ".wal").unlink(missing_ok=True)
+        raise
+    _prune_old_builds(directory, keep=build_file)
+    return {
+        "build_id": build_id,
+        "published_at": published_at.isoformat(),
+        "target": f"duckdb:{stable}",
+        "build_file": str(build_file),
+        "tables": tables,
+        "rows": sum(tables.values()),
+        "missing": [name for name in SNAPSHOT_TABLES if name not in tables],
+    }
+
+
+def _swap_symlink(stable: Path, build_file: Path, build_id: str) -> None:
+    """Point `stable` at `build_file` in one atomic rename (a relative link, so the data dir can move)."""
+    link_tmp = stable.with_name(f".{stable.name}.{build_id}.link")
+    link_tmp.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(build_file, stable.parent), link_tmp)
+    os.replace(link_tmp, stable)
+
+
+def _prune_old_builds(directory: Path, keep: Path) -> None:
+    builds = sorted(directory.glob("*.duckdb"), key=lambda p: p.name)
+    for old in builds[:-KEEP_BUILDS]:
+        if old != keep:
+            old.unlink(missing_ok=True)
+            Path(str(old) + ".wal").unlink(missing_ok=True)
+
+
+def _publish_postgres(warehouse: Warehouse, build_id: str, published_at: datetime) -> dict[str, Any]:
+    tables: dict[str, int] = {}
+    with warehouse.connect() as conn:
+        present = _present_tables(conn, "postgres")
+        if not any(name in present for name in MART_TABLES):
+            raise PublishError(
+                f"the warehouse {warehouse.describe()} (DATABASE_URL) has none of the mart tables "
+                f"({', '.join(MART_TABLES)}): run the dbt build first (`emd pipeline --start ... --end ...`)"
+            )
+        schema = present.get("fct_pull_requests") or next(iter(present.values()))
+        with conn.cursor() as cur:
+            for name in SNAPSHOT_TABLES:
+                if name in present:
+                    cur.execute(f"select count(*) from {_quoted(present[name])}.{_quoted(name)}")  # noqa: S608
+                    row = cur.fetchone()
+                    tables[name] = int(row[0]) if row else 0
+            build_table = f"{_quoted(schema)}.{BUILD_TABLE}"
+            cur.execute(
+                f"create table if not exists {build_table} "
+                "(build_id text, published_at timestamp, tables text)"
+            )
+            cur.execute(f"delete from {build_table}")  # noqa: S608
+            cur.execute(
+                f"insert into {build_table} values (%s, %s, %s)",  # noqa: S608
+                [build_id, published_at, json.dumps(tables, sort_keys=True)],
+            )
+    return {
+        "build_id": build_id,
+        "published_at": published_at.isoformat(),
+        "target": warehouse.describe(),
+        "tables": tables,
+        "rows": sum(tables.values()),
+        "missing": [name for name in SNAPSHOT_TABLES if name not in tables],
+    }
+
+
+def main() -> int:
+    """`python -m orchestration.publish`: publish the warehouse named by DATABASE_URL now."""
+    from orchestration.settings import SettingsError
+    from orchestration.warehouse import WarehouseError
+
+    try:
+        result = publish_build(Warehouse())
+    except (PublishError, SettingsError, WarehouseError) as exc:
+        print(f"publish: {exc}", file=sys.stderr)
+        return 1
+    print(f"publish: build {result['build_id']} -> {result['target']}: "
+          + ", ".join(f"{name} {rows} rows" for name, rows in result["tables"].items()))
+    if result["missing"]:
+        print(f"publish: not in the warehouse (yet): {', '.join(result['missing'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,533 @@
+"""The dashboard, driven from its entry point by streamlit.testing.v1.AppTest on a hand-made warehouse.
+
+The warehouse holds mart tables written by hand (`build_fixture_warehouse`), published like the
+pipeline does (orchestration.publish). Every expected tile value is computed by hand below from
+METRICS.md; the arithmetic is in the comments.
+
+Windows: current = 2026-03-02 .. 2026-03-15 (14 days); previous = 2026-02-16 .. 2026-03-01 (14 days).
+Teams: platform (acme/api, board 12), web (acme/web, board 34), data (acme/data-pipeline, no board).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
+from streamlit.testing.v1 import AppTest
+
+from orchestration.publish import publish_build
+from orchestration.settings import parse_database_url
+from orchestration.warehouse import Warehouse
+
+APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+PUBLISHED_AT = datetime(2026, 3, 16, 0, 0)
+CURRENT = {"start": "2026-03-02", "end": "2026-03-15"}
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+MART_DDL = {
+    "fct_pull_requests": """
+        pr_id varchar, repo varchar, number integer, team varchar, author varchar, is_bot_author boolean,
+        title varchar, state varchar, base_branch varchar, head_branch varchar, created_at timestamp,
+        ready_at timestamp, first_commit_at timestamp, first_review_at timestamp, merged_at timestamp,
+        closed_at timestamp, deployed_at timestamp, cycle_time_hours double, lead_time_hours double,
+        time_to_first_review_hours double, coding_hours double, review_hours double, review_count integer,
+        review_comment_count integer, review_depth integer, reviewers integer, reopened_count integer,
+        is_hotfix boolean, is_revert boolean, pr_type varchar, additions integer, deletions integer""",
+    "fct_deployments": """
+        deployment_id varchar, repo varchar, team varchar, deployed_at timestamp, source varchar,
+        is_failure boolean, is_rework boolean, recovered_at timestamp""",
+    "fct_jira_issues": """
+        issue_key varchar, project_key varchar, team varchar, issue_type varchar, summary varchar,
+        status_name varchar, status_category varchar, story_points double, created_at timestamp,
+        resolved_at timestamp, is_blocked boolean, blocked_since timestamp, cycle_time_hours double""",
+    "mv_dora_by_repo_day": """
+        repo varchar, team varchar, date date, deployments integer, lead_time_p50_hours double,
+        lead_time_p90_hours double, hotfixes integer, failed_deployments integer""",
+    "mv_flow_by_repo_day": """
+        repo varchar, team varchar, date date, opened_prs integer, merged_prs integer,
+        cycle_time_p50_hours double, cycle_time_p90_hours double, time_to_first_review_p50_hours double,
+        review_depth_avg double, reopened_prs integer, merged_without_review integer""",
+    "mv_planning_by_sprint": """
+        sprint_id bigint, sprint_name varchar, board_id bigint, team varchar, state varchar,
+        start_at timestamp, end_at timestamp, completed_at timestamp,
+        committed_points double, added_points double, removed_points double, completed_points double,
+        completed_committed_points double, carryover_points double,
+        committed_issues integer, added_issues integer, removed_issues integer, completed_issues integer,
+        completed_committed_issues integer, carryover_issues integer, unestimated_issues integer,
+        planned_vs_done_pct double, scope_change_pct double, carryover_pct double""",
+    "mv_planning_by_team_day": """
+        team varchar, date date, blocked_issues integer, blocked_age_p50_days double,
+        blocked_age_max_days double, wip_issues integer, resolved_issues integer,
+        issue_cycle_time_p50_hours double""",
+    "metrics_daily": """
+        org varchar, team varchar, repo varchar, date date, scope_level varchar,
+        dora_deployments integer, planning_blocked_issues integer, planning_blocked_age_p50_days double,
+        planning_blocked_age_max_days double""",
+    "sprint_health": """
+        team varchar, period_kind varchar, period_id varchar, period_name varchar, period_start timestamp,
+        period_end timestamp, metrics_json varchar, metrics_hash varchar, prompt_version varchar,
+        model varchar, source varchar, card_json varchar, card_text varchar, tokens_used integer,
+        slack_channel varchar, slack_ts varchar, slack_message_json varchar, generated_at timestamp,
+        posted_at timestamp""",
+}
+
+# deployment_id, repo, team, deployed_at, is_failure, is_rework, recovered_at
+DEPLOYMENTS = [
+    # current window
+    ("d1", "acme/api", "platform", "2026-03-02 10:00", False, False, None),
+    ("d2", "acme/api", "platform", "2026-03-03 10:00", True, False, "2026-03-03 16:00"),  # recovered in 6 h
+    ("d3", "acme/api", "platform", "2026-03-04 10:00", False, False, None),
+    ("dbot", "acme/api", "platform", "2026-03-05 10:00", False, False, None),  # the bot's PR
+    ("d4", "acme/api", "platform", "2026-03-09 10:00", True, True, "2026-03-10 10:00"),  # 24 h, rework
+    ("d5", "acme/web", "web", "2026-03-10 10:00", False, False, None),
+    ("d6", "acme/web", "web", "2026-03-12 10:00", True, False, None),  # not recovered
+    ("d7", "acme/data-pipeline", "data", "2026-03-13 09:00", False, False, None),
+    # previous window
+    ("p1", "acme/api", "platform", "2026-02-17 10:00", True, False, "2026-02-17 12:00"),  # 2 h
+    ("p2", "acme/web", "web", "2026-02-24 10:00", False, False, None),
+    ("p3", "acme/api", "platform", "2026-02-25 10:00", False, False, None),
+]
+
+# repo, number, team, author, bot, created, first_review, merged, closed, deployed, cycle, lead, ttfr,
+# coding, review, reopened, pr_type, additions, deletions
+PULL_REQUESTS = [
+    ("acme/api", 101, "platform", "alice", False, "2026-03-01 23:00", "2026-03-02 02:00", "2026-03-02 10:00",
+     "2026-03-02 10:00", "2026-03-02 10:00", 10.0, 12.0, 1.0, 1.0, 8.0, 0, "feature", 100, 20),
+    ("acme/api", 102, "platform", "bob", False, "2026-03-02 14:00", "2026-03-03 01:00", "2026-03-03 10:00",
+     "2026-03-03 10:00", "2026-03-03 10:00", 20.0, 25.0, 3.0, 8.0, 9.0, 1, "bug", 30, 10),
+    ("acme/api", 103, "platform", "carol", False, "2026-03-08 04:00", "2026-03-09 05:00", "2026-03-09 10:00",
+     "2026-03-09 10:00", "2026-03-09 10:00", 30.0, 40.0, 5.0, 20.0, 5.0, 0, "hotfix", 5, 5),
+    ("acme/api", 105, "platform", "dependabot", True, "2026-03-05 09:00", None, "2026-03-05 10:00",
+     "2026-03-05 10:00", "2026-03-05 10:00", 1.0, 2.0, None, 0.0, None, 1, "other", 2, 2),
+    ("acme/web", 201, "web", "dave", False, "2026-03-08 18:00", "2026-03-10 00:00", "2026-03-10 10:00",
+     "2026-03-10 10:00", "2026-03-10 10:00", 40.0, 50.0, 8.0, 22.0, 10.0, 0, "feature", 400, 100),
+    ("acme/data-pipeline", 301, "data", "erin", False, "2026-03-09 05:00", None, "2026-03-13 09:00",
+     "2026-03-13 09:00", "2026-03-13 09:00", 100.0, 110.0, None, 90.0, None, 0, "other", 10, 0),
+    ("acme/web", 202, "web", "dave", False, "2026-03-05 09:00", None, None,
+     "2026-03-11 12:00", None, None, None, None, None, None, 1, "feature", 50, 50),  # closed, reopened once
+    ("acme/api", 104, "platform", "alice", False, "2026-03-14 09:00", None, None,
+     None, None, None, None, None, None, None, 0, "feature", 10, 10),  # still open
+    # previous window
+    ("acme/api", 90, "platform", "bob", False, "2026-02-17 04:00", "2026-02-17 08:00", "2026-02-17 10:00",
+     "2026-02-17 10:00", "2026-02-17 10:00", 6.0, 8.0, 2.0, 2.0, 2.0, 0, "bug", 20, 5),
+    ("acme/web", 190, "web", "dave", False, "2026-02-23 20:00", "2026-02-24 03:00", "2026-02-24 10:00",
+     "2026-02-24 10:00", "2026-02-24 10:00", 14.0, 16.0, 4.0, 3.0, 7.0, 0, "feature", 60, 10),
+    ("acme/api", 91, "platform", "carol", False, "2026-02-23 08:00", "2026-02-25 00:00", "2026-02-25 10:00",
+     "2026-02-25 10:00", "2026-02-25 10:00", 50.0, 60.0, 10.0, 30.0, 10.0, 0, "feature", 300, 30),
+]
+
+# sprint_id, name, board, team, state, start, end, completed,
+# points: committed, added, removed, completed, completed_committed, carryover; the same six as issues
+SPRINTS = [
+    (1, "API Sprint 1", 12, "platform", "closed", "2026-02-16 09:00", "2026-03-01 17:00", "2026-03-01 17:00",
+     (20, 5, 3, 18, 15, 6), (8, 2, 1, 7, 6, 2)),
+    (2, "API Sprint 2", 12, "platform", "closed", "2026-03-02 09:00", "2026-03-13 17:00", "2026-03-13 17:00",
+     (30, 6, 0, 27, 24, 9), (10, 3, 0, 9, 8, 3)),
+    (3, "API Sprint 3", 12, "platform", "active", "2026-03-16 09:00", "2026-03-27 17:00", None,
+     (25, 0, 0, 0, 0, 0), (9, 0, 0, 0, 0, 0)),
+    (7, "WEB Sprint 7", 34, "web", "closed", "2026-03-02 09:00", "2026-03-15 12:00", "2026-03-15 12:00",
+     (10, 0, 4, 8, 8, 2), (5, 0, 2, 4, 4, 1)),
+]
+
+# team, date, blocked, p50 age, max age (days at the end of the day)
+TEAM_DAYS = [
+    ("platform", "2026-03-01", 1, 3.0, 3.0),  # API-2 blocked since 02-27 00:00: 3.0 days at 03-02 00:00
+    ("web", "2026-03-01", 0, None, None),
+    ("data", "2026-03-01", 0, None, None),
+    ("platform", "2026-03-14", 3, 3.0, 4.5),  # a different day, to show the last day is the one read
+    ("platform", "2026-03-15", 2, 4.5, 5.5),  # API-7 5.5 days, API-9 3.5 days: p50 = (3.5 + 5.5) / 2
+    ("web", "2026-03-15", 1, 1.5, 1.5),  # WEB-3 1.5 days
+    ("data", "2026-03-15", 0, None, None),
+]
+# metrics_daily's org row: every blocked issue of the org, ages 1.5, 3.5, 5.5 -> p50 3.5, max 5.5.
+ORG_DAYS = [("2026-03-01", 1, 3.0, 3.0), ("2026-03-15", 3, 3.5, 5.5)]
+
+# issue_key, team, status, blocked, blocked_since
+ISSUES = [
+    ("API-7", "platform", "Blocked", True, "2026-03-10 12:00"),
+    ("API-9", "platform", "Blocked", True, "2026-03-12 12:00"),
+    ("WEB-3", "web", "Blocked by vendor", True, "2026-03-14 12:00"),
+    ("API-2", "platform", "Done", False, None),
+    ("DATA-1", "data", "In Progress", False, None),
+]
+
+PLATFORM_CARD = {
+    "insights": ["API Sprint 2 finished 80% of its commitment.", "Scope grew by 6 points.",
+                 "Two deployments failed."],
+    "risks": ["Two issues have been blocked for days.", "Carryover of 9 points."],
+    "recommendations": ["Unblock API-7 first.", "Keep scope stable.", "Add review capacity."],
+}
+
+
+def build_fixture_warehouse(path: Path) -> None:
+    conn = duckdb.connect(str(path))
+    try:
+        for table, ddl in MART_DDL.items():
+            conn.execute(f"create table {table} ({ddl})")
+        for dep_id, repo, team, at, failure, rework, recovered in DEPLOYMENTS:
+            conn.execute("insert into fct_deployments values (?, ?, ?, ?, 'merge', ?, ?, ?)",
+                         [dep_id, repo, team, ts(at), failure, rework, ts(recovered) if recovered else None])
+        for (repo, number, team, author, bot, created, review, merged, closed, deployed, cycle, lead, ttfr,
+             coding, review_h, reopened, pr_type, adds, dels) in PULL_REQUESTS:
+            state = "MERGED" if merged else ("CLOSED" if closed else "OPEN")
+            conn.execute(
+                "insert into fct_pull_requests values (?, ?, ?, ?, ?, ?, ?, ?, 'main', ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ?, ?, 2, 1, 3, 1, ?, ?, false, ?, ?, ?)",
+                [f"PR_{repo}_{number}", repo, number, team, author, bot, f"Change {number}", state,
+                 f"feature/{number}", ts(created), ts(created), ts(created),
+                 ts(review) if review else None, ts(merged) if merged else None, ts(closed) if closed else None,
+                 ts(deployed) if deployed else None, cycle, lead, ttfr, coding, review_h, reopened,
+                 pr_type == "hotfix", pr_type, adds, dels])
+        for sprint_id, name, board, team, state, start, end, completed, points, issues in SPRINTS:
+            conn.execute(
+                "insert into mv_planning_by_sprint values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                "?, 0, null, null, null)",
+                [sprint_id, name, board, team, state, ts(start), ts(end), ts(completed) if completed else None,
+                 *points, *issues])
+        for team, day, blocked, p50, oldest in TEAM_DAYS:
+            conn.execute("insert into mv_planning_by_team_day values (?, ?, ?, ?, ?, 0, 0, null)",
+                         [team, date.fromisoformat(day), blocked, p50, oldest])
+        for day, blocked, p50, oldest in ORG_DAYS:
+            conn.execute("insert into metrics_daily values ('acme', '*', '*', ?, 'org', 0, ?, ?, ?)",
+                         [date.fromisoformat(day), blocked, p50, oldest])
+        for team, repo in (("platform", "acme/api"), ("web", "acme/web"), ("data", "acme/data-pipeline")):
+            for day in ("2026-03-01", "2026-03-15"):
+                conn.execute("insert into metrics_daily values ('acme', ?, ?, ?, 'repo', 0, null, null, null)",
+                             [team, repo, date.fromisoformat(day)])
+                conn.execute("insert into metrics_daily values ('acme', ?, '*', ?, 'team', 0, null, null, null)",
+                             [team, date.fromisoformat(day)])
+        for key, team, status, blocked, since in ISSUES:
+            conn.execute(
+                "insert into fct_jira_issues values (?, ?, ?, 'Story', ?, ?, ?, 3, ?, null, ?, ?, null)",
+                [key, key.split("-")[0], team, f"Summary of {key}", status,
+                 "done" if status == "Done" else "indeterminate", ts("2026-02-20 09:00"), blocked,
+                 ts(since) if since else None])
+        old_card = {"insights": ["API Sprint 1 was the older card."] * 3, "risks": ["r"] * 2,
+                    "recommendations": ["x"] * 3}
+        for period_id, name, generated, card in (("1", "API Sprint 1", "2026-03-01 18:00", old_card),
+                                                 ("2", "API Sprint 2", "2026-03-13 18:00", PLATFORM_CARD)):
+            conn.execute(
+                "insert into sprint_health values ('platform', 'sprint', ?, ?, null, null, ?, 'h', 'v1', "
+                "'gpt-test', 'model', ?, 'card text', 812, 'C123', '1710000000.000100', '{}', ?, ?)",
+                [period_id, name, json.dumps({"sprint": name, "committed_points": 30}), json.dumps(card),
+                 ts(generated), ts(generated)])
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fixture warehouse, published; DATABASE_URL points at it. Returns the live file."""
+    live = tmp_path / "warehouse.duckdb"
+    build_fixture_warehouse(live)
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")), now=PUBLISHED_AT)
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
+    monkeypatch.setenv("JIRA_BASE_URL", "https://acme.atlassian.net")
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    return live
+
+
+def run_app(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str):
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no tile {label!r}; tiles: {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def test_overview_tiles_equal_hand_computed_values(published: Path) -> None:
+    at = run_app(CURRENT)
+
+    # Deployments d1 d2 d3 dbot d4 d5 d6 d7 = 8 in 14 days: 8 / 14 = 0.571 -> 0.57/day.
+    # Previous: p1 p2 p3 = 3 / 14 = 0.214; change 0.571 - 0.214 = +0.357 -> +0.36/day (more is better).
+    # Tier: 7-day blocks back from 03-15: [03-09..03-15] deploy days 09 10 12 13 = 4,
+    # [03-02..03-08] days 02 03 04 05 = 4; median 4 >= 3 -> Elite.
+    # Previous: [02-23..03-01] days 24 25 = 2, [02-16..02-22] day 17 = 1; median 1.5 -> High.
+    freq = metric(at, "Deployment frequency (per day)")
+    assert freq.value == "0.57/day · Elite"
+    assert freq.proto.delta == "+0.36/day"
+    assert freq.proto.delta_description == "better than the previous 14 days"
+
+    # Lead time, PRs deployed in the window (bots included, as DORA counts every change):
+    # 2, 12, 25, 40, 50, 110 -> p50 = (25 + 40) / 2 = 32.5; p90 at rank 0.9 * 5 = 4.5: 50 + 0.5 * 60 = 80.0.
+    # Previous: 8, 16, 60 -> p50 16.0 -> change +16.5 h (worse); p90 at 1.8: 16 + 0.8 * 44 = 51.2.
+    assert metric(at, "Lead time p50 (hours)").value == "32.5 h"
+    assert metric(at, "Lead time p50 (hours)").proto.delta == "+16.5 h"
+    assert metric(at, "Lead time p50 (hours)").proto.delta_description == "worse than the previous 14 days"
+    assert metric(at, "Lead time p90 (hours)").value == "80.0 h"
+    assert metric(at, "Lead time p90 (hours)").proto.delta == "+28.8 h"
+
+    # Change failure rate: d2 d4 d6 failed of 8 = 37.5%; previous p1 of 3 = 33.3%: +4.2 pp, worse.
+    cfr = metric(at, "Change failure rate (%)")
+    assert cfr.value == "37.5%"
+    assert cfr.proto.delta == "+4.2 pp"
+    assert cfr.proto.delta_description == "worse than the previous 14 days"
+
+    # Recovery: d2 6 h, d4 24 h (d6 unrecovered) -> p50 15.0 h from 2; previous p1 2 h: +13.0 h.
+    recovery = metric(at, "Failed deployment recovery time p50 (hours)")
+    assert recovery.value == "15.0 h"
+    assert recovery.proto.delta == "+13.0 h"
+    # DORA rework: d4 of 8 = 12.5%; previous 0 of 3 = 0.0%.
+    assert metric(at, "Rework rate (DORA) (%)").value == "12.5%"
+    assert metric(at, "Rework rate (DORA) (%)").proto.delta == "+12.5 pp"
+
+    # Cycle time, human PRs merged in the window (the bot's #105 left out): 10 20 30 40 100
+    # -> p50 30.0; p90 at 3.6: 40 + 0.6 * 60 = 76.0. Previous 6 14 50 -> p50 14.0 (+16.0), p90 at 1.8:
+    # 14 + 0.8 * 36 = 42.8 (+33.2).
+    assert metric(at, "PR cycle time p50 (hours)").value == "30.0 h"
+    assert metric(at, "PR cycle time p50 (hours)").proto.delta == "+16.0 h"
+    assert metric(at, "PR cycle time p90 (hours)").value == "76.0 h"
+    assert metric(at, "PR cycle time p90 (hours)").proto.delta == "+33.2 h"
+
+    # Time to first review of the merged PRs: 1 3 5 8 (#301 never reviewed) -> (3 + 5) / 2 = 4.0 from 4;
+    # previous 2 4 10 -> 4.0: no change, drawn grey without an arrow.
+    ttfr = metric(at, "Time to first review p50 (hours)")
+    assert ttfr.value == "4.0 h"
+    assert ttfr.proto.delta == "0"
+    assert ttfr.proto.delta_description == "no change from the previous 14 days"
+
+    # Reopened: closed or merged human PRs 101 102 103 201 301 202 = 6, reopened 102 and 202: 2 / 6 = 33.3%.
+    assert metric(at, "Rework rate (reopened PRs) (%)").value == "33.3%"
+    assert metric(at, "Rework rate (reopened PRs) (%)").proto.delta == "+33.3 pp"
+
+    # Sprints completed in the window: API Sprint 2 and WEB Sprint 7 (by points).
+    # Planned vs done: (24 + 8) / (30 + 10) = 80.0%; previous API Sprint 1: 15 / 20 = 75.0% -> +5.0 pp, better.
+    pvd = metric(at, "Planned vs done (%)")
+    assert pvd.value == "80.0%"
+    assert pvd.proto.delta == "+5.0 pp"
+    assert pvd.proto.delta_description == "better than the previous 14 days"
+    # Scope change: (6 + 0 + 0 + 4) / 40 = 25.0%; previous (5 + 3) / 20 = 40.0% -> -15.0 pp, better.
+    scope = metric(at, "Scope change (%)")
+    assert scope.value == "25.0%"
+    assert scope.proto.delta == "-15.0 pp"
+    assert scope.proto.delta_description == "better than the previous 14 days"
+    # Carryover: (9 + 2) / ((27 + 8) + (9 + 2)) = 11 / 46 = 23.9%; previous 6 / 24 = 25.0% -> -1.1 pp.
+    assert metric(at, "Carryover (%)").value == "23.9%"
+    assert metric(at, "Carryover (%)").proto.delta == "-1.1 pp"
+
+    # Blocked at the end of 03-15 (metrics_daily's org row): 3 issues, ages 1.5 3.5 5.5 -> p50 3.5 days;
+    # at the end of 03-01: 1 issue, 3.0 days.
+    assert metric(at, "Blocked issues (issues)").value == "3"
+    assert metric(at, "Blocked issues (issues)").proto.delta == "+2"
+    assert metric(at, "Blocked age p50 (days)").value == "3.5 days"
+    assert metric(at, "Blocked age p50 (days)").proto.delta == "+0.5 days"
+
+    text = captions(at)
+    # Sample sizes, marked below 5.
+    assert "n = 8 deployments · previous: 0.21/day, n = 3 · DORA tier Elite (previous period: High)" in text
+    assert "⚠️ n = 2 recovered failed deployments (fewer than 5: read with care)" in text
+    assert "1 failed deployment(s) not recovered yet" in text
+    assert "n = 5 merged PRs · previous: 14.0 h, n = 3" in text
+    assert "⚠️ n = 4 reviewed merged PRs" in text
+    assert "⚠️ n = 2 completed sprints" in text
+    assert "oldest 5.5 days" in text
+
+
+def test_arrow_and_colour_say_better_or_worse(published: Path) -> None:
+    at = run_app(CURRENT)
+    red, green, grey = MetricProto.MetricColor.RED, MetricProto.MetricColor.GREEN, MetricProto.MetricColor.GRAY
+    up, down, none = (MetricProto.MetricDirection.UP, MetricProto.MetricDirection.DOWN,
+                      MetricProto.MetricDirection.NONE)
+    # More deployments: up and green. Longer lead time: up and red (lower is better: inverse colours).
+    assert (metric(at, "Deployment frequency (per day)").proto.color, metric(at, "Deployment frequency (per day)").proto.direction) == (green, up)
+    assert (metric(at, "Lead time p50 (hours)").proto.color, metric(at, "Lead time p50 (hours)").proto.direction) == (red, up)
+    # Less scope change: down and green. Unchanged time to first review: grey, no arrow.
+    assert (metric(at, "Scope change (%)").proto.color, metric(at, "Scope change (%)").proto.direction) == (green, down)
+    assert (metric(at, "Time to first review p50 (hours)").proto.color,
+            metric(at, "Time to first review p50 (hours)").proto.direction) == (grey, none)
+
+
+def test_team_filter_narrows_every_tile(published: Path) -> None:
+    at = run_app(CURRENT)
+    at.selectbox(key="team").set_value("platform").run()
+    assert not at.exception
+
+    # platform: d1 d2 d3 dbot d4 = 5 / 14 = 0.357 -> 0.36/day; blocks: [03-09..] 1 day, [03-02..] 4 days:
+    # median 2.5 -> High.
+    assert metric(at, "Deployment frequency (per day)").value == "0.36/day · High"
+    # Failures d2 d4 of 5 = 40.0%.
+    assert metric(at, "Change failure rate (%)").value == "40.0%"
+    # Cycle time 10 20 30 -> p50 20.0.
+    assert metric(at, "PR cycle time p50 (hours)").value == "20.0 h"
+    # API Sprint 2 only: 24 / 30 = 80.0%; scope 6 / 30 = 20.0%; carryover 9 / (27 + 9) = 25.0%.
+    assert metric(at, "Planned vs done (%)").value == "80.0%"
+    assert metric(at, "Scope change (%)").value == "20.0%"
+    assert metric(at, "Carryover (%)").value == "25.0%"
+    # platform's row of 03-15: 2 blocked, p50 4.5 days; 03-01: 1 blocked, 3.0 days.
+    assert metric(at, "Blocked issues (issues)").value == "2"
+    assert metric(at, "Blocked age p50 (days)").value == "4.5 days"
+    assert metric(at, "Blocked age p50 (days)").proto.delta == "+1.5 days"
+    assert at.query_params["team"] == ["platform"] or at.query_params["team"] == "platform"
+
+
+def test_repo_filter_and_dates_set_by_widget(published: Path) -> None:
+    at = run_app(CURRENT)
+    at.selectbox(key="repo").set_value("acme/web").run()
+    # acme/web: PR 201 alone, cycle time 40.0 h, one sample, marked.
+    assert metric(at, "PR cycle time p50 (hours)").value == "40.0 h"
+    assert "⚠️ n = 1 merged PRs" in captions(at)
+
+    at.selectbox(key="repo").set_value("All repos").run()
+    at.date_input(key="end").set_value(date(2026, 3, 8)).run()
+    # 2026-03-02 .. 03-08 (7 days): d1 d2 d3 dbot = 4 / 7 = 0.571 -> 0.57/day; one block with 4 deployment
+    # days -> Elite. Previous 02-23 .. 03-01: p2 p3 = 2 / 7 = 0.286: +0.286 -> +0.29/day.
+    freq = metric(at, "Deployment frequency (per day)")
+    assert freq.value == "0.57/day · Elite"
+    assert freq.proto.delta == "+0.29/day"
+    assert freq.proto.delta_description == "better than the previous 7 days"
+
+
+def test_query_string_round_trip(published: Path) -> None:
+    query = {"team": "web", "start": "2026-03-02", "end": "2026-03-15", "grain": "week", "unit": "issues"}
+    at = run_app(query)
+    assert at.selectbox(key="team").value == "web"
+    assert at.radio(key="grain").value == "week"
+    assert at.radio(key="unit").value == "issues"
+    assert at.date_input(key="start").value == date(2026, 3, 2)
+    # The view is written back to the URL, so the link reproduces it.
+    written = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert written == {"org": "acme", **query}
+    # web by issues: WEB Sprint 7 alone: planned vs done 4 / 5 = 80.0%, scope (0 + 2) / 5 = 40.0%,
+    # carryover 1 / (4 + 1) = 20.0%.
+    assert metric(at, "Planned vs done (%)").value == "80.0%"
+    assert metric(at, "Scope change (%)").value == "40.0%"
+    assert metric(at, "Carryover (%)").value == "20.0%"
+
+    at.radio(key="grain").set_value("day").run()
+    assert (at.query_params["grain"] in ("day", ["day"]))
+
+
+def test_unknown_value_in_link_is_ignored_with_a_warning(published: Path) -> None:
+    at = run_app({"team": "nosuchteam", **CURRENT})
+    assert at.selectbox(key="team").value == "All teams"
+    assert any("?team=nosuchteam" in w.value for w in at.sidebar.warning)
+
+
+def test_planning_by_issues_for_all_teams(published: Path) -> None:
+    at = run_app({**CURRENT, "unit": "issues"})
+    # Issues: planned vs done (8 + 4) / (10 + 5) = 80.0%; scope (3 + 0 + 0 + 2) / 15 = 33.3%;
+    # carryover (3 + 1) / ((9 + 4) + (3 + 1)) = 4 / 17 = 23.5%.
+    assert metric(at, "Planned vs done (%)").value == "80.0%"
+    assert metric(at, "Scope change (%)").value == "33.3%"
+    assert metric(at, "Carryover (%)").value == "23.5%"
+
+
+def test_delivery_page(published: Path) -> None:
+    at = run_app({**CURRENT, "grain": "week"}, page="app_pages/delivery.py")
+    assert at.title[0].value == "Delivery"
+    assert len(at.get("vega_lite_chart")) == 4  # deployments, lead time, failures, recoveries
+    failures = at.dataframe[0].value
+    # The three failed deployments of the window, newest first: d6 (unrecovered), d4 (24 h), d2 (6 h).
+    assert failures["recovery_hours"].tolist()[1:] == [24.0, 6.0]
+    assert failures["recovered_at"].isna().tolist() == [True, False, False]
+
+
+def test_flow_page_links_pull_requests_to_github(published: Path) -> None:
+    at = run_app(CURRENT, page="app_pages/flow.py")
+    assert at.title[0].value == "Flow"
+    by_type = at.dataframe[0].value.set_index("pr_type")
+    # Human PRs merged in the window by type: feature 101 (10 h), 201 (40 h) -> p50 25.0.
+    assert by_type.loc["feature", "merged_prs"] == 2
+    assert by_type.loc["feature", "cycle_time_p50_hours"] == 25.0
+    prs = at.dataframe[1].value
+    assert "https://github.com/acme/api/pull/101" in prs["link"].tolist()
+    # Opened or merged in the window: 101 102 103 105 201 301 202 104 = 8.
+    assert len(prs) == 8
+
+
+def test_planning_page_blocked_issues_link_to_jira(published: Path) -> None:
+    at = run_app(CURRENT, page="app_pages/planning.py")
+    assert at.title[0].value == "Planning"
+    sprints = at.dataframe[0].value
+    # Sprints completed in the window (API Sprint 2, WEB Sprint 7) and started in it (none else).
+    assert sprints["sprint_name"].tolist() == ["API Sprint 2", "WEB Sprint 7"]
+    assert sprints["scope_change_pct"].tolist() == [20.0, 40.0]  # 6/30, 4/10
+    blocked = at.dataframe[1].value
+    assert blocked["link"].tolist()[0] == "https://acme.atlassian.net/browse/API-7"
+    # Ages at the build's publication, 2026-03-16 00:00: API-7 since 03-10 12:00 = 5.5 days, API-9 3.5, WEB-3 1.5.
+    assert [round(d, 3) for d in blocked["blocked_days"].tolist()] == [5.5, 3.5, 1.5]
+    # The team without a board is named, not an error.
+    assert "No Jira sprints for **data**" in captions(at)
+
+
+def test_planning_page_explains_a_team_without_a_board(published: Path) -> None:
+    at = run_app({**CURRENT, "team": "data"}, page="app_pages/planning.py")
+    info = " ".join(i.value for i in at.info)
+    assert "No Jira sprints for **data**" in info
+    assert "teams.<team>.jira_boards" in info
+    assert not at.exception
+
+
+def test_sprint_health_page_shows_latest_card_per_team(published: Path) -> None:
+    at = run_app(CURRENT, page="app_pages/sprint_health.py")
+    markdown = "\n".join(m.value for m in at.markdown)
+    assert "API Sprint 2 finished 80% of its commitment." in markdown
+    assert "older card" not in markdown
+    info = " ".join(i.value for i in at.info)
+    assert "No Sprint Health card exists yet for web" in info
+    assert "No Sprint Health card exists yet for data" in info
+    assert any("written by model gpt-test" in c.value for c in at.caption)
+
+
+def test_every_page_renders_for_every_team(published: Path) -> None:
+    for page in ("app_pages/overview.py", "app_pages/delivery.py", "app_pages/flow.py",
+                 "app_pages/planning.py", "app_pages/sprint_health.py"):
+        for team in ("platform", "web", "data"):
+            run_app({**CURRENT, "team": team}, page=page)
+
+
+def test_empty_warehouse_shows_the_command_that_fills_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'nothing.duckdb'}")
+    at = run_app()
+    assert "No published build" in at.warning[0].value
+    assert "make demo" in at.code[0].value
+    assert "emd pipeline --start" in at.code[0].value
+    at.switch_page("app_pages/planning.py").run()
+    assert not at.exception
+    assert "make demo" in at.code[0].value
+
+
+def test_unpublished_warehouse_names_the_publish_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live = tmp_path / "warehouse.duckdb"
+    build_fixture_warehouse(live)
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
+    at = run_app()
+    assert "has not been published" in at.warning[0].value
+    assert "python -m orchestration.publish" in at.code[0].value
+
+
+def test_new_build_replaces_cached_results(published: Path) -> None:
+    at = run_app(CURRENT)
+    assert metric(at, "Change failure rate (%)").value == "37.5%"
+    conn = duckdb.connect(str(published))
+    conn.execute("insert into fct_deployments values "
+                 "('d8', 'acme/api', 'platform', '2026-03-14 10:00', 'merge', true, false, null)")
+    conn.close()
+    at.run()
+    # The app reads the published build, not the live file: still 37.5% until the next publication.
+    assert metric(at, "Change failure rate (%)").value == "37.5%"
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{published}")))
+    at.run()
+    # 4 failed of 9 = 44.4%: the cached results of the previous build are not used.
+    assert metric(at, "Change failure rate (%)").value == "44.4%"
