@@ -298,14 +298,15 @@ class JiraClient:
         return IssueBatch(issues=issues, histories=histories, time_zone=zone.key, jql=jql,
                           completed_changelogs=len(truncated), dropped_outside_window=dropped)
 
-    def changelogs(self, issue_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    def changelogs(self, issue_ids: Sequence[str], page_size: int = BULK_CHANGELOG_PAGE
+                   ) -> dict[str, list[dict[str, Any]]]:
         """Complete changelogs via POST /rest/api/3/changelog/bulkfetch (1,000 issues per request)."""
         out: dict[str, list[dict[str, Any]]] = {}
         for i in range(0, len(issue_ids), BULK_CHANGELOG_ISSUES):
             chunk = list(issue_ids[i: i + BULK_CHANGELOG_ISSUES])
             token: str | None = None
             while True:
-                payload: dict[str, Any] = {"issueIdsOrKeys": chunk, "maxResults": BULK_CHANGELOG_PAGE}
+                payload: dict[str, Any] = {"issueIdsOrKeys": chunk, "maxResults": page_size}
                 if token:
                     payload["nextPageToken"] = token
                 body = self._post("/rest/api/3/changelog/bulkfetch", payload)
