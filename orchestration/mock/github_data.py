@@ -258,12 +258,13 @@ class _Generator:
                     state = "DISMISSED"
             pending = rng.random() < 0.03 and reviewer["__typename"] == "User"
             rev_id = node_id("PRR", pr_id, i)
+            started = at - timedelta(minutes=rng.randint(1, 30))
             reviews.append({
                 "__typename": "PullRequestReview", "id": rev_id, "databaseId": _db_id(rev_id),
                 "author": reviewer, "authorAssociation": "MEMBER", "state": "PENDING" if pending else state,
-                "submittedAt": None if pending else iso(at), "createdAt": iso(at - timedelta(minutes=rng.randint(1, 30))),
+                "submittedAt": None if pending else iso(at), "createdAt": iso(started),
                 "url": f"https://github.com/{repo.full_name}/pull/{number}#pullrequestreview-{_db_id(rev_id)}",
-                "_comments": rng.choice([0, 0, 0, 1, 2, 3, 5]), "_at": at,
+                "_comments": rng.choice([0, 0, 0, 1, 2, 3, 5]), "_at": started if pending else at,
             })
         # Closing, reopening, merging.
         state, closed_at, merged_at, merge_commit = "OPEN", None, None, None
@@ -386,7 +387,7 @@ class _Generator:
                 final = "FAILURE" if roll < 0.1 else "ERROR" if roll < 0.12 else "SUCCESS"
                 statuses = [("QUEUED", start), ("IN_PROGRESS", start + timedelta(minutes=1))]
                 done = start + timedelta(minutes=rng.randint(4, 40))
-                if done <= self.cut:
+                if done <= self.cut and rng.random() >= 0.03:  # a few stay in progress (stuck or still running)
                     statuses.append((final, done))
                 status_objs = [{"__typename": "DeploymentStatus", "id": node_id("DES", dep_id, i), "state": s,
                                 "createdAt": iso(a), "updatedAt": iso(a), "environment": environment,
@@ -407,8 +408,8 @@ class _Generator:
                 }
                 repo_obj["_deployments"].append(deployment)
                 self.data.nodes[dep_id] = deployment
-                if final != "SUCCESS":
-                    break  # a failed staging deploy never reaches production
+                if latest["state"] != "SUCCESS":
+                    break  # a failed or unfinished staging deploy never reaches production
                 start = done + timedelta(minutes=rng.randint(5, 120))
         repo_obj["_deployments"].sort(key=lambda d: d["_created"])
 
