@@ -15,6 +15,8 @@ The org: team `platform` runs sprints (Sprint 1..4 closed, Sprint 5 active); tea
     d   2026-03-26 12:00   50     2026-03-25 12:00  10     60     03-23  Sprint 4 (2026-W13), failed
 
 Sprints run Monday 09:00 to Monday 09:00, 14 days: S1 02-02, S2 02-16, S3 03-02, S4 03-16..03-30.
+Time to first review counts the PRs merged in the period (mv_flow_by_repo_day's merged cohort).
+A bot-authored PR merged in Sprint 4 (cycle 1000 h) is left out of the flow metrics.
 Data's deployments: 03-03, 03-12, 03-20, 03-31 10:00 (the newest activity: weeks up to 2026-W13 are complete).
 """
 
@@ -45,7 +47,7 @@ _PR_COLUMNS = (
     "cycle_time_hours double, lead_time_hours double, time_to_first_review_hours double, coding_hours double, "
     "review_hours double, review_count integer, review_comment_count integer, review_depth double, "
     "reviewers integer, reopened_count integer, is_hotfix boolean, is_revert boolean, pr_type text, "
-    "additions integer, deletions integer"
+    "additions integer, deletions integer, is_bot_author boolean"
 )
 _SPRINT_COLUMNS = (
     "sprint_id bigint, sprint_name text, board_id bigint, team text, state text, start_at timestamp, "
@@ -53,7 +55,8 @@ _SPRINT_COLUMNS = (
     "completed_points double, completed_committed_points double, carryover_points double, committed_issues integer, "
     "added_issues integer, removed_issues integer, completed_issues integer, completed_committed_issues integer, "
     "carryover_issues integer, unestimated_issues integer, planned_vs_done_pct double, scope_change_pct double, "
-    "carryover_pct double"
+    "carryover_pct double, planned_vs_done_issues_pct double, scope_change_issues_pct double, "
+    "carryover_issues_pct double"
 )
 
 # (name, merged_at, cycle, first_review_at, ttfr, lead, failed)
@@ -93,11 +96,16 @@ def build_marts(path: Path) -> Path:
             author, title = PEOPLE[i % 2], TITLES[i % 2]
             conn.execute(
                 "insert into fct_pull_requests (pr_id, repo, number, team, author, title, state, merged_at, "
-                "first_review_at, deployed_at, cycle_time_hours, time_to_first_review_hours, lead_time_hours) "
-                "values (?, 'acme/api', ?, 'platform', ?, ?, 'MERGED', ?, ?, ?, ?, ?, ?)",
+                "first_review_at, deployed_at, cycle_time_hours, time_to_first_review_hours, lead_time_hours, "
+                "is_bot_author) values (?, 'acme/api', ?, 'platform', ?, ?, 'MERGED', ?, ?, ?, ?, ?, ?, false)",
                 [f"PR_{name}", i + 1, author, title, ts(merged), ts(review), ts(merged), cycle, ttfr, lead])
             conn.execute("insert into fct_deployments values (?, 'acme/api', 'platform', ?, 'merge', ?, false, null)",
                          [f"D_{name}", ts(merged), failed])
+        # A bot's PR merged in Sprint 4 (not deployed): flow measures people, so it changes nothing.
+        conn.execute("insert into fct_pull_requests (pr_id, repo, number, team, author, title, state, merged_at, "
+                     "first_review_at, cycle_time_hours, time_to_first_review_hours, is_bot_author) values "
+                     "('PR_bot', 'acme/api', 98, 'platform', 'dependabot', 'Bump x', 'MERGED', ?, ?, 1000, 900, true)",
+                     [ts("2026-03-20 10:00"), ts("2026-03-20 09:00")])
         # An open PR (no merge, no review) by a person: must change nothing.
         conn.execute("insert into fct_pull_requests (pr_id, repo, number, team, author, title, state, created_at) "
                      "values ('PR_open', 'acme/api', 99, 'platform', 'alice', ?, 'OPEN', ?)",
@@ -106,12 +114,17 @@ def build_marts(path: Path) -> Path:
             conn.execute("insert into fct_deployments values (?, 'acme/data-pipeline', 'data', ?, 'merge', false, "
                          "false, null)", [f"DD_{i}", ts(when)])
         for sid, name, state, start, completed, committed, scope, carry, pvd in SPRINTS:
+            # Sprint 1 was not estimated (0 committed points): its percentages are the issue-count forms.
+            points = 0.0 if sid == 101 else 30.0
+            by_points = (scope, carry, pvd) if points else (None, None, None)
+            by_issues = (pvd, scope, carry) if not points else (1.0, 2.0, 3.0)  # the latter must be ignored
             conn.execute(
                 "insert into mv_planning_by_sprint (sprint_id, sprint_name, board_id, team, state, start_at, end_at, "
-                "completed_at, committed_issues, scope_change_pct, carryover_pct, planned_vs_done_pct) "
-                "values (?, ?, 12, 'platform', ?, ?, ?, ?, ?, ?, ?, ?)",
+                "completed_at, committed_issues, committed_points, scope_change_pct, carryover_pct, planned_vs_done_pct, "
+                "planned_vs_done_issues_pct, scope_change_issues_pct, carryover_issues_pct) "
+                "values (?, ?, 12, 'platform', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [sid, name, state, ts(start), ts(completed) or ts("2026-04-13 09:00"), ts(completed), committed,
-                 scope, carry, pvd])
+                 points, *by_points, *by_issues])
     finally:
         conn.close()
     return path
@@ -198,7 +211,9 @@ def test_sprint_blob_by_hand(marts: Path) -> None:
     assert m["change_failure_rate"] | {} == {
         "value": 0.25, "sample_size": 4, "sample_of": "deployments", "previous": [0.0, 0.0, None],
         "previous_sample_sizes": [4 - 2, 1, 0], "change": 0.25, "change_pct": None, "trend": "worse"}
-    # planning: straight from mv_planning_by_sprint; 20 vs 10 -> +10 pts (+100%); 70 vs 87.5 -> -17.5 (-20%)
+    # planning: straight from mv_planning_by_sprint; 20 vs 10 -> +10 pts (+100%); 70 vs 87.5 -> -17.5 (-20%);
+    # Sprint 1 (no points) contributes its issue-count forms: carryover 10
+    assert blob["planning_basis"] == "story points"
     assert (m["scope_change_pct"]["value"], m["scope_change_pct"]["change"], m["scope_change_pct"]["trend"]) == \
         (20.0, 10.0, "worse")
     assert m["carryover_pct"]["previous"] == [12.5, 0.0, 10.0]

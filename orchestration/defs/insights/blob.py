@@ -7,13 +7,16 @@ leaves a crafted title no way to steer the model.
 Definitions (METRICS.md):
 - A period is half-open [start, end): a sprint runs from `start_at` to `completed_at` (else `end_at`);
   an ISO week from Monday 00:00 UTC to the next Monday.
-- Cycle time p50/p90: PRs merged in the period. Time to first review p50: PRs whose first review was
-  in the period. Lead time p50: PRs deployed in the period (negative lead times are excluded).
+- Cycle time p50/p90 and time to first review p50: PRs merged in the period (the merged-PR cohort of
+  mv_flow_by_repo_day), bot authors left out. Lead time p50: PRs deployed in the period (negative lead
+  times are NULL in fct_pull_requests, and excluded).
   Percentiles are continuous (linear interpolation, like `quantile_cont`) over the fact rows.
 - Deployments per day: deployments in the period / the period's length in days.
   Change failure rate: failed deployments / deployments in the period (None without deployments).
-- Scope change %, carryover %, planned vs done %: the sprint's row of `mv_planning_by_sprint`
-  (weeks have no planning metrics).
+- Scope change %, carryover %, planned vs done %: the sprint's row of `mv_planning_by_sprint`, by
+  points, or by issue count for a sprint with no committed points (weeks have no planning metrics).
+- Values are rounded for the reader (2 decimals, rates 3); changes and z-scores are computed from the
+  unrounded values, then rounded.
 - Every metric carries its value in each of the previous three periods of the same team and kind.
 - Anomalies: for each complete ISO week overlapping the period and each weekly metric, the z-score of
   the week's value against the trailing 8 weeks (mean and sample standard deviation of those weeks
@@ -115,6 +118,7 @@ class SprintRow:
     scope_change_pct: float | None
     carryover_pct: float | None
     planned_vs_done_pct: float | None
+    planning_basis: str = "story points"  # or "issue counts" for a sprint without estimates
 
 
 @dataclass
@@ -164,7 +168,7 @@ def period_metrics(facts: TeamFacts, start: datetime, end: datetime) -> dict[str
     merged = [pr.cycle_time_hours for pr in facts.pull_requests
               if _in(pr.merged_at, start, end) and pr.cycle_time_hours is not None]
     reviewed = [pr.time_to_first_review_hours for pr in facts.pull_requests
-                if _in(pr.first_review_at, start, end) and pr.time_to_first_review_hours is not None]
+                if _in(pr.merged_at, start, end) and pr.time_to_first_review_hours is not None]
     deployed = [pr.lead_time_hours for pr in facts.pull_requests
                 if _in(pr.deployed_at, start, end) and pr.lead_time_hours is not None and pr.lead_time_hours >= 0]
     deploys = [d for d in facts.deployments if _in(d.deployed_at, start, end)]
@@ -360,6 +364,8 @@ def build_blob(facts: TeamFacts, period: Period, previous: Sequence[Period], hor
                    "end": _iso(period.end), "days": round(period.days, 2)},
         "previous_periods": [{"id": p.period_id, "start": _iso(p.start), "end": _iso(p.end)} for p in previous],
         "comparison_periods": len(previous),
+        **({"planning_basis": sprint_rows[period.period_id].planning_basis}
+           if period.kind == "sprint" and period.period_id in sprint_rows else {}),
         "metrics": metrics,
         "anomalies": {
             "trailing_weeks": TRAILING_WEEKS,
@@ -409,18 +415,28 @@ def load_team_facts(conn: Any, kind: str) -> dict[str, TeamFacts]:
             teams[key] = TeamFacts(key)
         return teams[key]
 
-    for row in _fetch(conn, "select team, merged_at, cycle_time_hours, first_review_at, time_to_first_review_hours, "
-                            "deployed_at, lead_time_hours from fct_pull_requests"):
+    # Flow metrics measure people: bot-authored PRs are left out of cycle time and review time, as in
+    # mv_flow_by_repo_day; lead time is a delivery metric and keeps every deployed PR, as in mv_dora_by_repo_day.
+    for row in _fetch(conn, "select team, is_bot_author, merged_at, cycle_time_hours, first_review_at, "
+                            "time_to_first_review_hours, deployed_at, lead_time_hours from fct_pull_requests"):
+        is_bot = bool(row[1])
         team(row[0]).pull_requests.append(PullRequestFacts(
-            row[1], _float(row[2]), row[3], _float(row[4]), row[5], _float(row[6])))
+            row[2], None if is_bot else _float(row[3]), row[4], None if is_bot else _float(row[5]),
+            row[6], _float(row[7])))
     for row in _fetch(conn, "select team, deployed_at, is_failure from fct_deployments where deployed_at is not null"):
         team(row[0]).deployments.append(DeploymentFacts(row[1], bool(row[2])))
+    # Teams that do not estimate (no committed points) read the issue-count forms of the three percentages.
     for row in _fetch(conn, "select sprint_id, sprint_name, team, state, start_at, end_at, completed_at, "
-                            "committed_issues, scope_change_pct, carryover_pct, planned_vs_done_pct "
+                            "committed_issues, committed_points, "
+                            "scope_change_pct, carryover_pct, planned_vs_done_pct, "
+                            "scope_change_issues_pct, carryover_issues_pct, planned_vs_done_issues_pct "
                             "from mv_planning_by_sprint"):
+        by_points = row[8] is not None and float(row[8]) > 0
+        pcts = row[9:12] if by_points else row[12:15]
         team(row[2]).sprints.append(SprintRow(
             str(row[0]), str(row[1] or f"Sprint {row[0]}"), row[2] or "unassigned", str(row[3] or "").lower(),
-            row[4], row[5], row[6], row[7], _float(row[8]), _float(row[9]), _float(row[10])))
+            row[4], row[5], row[6], row[7], _float(pcts[0]), _float(pcts[1]), _float(pcts[2]),
+            "story points" if by_points else "issue counts"))
     return teams
 
 
