@@ -119,21 +119,16 @@ def _open_duckdb(target: DatabaseTarget) -> Source | EmptyWarehouse:
                        "publish it with the pipeline, or by hand.")
             commands = (*commands, "python -m orchestration.publish")
         return EmptyWarehouse(reason, commands)
-    real = os.path.realpath(stable)
-    try:
-        conn = _duckdb_connection(real)
-        cur = conn.cursor()
+    for attempt in range(3):
+        # The link is re-resolved on a retry: a build can be pruned between resolving and opening it
+        # when several are published in quick succession.
+        real = os.path.realpath(stable)
         try:
-            tables = frozenset(r[0] for r in cur.execute(
-                "select table_name from information_schema.tables where table_catalog = current_database()"
-            ).fetchall())
-            build = None
-            if BUILD_TABLE in tables:
-                build = cur.execute(f"select build_id, published_at from {BUILD_TABLE}").fetchone()  # noqa: S608
-        finally:
-            cur.close()
-    except Exception as exc:  # a corrupt or foreign file: say which one
-        return EmptyWarehouse(f"The published build {stable} cannot be read: {exc}", fill_commands())
+            tables, build = _read_build(real)
+            break
+        except Exception as exc:  # a corrupt or foreign file: say which one
+            if attempt == 2:
+                return EmptyWarehouse(f"The published build {stable} cannot be read: {exc}", fill_commands())
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if missing:
         return EmptyWarehouse(
@@ -143,6 +138,20 @@ def _open_duckdb(target: DatabaseTarget) -> Source | EmptyWarehouse:
     build_id = str(build[0]) if build else Path(real).stem
     return Source(kind="duckdb", label=f"duckdb:{stable}", key=real, build_id=build_id,
                   published_at=build[1] if build else None, tables=tables, path=real)
+
+
+def _read_build(path: str) -> tuple[frozenset[str], tuple | None]:
+    cur = _duckdb_connection(path).cursor()
+    try:
+        tables = frozenset(r[0] for r in cur.execute(
+            "select table_name from information_schema.tables where table_catalog = current_database()"
+        ).fetchall())
+        build = None
+        if BUILD_TABLE in tables:
+            build = cur.execute(f"select build_id, published_at from {BUILD_TABLE}").fetchone()  # noqa: S608
+        return tables, build
+    finally:
+        cur.close()
 
 
 def _postgres_connect(url: str, schema: str | None) -> Any:

@@ -1,7 +1,5 @@
 """The dashboard snapshot asset (group `serving`): publish the last complete build for the dashboard."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, AssetKey, Definitions, MaterializeResult, MetadataValue, asset
 
 from orchestration.publish import INSIGHTS_TABLES, MART_TABLES, publish_build

@@ -1,0 +1,200 @@
+"""Publishing the dashboard's snapshot: consistent copy, atomic swap, readers unaffected by writers."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, Definitions, materialize
+from test_app_pages import build_fixture_warehouse
+
+from app import queries
+from orchestration.defs.publish import dashboard_snapshot, publish_defs
+from orchestration.publish import (
+    KEEP_BUILDS,
+    MART_TABLES,
+    PublishError,
+    builds_dir,
+    dashboard_target,
+    publish_build,
+    snapshot_path,
+)
+from orchestration.resources import WarehouseResource
+from orchestration.settings import parse_database_url
+from orchestration.warehouse import Warehouse
+
+
+def warehouse_at(path: Path) -> Warehouse:
+    return Warehouse(parse_database_url(f"duckdb:///{path}"))
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    build_fixture_warehouse(path)
+    return path
+
+
+def test_snapshot_sits_next_to_the_warehouse() -> None:
+    target = parse_database_url("duckdb:///data/warehouse.duckdb")
+    assert snapshot_path(target) == Path("data/warehouse.published.duckdb")
+    assert builds_dir(target) == Path("data/warehouse.published.builds")
+    assert dashboard_target(target).duckdb_path == Path("data/warehouse.published.duckdb")
+    postgres = parse_database_url("postgresql://u:secret@db:5432/metrics")
+    assert dashboard_target(postgres) == postgres  # Postgres is read live
+
+
+def test_publish_copies_the_marts_with_a_build_record(live: Path) -> None:
+    result = publish_build(warehouse_at(live))
+    # The fixture has 11 deployments, 11 pull requests, 4 sprints and 2 Sprint Health cards.
+    assert result["tables"]["fct_deployments"] == 11
+    assert result["tables"]["fct_pull_requests"] == 11
+    assert result["tables"]["mv_planning_by_sprint"] == 4
+    assert result["tables"]["sprint_health"] == 2
+    assert result["missing"] == []
+    assert result["rows"] == sum(result["tables"].values())
+
+    stable = live.with_name("warehouse.published.duckdb")
+    assert stable.is_symlink() and stable.exists()
+    conn = duckdb.connect(str(stable), read_only=True)
+    try:
+        build_id, _published_at, tables = conn.execute("select * from _build").fetchone()
+        assert build_id == result["build_id"]
+        assert json.loads(tables) == result["tables"]
+        assert conn.execute("select count(*) from fct_deployments where is_failure").fetchone() == (4,)
+    finally:
+        conn.close()
+
+
+def test_missing_tables_are_reported_not_invented(tmp_path: Path) -> None:
+    path = tmp_path / "warehouse.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("create table fct_pull_requests (pr_id varchar)")
+    conn.execute("create table fct_deployments (deployment_id varchar)")
+    conn.close()
+    result = publish_build(warehouse_at(path))
+    assert set(result["tables"]) == {"fct_pull_requests", "fct_deployments"}
+    assert "sprint_health" in result["missing"] and "metrics_daily" in result["missing"]
+
+
+def test_publish_names_what_to_run_first(tmp_path: Path) -> None:
+    with pytest.raises(PublishError, match=r"no DuckDB warehouse at .*nothing.duckdb \(DATABASE_URL\)"):
+        publish_build(warehouse_at(tmp_path / "nothing.duckdb"))
+    raw_only = tmp_path / "raw.duckdb"
+    duckdb.connect(str(raw_only)).close()
+    with pytest.raises(PublishError, match="none of the mart tables"):
+        publish_build(warehouse_at(raw_only))
+    assert not (tmp_path / "raw.published.duckdb").exists()
+    assert list((tmp_path / "raw.published.builds").glob("*")) == []  # no partial file left behind
+
+
+WRITER = """
+import sys, time, duckdb
+conn = duckdb.connect(sys.argv[1])
+conn.execute("begin transaction")
+conn.execute("insert into fct_deployments values "
+             "('w1', 'acme/api', 'platform', '2026-03-14 10:00', 'merge', true, false, null)")
+print("holding the warehouse", flush=True)
+time.sleep(60)
+"""
+
+
+def test_reader_keeps_answering_while_a_writer_holds_the_live_file(live: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_build(warehouse_at(live))
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "holding the warehouse"
+        # The live file is locked by the writer process: nobody else can even read it...
+        with pytest.raises(duckdb.IOException):
+            duckdb.connect(str(live), read_only=True)
+        # ...but the dashboard reads the published build, and answers.
+        source = queries.open_source()
+        assert isinstance(source, queries.Source)
+        failed = queries.execute(source, "select count(*) as n from fct_deployments where is_failure")
+        assert failed["n"].tolist() == [4]
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_republish_swaps_atomically_for_concurrent_readers(live: Path) -> None:
+    stable = live.with_name("warehouse.published.duckdb")
+    publish_build(warehouse_at(live))
+    first_reader = duckdb.connect(os.path.realpath(stable), read_only=True)
+    seen: list[tuple[str, int, int]] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def read_continuously() -> None:
+        # Every read must see one complete build: its rows match the counts the build recorded.
+        while not stop.is_set():
+            try:
+                conn = duckdb.connect(os.path.realpath(stable), read_only=True)
+            except duckdb.IOException:
+                continue  # that build was pruned between resolving the link and opening it: re-resolve
+            try:
+                build_id, tables = conn.execute("select build_id, tables from _build").fetchone()
+                rows = conn.execute("select count(*) from fct_deployments").fetchone()[0]
+                seen.append((build_id, json.loads(tables)["fct_deployments"], rows))
+            except BaseException as exc:
+                errors.append(exc)
+            finally:
+                conn.close()
+
+    reader = threading.Thread(target=read_continuously)
+    reader.start()
+    try:
+        for i in range(5):
+            conn = duckdb.connect(str(live))
+            conn.execute("insert into fct_deployments values "
+                         "(?, 'acme/api', 'platform', '2026-03-14 10:00', 'merge', false, false, null)", [f"n{i}"])
+            conn.close()
+            publish_build(warehouse_at(live))
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        reader.join()
+    first_reader_rows = first_reader.execute("select count(*) from fct_deployments").fetchone()
+    first_reader.close()
+
+    assert not errors, errors
+    assert seen and all(recorded == rows for _, recorded, rows in seen)
+    assert len({build for build, _, _ in seen}) >= 2  # the reader saw builds change under it
+    # A reader that opened the first build keeps reading it, unchanged (11 deployments).
+    assert first_reader_rows == (11,)
+    # The link now names the newest build: 11 + 5 deployments.
+    final = duckdb.connect(str(stable), read_only=True)
+    assert final.execute("select count(*) from fct_deployments").fetchone() == (16,)
+    final.close()
+    files = sorted(p.name for p in live.with_name("warehouse.published.builds").iterdir())
+    assert len(files) == KEEP_BUILDS and all(name.endswith(".duckdb") for name in files)
+    assert not [p for p in live.parent.iterdir() if p.name.endswith(".link")]
+
+
+def test_dashboard_snapshot_asset(live: Path) -> None:
+    spec = dashboard_snapshot.specs_by_key[AssetKey("dashboard_snapshot")]
+    assert spec.group_name == "serving"
+    deps = {dep.asset_key for dep in spec.deps}
+    assert {AssetKey(name) for name in MART_TABLES} | {AssetKey("sprint_health")} == deps
+    # definitions.py supplies the shared `warehouse` resource when it merges publish_defs().
+    Definitions.validate_loadable(Definitions.merge(publish_defs(),
+                                                    Definitions(resources={"warehouse": WarehouseResource()})))
+
+    result = materialize([dashboard_snapshot],
+                         resources={"warehouse": WarehouseResource(database_url=f"duckdb:///{live}")})
+    assert result.success
+    metadata = result.asset_materializations_for_node("dashboard_snapshot")[0].metadata
+    assert metadata["tables"].value["fct_deployments"] == 11
+    build_id = metadata["build_id"].value
+    conn = duckdb.connect(str(live.with_name("warehouse.published.duckdb")), read_only=True)
+    assert conn.execute("select build_id from _build").fetchone() == (build_id,)
+    conn.close()
