@@ -158,7 +158,9 @@ def _postgres_connect(url: str, schema: str | None) -> Any:
     import psycopg
 
     conn = psycopg.connect(url, autocommit=True)
-    conn.read_only = True  # never a write, even by mistake
+    # A read-only session: every statement runs in a read-only transaction (psycopg's `read_only`
+    # attribute does nothing in autocommit mode).
+    conn.execute("set default_transaction_read_only = on")
     if schema:
         conn.execute("select set_config('search_path', %s, false)", [f'"{schema}", public'])
     return conn
