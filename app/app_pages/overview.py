@@ -10,7 +10,7 @@ source, current = view.current()
 st.title("Overview")
 st.caption(current.describe())
 
-TILES_PER_ROW = 4
+TILES_PER_ROW = 3
 for group, tiles in queries.overview_tiles(source, current.scope, current.window, current.unit).items():
     st.subheader(group)
     if group == "Planning" and current.repo:
