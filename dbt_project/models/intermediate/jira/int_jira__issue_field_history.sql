@@ -26,9 +26,14 @@ changes as (
         c.item_index,
         case c.field
             when 'sprint' then coalesce(replace(c.from_value, ' ', ''), '')
-            when 'story_points' then c.from_string
+            -- the number as text: Jira's fromString, or the machine value the ingestion normalized
+            when 'story_points' then coalesce(c.from_string, c.from_value)
             when 'status' then c.from_value
-            when 'flagged' then case when c.from_string is not null then 'true' else 'false' end
+            -- 'true'/'false' machine values, else Jira's shape: fromString 'Impediment' (set) or empty
+            when 'flagged' then case
+                when lower(c.from_value) in ('true', 'false') then lower(c.from_value)
+                when c.from_string is not null then 'true'
+                else 'false' end
         end as from_value,
         case when c.field = 'status' then c.from_string end as from_name
     from {{ ref('stg_jira__changelog') }} as c
