@@ -85,6 +85,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from orchestration.defs.dbt.docs import serve_docs
+
+    try:
+        return serve_docs(port=args.port, host=args.host, serve=not args.no_serve)
+    except RuntimeError as exc:
+        print(f"emd docs: {exc}", file=sys.stderr)
+        return 1
+
+
 def _add_mock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic org (default 7)")
     p.add_argument("--scale", choices=["default", "large"], default="default")
@@ -115,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--synthetic-config", default=".emd/synthetic-config.yaml")
     _add_mock_args(pipe)
     pipe.set_defaults(func=cmd_pipeline)
+
+    docs = sub.add_parser("docs", help="generate the dbt docs site and serve it (default port 8080)")
+    docs.add_argument("--port", type=int, default=8080)
+    docs.add_argument("--host", default="127.0.0.1")
+    docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
+    docs.set_defaults(func=cmd_docs)
 
     demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs")
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")

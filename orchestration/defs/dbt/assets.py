@@ -80,7 +80,8 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
                    project_config: ProjectConfigResource, warehouse: WarehouseResource):
         """`dbt build` (models and their data tests) against the warehouse DATABASE_URL names, with the
         project config as --vars."""
-        args = ["build", *vars_arg(dbt_vars(project_config.load()))]
+        # Unit tests check the SQL, not the data: they run in `make test` (tests/test_dbt_unit_tests.py).
+        args = ["build", "--exclude-resource-type", "unit_test", *vars_arg(dbt_vars(project_config.load()))]
         if config.full_refresh:
             args.append("--full-refresh")
         target = warehouse.get().target
