@@ -6,7 +6,6 @@ Every expected value is derived from METRICS.md and the scenario's rows; the ari
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 

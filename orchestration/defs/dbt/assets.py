@@ -16,7 +16,6 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from orchestration.defs.dbt.project import (
     DBT_PROJECT_DIR,
     dbt_environment,
-    dbt_executable,
     dbt_vars,
     run_dbt,
     vars_arg,
