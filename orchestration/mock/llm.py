@@ -64,7 +64,7 @@ def _items(blob: dict[str, Any]) -> dict[str, list[str]]:
         previous = (entry.get("previous") or [None])[0]
         said.append(text + (f", against {previous} before." if previous is not None else "."))
     insights = (said + ["There was too little data for another insight."] * 3)[:3]
-    risks = [f"Watch {s[4:]}" for s in said[3:5]] + ["Small samples may hide a change."] * 2
+    risks = [f"{s[:-1]}; if it slips further, delivery slows." for s in said[3:5]] + ["Small samples may hide a change."] * 2
     return {
         "insights": insights,
         "risks": risks[:2],

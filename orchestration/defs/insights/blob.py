@@ -129,9 +129,10 @@ class TeamFacts:
     sprints: list[SprintRow] = field(default_factory=list)
 
     def first_activity(self) -> datetime | None:
+        """The first merge or deployment (a review alone may belong to a PR from before the ingested range)."""
         stamps = [d.deployed_at for d in self.deployments]
         for pr in self.pull_requests:
-            stamps += [t for t in (pr.merged_at, pr.first_review_at, pr.deployed_at) if t is not None]
+            stamps += [t for t in (pr.merged_at, pr.deployed_at) if t is not None]
         return min(stamps) if stamps else None
 
     def last_activity(self) -> datetime | None:

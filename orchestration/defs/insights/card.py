@@ -392,6 +392,38 @@ def _changed(blob: dict[str, Any], trend: str | None = None) -> list[str]:
     return sorted(keys, key=lambda k: (-_change_score(metrics[k]), order[k]))
 
 
+# Levels that stay a risk even when improving (no numbers in the text but the metric's own).
+HIGH_CHANGE_FAILURE_RATE = 0.15  # DORA's elite band ends at 15%
+HIGH_CARRYOVER_PCT = 20.0
+LOW_PLANNED_VS_DONE_PCT = 80.0
+LONG_TAIL_RATIO = 3.0  # p90 at least three times p50
+
+
+def _level_risks(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    def value(key: str) -> float | None:
+        entry = metrics.get(key)
+        return None if entry is None else entry["value"]
+
+    out = []
+    cfr, carry, done = value("change_failure_rate"), value("carryover_pct"), value("planned_vs_done_pct")
+    p50, p90 = value("cycle_time_p50_hours"), value("cycle_time_p90_hours")
+    if cfr is not None and cfr >= HIGH_CHANGE_FAILURE_RATE:
+        spec = METRIC_BY_KEY["change_failure_rate"]
+        out.append((spec.key, f"Change failure rate is still high at {format_value(spec, cfr)} "
+                              f"({_sample_note(metrics[spec.key])}): {_IMPACT[spec.key]}."))
+    if carry is not None and carry >= HIGH_CARRYOVER_PCT:
+        spec = METRIC_BY_KEY["carryover_pct"]
+        out.append((spec.key, f"Carryover is still high at {format_value(spec, carry)}: {_IMPACT[spec.key]}."))
+    if done is not None and done < LOW_PLANNED_VS_DONE_PCT:
+        spec = METRIC_BY_KEY["planned_vs_done_pct"]
+        out.append((spec.key, f"Only {format_value(spec, done)} of committed work was done: {_IMPACT[spec.key]}."))
+    if p50 and p90 is not None and p90 >= LONG_TAIL_RATIO * p50:
+        spec = METRIC_BY_KEY["cycle_time_p90_hours"]
+        out.append((spec.key, f"Cycle time p90 ({format_value(spec, p90)}) is far above p50 "
+                              f"({format_value(spec, p50)}): a few PRs wait much longer than the rest."))
+    return out
+
+
 def fallback_card(blob: dict[str, Any]) -> dict[str, list[str]]:
     """The deterministic card: biggest changes, worst anomalies and worsening metrics, advice for each."""
     metrics = blob["metrics"]
@@ -413,43 +445,46 @@ def fallback_card(blob: dict[str, Any]) -> dict[str, list[str]]:
             continue
         if entry["trend"] == "unchanged":
             insights.append(f"{spec.label} held at {format_value(spec, entry['value'])} ({_sample_note(entry)}).")
-        else:
+        elif not insights:
             insights.append(f"{spec.label} was {format_value(spec, entry['value'])} ({_sample_note(entry)}); "
                             f"no earlier {kind} to compare.")
+        else:
+            insights.append(f"{spec.label} was {format_value(spec, entry['value'])} ({_sample_note(entry)}).")
     while len(insights) < 3:
         insights.append(f"Too little data this {kind} for another comparison.")
 
+    # Risk candidates, most serious first; one risk per metric.
+    candidates: list[tuple[str, str]] = []
+    for item in blob["anomalies"]["items"]:
+        if item["trend"] == "worse":
+            spec = METRIC_BY_KEY[item["metric"]]
+            candidates.append((spec.key, f"{spec.label} in {item['week']} was {format_value(spec, item['value'])} "
+                                         f"against a trailing mean of {format_value(spec, item['trailing_mean'])} "
+                                         f"(z={_num(item['z_score'], 2)}): {_IMPACT[spec.key]}."))
+    for key in _changed(blob, "worse"):
+        spec, entry = METRIC_BY_KEY[key], metrics[key]
+        candidates.append((key, f"{spec.label} is worsening ({format_change(spec, entry)}): {_IMPACT[key]}."))
+    candidates += _level_risks(metrics)
+    for spec in METRICS:
+        entry = metrics.get(spec.key)
+        if entry is not None and entry["value"] is not None and 0 < entry["sample_size"] < LOW_SAMPLE:
+            candidates.append((spec.key, f"{spec.label} rests on {entry['sample_size']} {spec.sample_of}: "
+                                         "a trend may be noise."))
     risks: list[str] = []
     risk_keys: list[str] = []
-    for item in blob["anomalies"]["items"]:
-        if len(risks) == 2:
-            break
-        if item["trend"] != "worse" or item["metric"] in risk_keys:
-            continue
-        spec = METRIC_BY_KEY[item["metric"]]
-        risks.append(f"{spec.label} in {item['week']} was {format_value(spec, item['value'])} against a trailing "
-                     f"mean of {format_value(spec, item['trailing_mean'])} (z={_num(item['z_score'], 2)}): "
-                     f"{_IMPACT[spec.key]}.")
-        risk_keys.append(spec.key)
-    for key in _changed(blob, "worse"):
-        if len(risks) == 2:
-            break
-        if key in risk_keys:
-            continue
-        spec, entry = METRIC_BY_KEY[key], metrics[key]
-        risks.append(f"{spec.label} is worsening ({format_change(spec, entry)}): {_IMPACT[key]}.")
-        risk_keys.append(key)
-    for spec in METRICS:
-        if len(risks) == 2:
-            break
-        entry = metrics.get(spec.key)
-        if entry is None or entry["value"] is None or entry["sample_size"] >= LOW_SAMPLE:
-            continue
-        risks.append(f"{spec.label} rests on {entry['sample_size']} {spec.sample_of}: a trend may be noise.")
-    fillers = [f"No metric worsened against the previous {kind}; the risk is losing that habit.",
-               f"Metrics without data this {kind} cannot give early warning."]
-    while len(risks) < 2:
-        risks.append(fillers[len(risks)])
+    for key, text in candidates:
+        if len(risks) < 2 and key not in risk_keys:
+            risks.append(text)
+            risk_keys.append(key)
+    if blob.get("previous_periods"):
+        fillers = [f"No metric worsened against the previous {kind}; the risk is losing that habit.",
+                   f"A good {kind} can hide slow drift; compare again after the next {kind}."]
+    else:
+        fillers = [f"This is the first {kind} in the data, so no trend can warn early yet.",
+                   "Missing sources can hide problems; check that every repo and board is connected."]
+    for filler in fillers:
+        if len(risks) < 2:
+            risks.append(filler)
 
     recommendations: list[str] = []
     for key in risk_keys + [k for k in _changed(blob, "worse") if k not in risk_keys]:

@@ -41,7 +41,7 @@ from orchestration.defs.insights.blob import (
     org_horizon,
     team_blobs,
 )
-from orchestration.defs.insights.card import PROMPT_VERSION, CardWriter, card_text, llm_settings
+from orchestration.defs.insights.card import PROMPT_VERSION, CardWriter, card_text, fallback_card, llm_settings
 from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
 from orchestration.defs.insights.store import SprintHealthRow, read_rows, record_post, upsert_rows
 from orchestration.resources import ProjectConfigResource, WarehouseResource
@@ -89,8 +89,15 @@ def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: d
         if _reusable(old, digest):
             cache_hits += 1
             assert old is not None
-            if old.period_name != p.name:
-                old.period_name = p.name
+            changed = old.period_name != p.name
+            old.period_name = p.name
+            if old.source == "fallback":
+                # No model call either way; the rules may have improved since, and they cost nothing to re-run.
+                card = fallback_card(item.blob)
+                if json.dumps(card, ensure_ascii=False) != old.card_json:
+                    old.card_json, old.card_text = json.dumps(card, ensure_ascii=False), card_text(card, "fallback")
+                    changed = True
+            if changed:
                 rows.append(old)
             continue
         result = writer.write(item.blob)
@@ -108,7 +115,9 @@ def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: d
             tokens_used=result.tokens_used, slack_channel=None, slack_ts=None, slack_message_json=None,
             generated_at=now, posted_at=None, fallback_reason=reason,
         ))
-    upsert_rows(wh, rows)
+    # Cards of periods that no longer exist (a deleted sprint) go, unless the marts came back empty.
+    keep = {(b.period.team, b.period.kind, b.period.period_id) for b in blobs}
+    upsert_rows(wh, rows, keep_only=keep or None)
     generated = len(blobs) - cache_hits
     return {
         "cards_total": len(blobs),

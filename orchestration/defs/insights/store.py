@@ -89,8 +89,10 @@ def read_rows(wh: Warehouse, conn: Any | None = None) -> dict[tuple[str, str, st
     return out
 
 
-def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool = True) -> int:
-    """Write rows in one transaction; `keep_slack` carries the stored Slack columns over to the new row."""
+def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool = True,
+                keep_only: set[tuple[str, str, str]] | None = None) -> int:
+    """Write rows in one transaction; `keep_slack` carries the stored Slack columns over to the new row.
+    With `keep_only`, rows of other (team, period_kind, period_id) are deleted (periods that no longer exist)."""
     rows = list(rows)
     ph = _ph(wh)
     where = f"team = {ph} and period_kind = {ph} and period_id = {ph}"
@@ -100,7 +102,12 @@ def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool
         if wh.kind == "duckdb":
             conn.execute("begin transaction")
         try:
-            existing = read_rows(wh, conn) if keep_slack else {}
+            existing = read_rows(wh, conn)
+            if keep_only is not None:
+                for key in set(existing) - keep_only:
+                    conn.execute(f"delete from {TABLE} where {where}", list(key))  # noqa: S608 - constants
+            if not keep_slack:
+                existing = {}
             for row in rows:
                 old = existing.get(row.key)
                 if old is not None:
