@@ -41,7 +41,13 @@ from orchestration.defs.insights.blob import (
     org_horizon,
     team_blobs,
 )
-from orchestration.defs.insights.card import PROMPT_VERSION, CardWriter, card_text, fallback_card, llm_settings
+from orchestration.defs.insights.card import (
+    PROMPT_VERSION,
+    CardWriter,
+    card_text,
+    fallback_card,
+    llm_settings,
+)
 from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
 from orchestration.defs.insights.store import SprintHealthRow, read_rows, record_post, upsert_rows
 from orchestration.resources import ProjectConfigResource, WarehouseResource
