@@ -11,7 +11,7 @@ import requests
 from graphql import parse, validate
 
 from orchestration.defs.github import queries
-from orchestration.defs.github.resource import GitHubClient, search_strings
+from orchestration.defs.github.resource import REPOS_PER_REQUEST, GitHubClient, search_strings
 from orchestration.http import ApiAuthError, ApiPayloadError, ApiUnreachableError, RetryPolicy
 from orchestration.mock.github import github_schema
 from orchestration.mock.github_data import github_data
@@ -39,7 +39,7 @@ def test_every_query_the_client_sends_is_valid_against_githubs_schema() -> None:
     schema = github_schema()
     documents = {"search": queries.SEARCH_PULL_REQUESTS, **queries.NESTED_PAGE_QUERIES}
     for kind in ("releases", "deployments"):
-        for count in range(1, 26):  # the client batches 1..25 repositories per request
+        for count in range(1, REPOS_PER_REQUEST + 1):  # the client batches this many repositories per request
             documents[f"{kind}-{count}"] = queries.repository_pages_query(kind, count)
     for name, text in documents.items():
         assert validate(schema, parse(text)) == [], name
@@ -146,6 +146,17 @@ def test_exhausted_rate_limit_waits_for_the_reset(mock_api: MockApi) -> None:
     assert releases
     assert client.stats.rate_limit_waits == 1 and client.stats.rate_limit_wait_s > 0
     assert counts(mock_api)["github:rate_limited"] == 1
+
+
+def test_spent_budget_in_rate_limit_waits_before_the_next_request(mock_api: MockApi) -> None:
+    # One point left: the first answer's rateLimit says remaining 0, so the client waits for the reset
+    # instead of sending a request that would be refused.
+    requests.post(mock_api.url + "/_mock/switch", json={"github_rate_limit_remaining": 1}, timeout=10)
+    client = GitHubClient("mock-github-token", mock_api.url, policy=FAST)
+    client.releases_between(["acme/web"], datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
+    client.releases_between(["acme/api"], datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC))
+    assert client.stats.rate_limit_waits == 1 and client.stats.retries == 0
+    assert "github:rate_limited" not in counts(mock_api)
 
 
 def test_ghes_api_url_uses_api_graphql(mock_api: MockApi, org: SyntheticOrg) -> None:

@@ -12,6 +12,7 @@ On top of schema validation it enforces what GitHub enforces:
 - the primary rate limit: `rateLimit { cost remaining ... }` and `x-ratelimit-*` headers on every answer;
   the switch `{"github_rate_limit_exhausted": true}` (POST /_mock/switch) spends the budget so requests
   answer 403 "API rate limit exceeded" until the reset, one or two seconds later;
+  `{"github_rate_limit_remaining": N}` leaves N points with the same near reset;
 - auth: `Authorization: bearer <token>` (or `token <token>`), else 401 "Bad credentials".
 
 Test switch `{"github_payload_drop": "<field>"}` removes that field from every object in answers (an API
@@ -440,6 +441,9 @@ def _rate_state(state: MockState) -> dict[str, Any]:
             rate["used"], rate["reset"] = 0, now + 3600
         if state.switches.pop("github_rate_limit_exhausted", False):
             rate["used"], rate["reset"] = RATE_LIMIT, now + 1.5
+        low = state.switches.pop("github_rate_limit_remaining", None)
+        if low is not None:  # nearly spent: the next answer's rateLimit shows it, the reset is near
+            rate["used"], rate["reset"] = RATE_LIMIT - int(low), now + 1.5
         return rate
 
 

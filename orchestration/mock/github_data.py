@@ -336,7 +336,9 @@ class _Generator:
             "_labels": [{"__typename": "Label", "id": node_id("LA", repo.full_name, name), "name": name,
                          "color": LABEL_COLORS.get(name, "ededed")} for name in labels],
             "_reviews": reviews, "_commits": commits, "_timeline": timeline,
-            "_updated": updated, "_created": created, "_repo": repo.full_name,
+            # GitHub's timestamps (and search qualifiers) have whole seconds: search on what the API shows.
+            "_updated": updated.replace(microsecond=0), "_created": created.replace(microsecond=0),
+            "_repo": repo.full_name,
         }
 
     # -- releases and deployments --------------------------------------------------------------------
@@ -363,7 +365,7 @@ class _Generator:
                 "updatedAt": iso(published or created),
                 "url": f"https://github.com/{repo.full_name}/releases/tag/{tag}",
                 "author": actor(rng.choice(team)), "tagCommit": {"__typename": "Commit", "oid": target},
-                "_created": created,
+                "_created": created.replace(microsecond=0),
             }
             repo_obj["_releases"].append(release)
             self.data.nodes[rel_id] = release
@@ -404,7 +406,7 @@ class _Generator:
                             "id": node_id("REF", repo.full_name, repo.default_branch)},
                     "task": "deploy", "description": f"Deploy #{pr['number']}", "creator": actor(rng.choice(team)),
                     "state": state_map.get(latest["state"], "PENDING"), "latestStatus": latest,
-                    "_statuses": status_objs, "_created": start,
+                    "_statuses": status_objs, "_created": start.replace(microsecond=0),
                 }
                 repo_obj["_deployments"].append(deployment)
                 self.data.nodes[dep_id] = deployment
