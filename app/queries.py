@@ -17,7 +17,7 @@ import os
 import statistics
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,6 +36,7 @@ GRAINS = {"day": "day", "week": "week"}  # the only bucket literals ever put int
 # Flow measures people (METRICS.md): bot-authored PRs are left out, as in mv_flow_by_repo_day.
 # Delivery (deployments, lead time) counts every deployed change, as mv_dora_by_repo_day does.
 HUMAN = " and not coalesce(is_bot_author, false)"
+DENSE_DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "metrics_daily")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,6 +332,7 @@ class Dimensions:
     teams: tuple[str, ...]
     repos_by_team: dict[str, tuple[str, ...]]
     latest_day: date | None
+    first_day: date | None = None  # the first ingested day, when the daily marts say so
 
     def repos(self, teams: Sequence[str] | None = None) -> tuple[str, ...]:
         chosen = self.teams if teams is None else teams
@@ -365,11 +367,26 @@ def dimensions(source: Source) -> Dimensions:
     latest = frame(source, "select max(cast(deployed_at as date)) as d from fct_deployments "
                            "union all select max(cast(merged_at as date)) from fct_pull_requests "
                            "union all select max(cast(created_at as date)) from fct_pull_requests")
-    days = [d for d in latest["d"].tolist() if d is not None and not (isinstance(d, float) and math.isnan(d))]
-    latest_day = max(pd.Timestamp(d).date() for d in days) if days else None
+    # The daily marts are dense over the ingested range (every day from the first to the last
+    # partition), so they say which days have data at all, including days without activity.
+    dense = [t for t in DENSE_DAILY_TABLES if source.has(t)]
+    first_day = last_day = None
+    if dense:
+        bounds = frame(source, " union all ".join(
+            f'select min("date") as first_day, max("date") as last_day from {t}' for t in dense))
+        firsts = _dates(bounds["first_day"].tolist())
+        lasts = _dates(bounds["last_day"].tolist())
+        first_day = min(firsts) if firsts else None
+        last_day = max(lasts) if lasts else None
+    ends = _dates(latest["d"].tolist()) + ([last_day] if last_day else [])
     return Dimensions(orgs=orgs, org_of_team=org_of_team, teams=tuple(sorted(repos_by_team)),
                       repos_by_team={t: tuple(sorted(r)) for t, r in repos_by_team.items()},
-                      latest_day=latest_day)
+                      latest_day=max(ends) if ends else None, first_day=first_day)
+
+
+def _dates(values: list[Any]) -> list[date]:
+    return [pd.Timestamp(v).date() for v in values
+            if v is not None and not (isinstance(v, float) and math.isnan(v)) and not pd.isna(v)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,6 +409,7 @@ class Tile:
     previous: Stat
     sample_noun: str
     note: str = ""
+    previous_ingested: bool = True  # False: the previous period lies before the first ingested day
 
 
 def _two_periods(source: Source, sql: str, params: list[Any]) -> dict[str, dict[str, Any]]:
@@ -629,7 +647,18 @@ def blocked_at_end(source: Source, scope: Scope, window: Window) -> dict[str, An
     return {"blocked": blocked, "age_p50": p50, "age_note": note}
 
 
-def overview_tiles(source: Source, scope: Scope, window: Window, unit: str) -> dict[str, list[Tile]]:
+def overview_tiles(source: Source, scope: Scope, window: Window, unit: str,
+                   first_day: date | None = None) -> dict[str, list[Tile]]:
+    """The tiles by group. Without data for the whole previous period there is no comparison: a
+    period before the first ingested day is unknown, not zero."""
+    groups = _overview_tiles(source, scope, window, unit)
+    if first_day is not None and window.previous().start < first_day:
+        groups = {name: [replace(t, previous=Stat(None, 0), previous_ingested=False) for t in tiles]
+                  for name, tiles in groups.items()}
+    return groups
+
+
+def _overview_tiles(source: Source, scope: Scope, window: Window, unit: str) -> dict[str, list[Tile]]:
     pr_tiles = pull_request_tiles(source, scope, window)
     by_key = {t.key: t for t in pr_tiles}
     delivery = deployment_tiles(source, scope, window)

@@ -61,7 +61,10 @@ def sample_caption(tile: Tile) -> str:
     parts = [f"n = {n} {tile.sample_noun}"]
     if n < SMALL_SAMPLE:
         parts[0] = f"⚠️ {parts[0]} (fewer than {SMALL_SAMPLE}: read with care)"
-    parts.append(f"previous: {format_value(tile.previous.value, tile.unit)}, n = {tile.previous.sample}")
+    if tile.previous_ingested:
+        parts.append(f"previous: {format_value(tile.previous.value, tile.unit)}, n = {tile.previous.sample}")
+    else:
+        parts.append("no comparison: the previous period was not ingested")
     if tile.note:
         parts.append(tile.note)
     return " · ".join(parts)

@@ -36,6 +36,7 @@ class View:
     grain: str
     unit: str
     scope: Scope
+    first_day: date | None = None
 
     def describe(self) -> str:
         who = self.repo or self.team or self.org or "all teams"
@@ -94,12 +95,19 @@ def sidebar(source: Source) -> View:
 
     latest = dims.latest_day or date.today()
     _seed("end", None, latest, date.fromisoformat)
-    _seed("start", None, st.session_state["end"] - timedelta(days=DEFAULT_DAYS - 1), date.fromisoformat)
+    default_start = st.session_state["end"] - timedelta(days=DEFAULT_DAYS - 1)
+    if dims.first_day is not None:
+        default_start = min(max(default_start, dims.first_day), st.session_state["end"])
+    _seed("start", None, default_start, date.fromisoformat)
     start = bar.date_input("From (UTC day)", key="start")
     end = bar.date_input("To (UTC day, included)", key="end")
     if start > end:
         bar.error("`From` is after `To`: showing the range between them.")
         start, end = end, start
+    if dims.first_day is not None and start < dims.first_day <= end:
+        # Days before the first ingested day are unknown, not days without activity.
+        bar.warning(f"Data starts on {dims.first_day.isoformat()}: the range is cut to start there.")
+        start = dims.first_day
 
     _seed("grain", GRAIN_OPTIONS, "day")
     grain = bar.radio("Granularity", GRAIN_OPTIONS, key="grain", horizontal=True, format_func=str.capitalize)
@@ -114,7 +122,8 @@ def sidebar(source: Source) -> View:
     else:
         scope = Scope(teams=None, repos=(repo,) if repo else None)
 
-    view = View(org=org, team=team, repo=repo, window=Window(start, end), grain=grain, unit=unit, scope=scope)
+    view = View(org=org, team=team, repo=repo, window=Window(start, end), grain=grain, unit=unit, scope=scope,
+                first_day=dims.first_day)
     _mirror_in_url(view)
     bar.caption(f"Build `{source.build_id}` · {source.label}")
     return view

@@ -204,6 +204,10 @@ def build_fixture_warehouse(path: Path) -> None:
                              [team, repo, date.fromisoformat(day)])
                 conn.execute("insert into metrics_daily values ('acme', ?, '*', ?, 'team', 0, null, null, null)",
                              [team, date.fromisoformat(day)])
+        # mv_dora_by_repo_day is dense over the ingested range: 2026-02-01 .. 2026-03-15 here.
+        conn.execute("insert into mv_dora_by_repo_day select repo, team, cast(day as date), 0, null, null, 0, 0 "
+                     "from (values ('acme/api', 'platform'), ('acme/web', 'web'), ('acme/data-pipeline', 'data')) "
+                     "as r(repo, team), range(date '2026-02-01', date '2026-03-16', interval 1 day) as d(day)")
         for key, team, status, blocked, since in ISSUES:
             conn.execute(
                 "insert into fct_jira_issues values (?, ?, ?, 'Story', ?, ?, ?, 3, ?, null, ?, ?, null)",
@@ -416,6 +420,26 @@ def test_query_string_round_trip(published: Path) -> None:
 
     at.radio(key="grain").set_value("day").run()
     assert (at.query_params["grain"] in ("day", ["day"]))
+
+
+def test_range_before_the_first_ingested_day(published: Path) -> None:
+    # Data starts on 2026-02-01 (the dense daily mart). Asking for 01-20 .. 02-28 cuts the range to
+    # 02-01 .. 02-28 (28 days): p1 p2 p3 = 3 / 28 = 0.107 -> 0.11/day. The previous 28 days were not
+    # ingested: unknown, so no comparison (not a comparison with zero).
+    at = run_app({"start": "2026-01-20", "end": "2026-02-28"})
+    assert any("Data starts on 2026-02-01" in w.value for w in at.sidebar.warning)
+    freq = metric(at, "Deployment frequency (per day)")
+    assert freq.value.startswith("0.11/day")
+    assert freq.proto.delta == ""
+    assert "no comparison: the previous period was not ingested" in captions(at)
+    assert at.query_params["start"] in ("2026-02-01", ["2026-02-01"])
+
+
+def test_default_range_is_the_last_30_ingested_days(published: Path) -> None:
+    at = run_app()
+    # The newest fact is PR 104 opened 03-14; the dense mart runs to 03-15: 02-14 .. 03-15.
+    assert at.date_input(key="end").value == date(2026, 3, 15)
+    assert at.date_input(key="start").value == date(2026, 2, 14)
 
 
 def test_unknown_value_in_link_is_ignored_with_a_warning(published: Path) -> None:

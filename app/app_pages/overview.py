@@ -11,7 +11,8 @@ st.title("Overview")
 st.caption(current.describe())
 
 TILES_PER_ROW = 3
-for group, tiles in queries.overview_tiles(source, current.scope, current.window, current.unit).items():
+for group, tiles in queries.overview_tiles(source, current.scope, current.window, current.unit,
+                                                    current.first_day).items():
     st.subheader(group)
     if group == "Planning" and current.repo:
         st.caption("Jira data is per team: the repository filter does not narrow it.")
