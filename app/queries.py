@@ -373,7 +373,7 @@ def dimensions(source: Source) -> Dimensions:
     first_day = last_day = None
     if dense:
         bounds = frame(source, " union all ".join(
-            f'select min("date") as first_day, max("date") as last_day from {t}' for t in dense))
+            f'select min("date") as first_day, max("date") as last_day from {t}' for t in dense))  # noqa: S608 - table names from DENSE_DAILY_TABLES
         firsts = _dates(bounds["first_day"].tolist())
         lasts = _dates(bounds["last_day"].tolist())
         first_day = min(firsts) if firsts else None
