@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 from dagster import materialize
-from test_insights_marts import PEOPLE, TITLES, build_marts, sprint4_blob, write_config
+from test_insights_marts import NOW, PEOPLE, TITLES, _facts, build_marts, sprint4_blob, write_config
 
+from orchestration.defs.insights.blob import org_horizon, team_blobs
 from orchestration.defs.insights.card import (
     CARD_SCHEMA,
     FALLBACK_LABEL,
@@ -238,3 +239,69 @@ def test_grounding_allows_rounding_and_percent_forms_only() -> None:
         ["2026-W13", "2026-03-01", "134", "13"]
     bad = validate_card({"insights": ["a", "b"], "risks": ["r", "r"], "recommendations": ["x", "y", "z"]}, blob)
     assert bad == ["`insights` must have exactly 3 items (it has 2)"]
+
+
+# WEB Sprint 14 of the default synthetic org (as the real marts gave it): everything improved.
+IMPROVED_BLOB = json.loads(
+    '{"anomalies":{"items":[],"trailing_weeks":8,"z_threshold":2.0},"comparison_periods":1,"low_sample_threshold":5,'
+    '"metrics":{"carryover_pct":{"change":-25.46,"change_pct":-60.6,"previous":[42.0],"previous_sample_sizes":[13],'
+    '"sample_of":"committed issues","sample_size":25,"trend":"better","value":16.54},"change_failure_rate":{"change":'
+    '-0.151,"change_pct":-35.2,"previous":[0.429],"previous_sample_sizes":[7],"sample_of":"deployments","sample_size"'
+    ':18,"trend":"better","value":0.278},"cycle_time_p50_hours":{"change":-3.45,"change_pct":-15.4,"previous":[22.42],'
+    '"previous_sample_sizes":[11],"sample_of":"merged PRs","sample_size":32,"trend":"better","value":18.97},'
+    '"cycle_time_p90_hours":{"change":-35.13,"change_pct":-34.9,"previous":[100.52],"previous_sample_sizes":[11],'
+    '"sample_of":"merged PRs","sample_size":32,"trend":"better","value":65.39},"deploys_per_day":{"change":0.78,'
+    '"change_pct":164.3,"previous":[0.48],"previous_sample_sizes":[7],"sample_of":"deployments","sample_size":18,'
+    '"trend":"better","value":1.26},"lead_time_p50_hours":{"change":-12.41,"change_pct":-18.4,"previous":[67.47],'
+    '"previous_sample_sizes":[7],"sample_of":"deployed PRs","sample_size":32,"trend":"better","value":55.06},'
+    '"planned_vs_done_pct":{"change":22.56,"change_pct":38.1,"previous":[59.18],"previous_sample_sizes":[13],'
+    '"sample_of":"committed issues","sample_size":25,"trend":"better","value":81.74},"scope_change_pct":{"change":'
+    '-0.64,"change_pct":-6.3,"previous":[10.2],"previous_sample_sizes":[13],"sample_of":"committed issues",'
+    '"sample_size":25,"trend":"better","value":9.57},"time_to_first_review_p50_hours":{"change":-0.5,"change_pct":'
+    '-12.9,"previous":[3.87],"previous_sample_sizes":[10],"sample_of":"reviewed PRs","sample_size":29,"trend":'
+    '"better","value":3.37}},"period":{"days":14.32,"end":"2026-03-21T21:24:55","id":"74","kind":"sprint","start":'
+    '"2026-03-07T13:40:06"},"planning_basis":"story points","previous_periods":[{"end":"2026-03-07T02:23:08","id":'
+    '"73","start":"2026-02-20T09:02:00"}],"schema":"sprint-health-blob-v1","team":"web"}')
+
+
+def test_fallback_card_when_everything_improved_by_hand() -> None:
+    """Largest |change_pct|: deployments 164.3, carryover 60.6, planned vs done 38.1. Nothing worsened, so the
+    risks are levels: change failure rate 0.278 >= 0.15, and p90 65.39 >= 3 x p50 18.97 = 56.91."""
+    card = fallback_card(IMPROVED_BLOB)
+    assert card == {
+        "insights": [
+            "Deployments per day rose from 0.48/day to 1.26/day (+164.3%, n=18): changes reach users more often.",
+            # 42 -> 16.54 (one decimal: 16.5), change -25.46 points (-25.5 pts)
+            "Carryover fell from 42% to 16.5% (-25.5 pts, n=25): less work slipped.",
+            # 59.18 -> 81.74 (59.2 -> 81.7), +22.56 points
+            "Planned vs done rose from 59.2% to 81.7% (+22.6 pts, n=25): more committed work got done.",
+        ],
+        "risks": [
+            "Change failure rate is still high at 27.8% (n=18): rework takes time from planned work.",
+            "Cycle time p90 (65.4 h) is far above p50 (19 h): a few PRs wait much longer than the rest.",
+        ],
+        "recommendations": [
+            "Hold a short review of each failed deployment and add a test for its cause.",
+            "List the slowest open pull requests at stand-up and unblock them first.",
+            "Keep pull requests small and reviewed within a working day.",
+        ],
+    }
+    assert validate_card(card, IMPROVED_BLOB) == []
+
+
+def test_fallback_card_for_a_first_sprint_by_hand(tmp_path: Path) -> None:
+    """Sprint 1 of test_insights_marts: no merged PR, 0 deployments in 14 days, planning by issue count
+    (scope 5, carryover 10, planned vs done 90: no level risk), no earlier sprint."""
+    facts = _facts(build_marts(tmp_path / "w.duckdb"))
+    blob = team_blobs(facts["platform"], True, org_horizon(facts, NOW))[0].blob
+    assert blob["planning_basis"] == "issue counts"
+    assert fallback_card(blob) == {
+        "insights": ["Deployments per day was 0/day (n=0, low sample); no earlier sprint to compare.",
+                     "Scope change was 5% (n=10).",
+                     "Carryover was 10% (n=10)."],
+        "risks": ["This is the first sprint in the data, so no trend can warn early yet.",
+                  "Missing sources can hide problems; check that every repo and board is connected."],
+        "recommendations": ["Keep pull requests small and reviewed within a working day.",
+                            "Pick one metric from this card to improve and review it in the retro.",
+                            "Check that deployment and incident data are complete so the next card is reliable."],
+    }
