@@ -32,10 +32,10 @@ evaluated as (
     from elementary as e
     left join statuses as s
         on e.issue_key = s.issue_key and s.valid_from <= e.valid_from
-       and (s.valid_to is null or e.valid_from < s.valid_to)
+       and e.valid_from < coalesce(s.valid_to, cast('9999-12-31' as timestamp))
     left join flags as f
         on e.issue_key = f.issue_key and f.valid_from <= e.valid_from
-       and (f.valid_to is null or e.valid_from < f.valid_to)
+       and e.valid_from < coalesce(f.valid_to, cast('9999-12-31' as timestamp))
 ),
 
 blocked_pieces as (

@@ -60,7 +60,8 @@ roles as (
       and (left_effective_at is null or left_effective_at >= completion_at)
 ),
 
--- Value at t: the interval with valid_from <= t < valid_to. "Just before t" is the value at
+-- Value at t: the interval with valid_from <= t < valid_to (NULL valid_to = open; compared through a
+-- far-future sentinel because an OR in a range join makes DuckDB fall back to a nested loop). "Just before t" is the value at
 -- t minus one microsecond (timestamps have microsecond precision).
 lookups as (
     select r.*,
@@ -75,9 +76,9 @@ measured as (
         st.status_category
     from lookups as r
     left join points as p
-        on r.issue_key = p.issue_key and p.valid_from <= r.lookup_at and (p.valid_to is null or r.lookup_at < p.valid_to)
+        on r.issue_key = p.issue_key and p.valid_from <= r.lookup_at and r.lookup_at < coalesce(p.valid_to, cast('9999-12-31' as timestamp))
     left join statuses as st
-        on r.issue_key = st.issue_key and st.valid_from <= r.lookup_at and (st.valid_to is null or r.lookup_at < st.valid_to)
+        on r.issue_key = st.issue_key and st.valid_from <= r.lookup_at and r.lookup_at < coalesce(st.valid_to, cast('9999-12-31' as timestamp))
 ),
 
 committed_issues as (

@@ -19,14 +19,14 @@ blocked_at_day_end as (
            {{ hours_between('b.blocked_from', 'days.day_end') }} / 24.0 as blocked_age_days
     from {{ ref('int_jira__blocked_spans') }} as b
     inner join issues as i on b.issue_key = i.issue_key
-    inner join days on b.blocked_from < days.day_end and (b.blocked_to is null or b.blocked_to >= days.day_end)
+    inner join days on b.blocked_from < days.day_end and coalesce(b.blocked_to, cast('9999-12-31' as timestamp)) >= days.day_end
 ),
 
 wip_at_day_end as (
     select days.date, i.team, i.team as repo_team, '*' as repo, i.issue_key
     from {{ ref('int_jira__status_history') }} as s
     inner join issues as i on s.issue_key = i.issue_key
-    inner join days on s.valid_from < days.day_end and (s.valid_to is null or s.valid_to >= days.day_end)
+    inner join days on s.valid_from < days.day_end and coalesce(s.valid_to, cast('9999-12-31' as timestamp)) >= days.day_end
     where s.status_category = 'indeterminate'
 ),
 
