@@ -158,6 +158,9 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
 
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; without TCP_NODELAY each keep-alive answer waits ~40 ms
+        # for the client's delayed ACK (Nagle), which would dominate every benchmark.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
             return
