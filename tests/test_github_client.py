@@ -12,7 +12,7 @@ from graphql import parse, validate
 
 from orchestration.defs.github import queries
 from orchestration.defs.github.resource import REPOS_PER_REQUEST, GitHubClient, search_strings
-from orchestration.http import ApiAuthError, ApiPayloadError, ApiUnreachableError, RetryPolicy
+from orchestration.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError, RetryPolicy
 from orchestration.mock.github import github_schema
 from orchestration.mock.github_data import github_data
 from orchestration.mock.org import SyntheticOrg
@@ -88,6 +88,15 @@ def test_unexpected_payload_names_entity_and_field(mock_api: MockApi, org: Synth
     with pytest.raises(ApiPayloadError) as caught:
         client.pull_requests_updated_between(["acme/api"], start, end)
     assert "`authoredDate`" in str(caught.value) and "a commit of pull request acme/api#" in str(caught.value)
+
+
+def test_unknown_repository_points_at_the_config(mock_api: MockApi) -> None:
+    client = GitHubClient("mock-github-token", mock_api.url, policy=FAST)
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 2, tzinfo=UTC)
+    with pytest.raises(ApiError, match=r"acme/nope.*github\.repos"):
+        client.pull_requests_updated_between(["acme/api", "acme/nope"], start, end)
+    with pytest.raises(ApiError, match=r"acme/nope.*github\.repos"):
+        client.releases_between(["acme/nope"], start, end)
 
 
 def test_nested_pagination_beyond_100_commits_and_reviews(mock_api: MockApi, org: SyntheticOrg) -> None:

@@ -299,6 +299,10 @@ def search_pull_requests(data: GitHubData, query: str) -> list[dict[str, Any]]:
     if kinds == {"issue"}:
         return []  # the synthetic org has no issues on GitHub (Jira holds them)
     wanted = set(repos)
+    unknown = sorted(wanted - {name.lower() for name in data.repos})
+    if unknown:
+        raise GraphQLError("The listed users and repositories cannot be searched either because the resources do not "
+                           f"exist or you do not have permission to view them: {', '.join(unknown)}.")
     matches = []
     for pr in data.pull_requests:
         if wanted and pr["_repo"].lower() not in wanted:

@@ -121,7 +121,11 @@ class GitHubClient:
                 continue
             if errors:
                 messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors[:3])
-                raise ApiError(f"GitHub rejected the {what} query at {self.graphql_url}: {messages}")
+                hint = ""
+                if "cannot be searched" in messages or "Could not resolve to a Repository" in messages:
+                    hint = (f" Check `github.repos` in the project config ({settings.config_path()}) and that "
+                            f"{TOKEN_ENV} can read those repositories.")
+                raise ApiError(f"GitHub rejected the {what} query at {self.graphql_url}: {messages}.{hint}")
             data = body.get("data")
             if not isinstance(data, dict):
                 raise ApiPayloadError(f"GitHub answered {what} at {self.graphql_url} without `data`")
