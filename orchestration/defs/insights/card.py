@@ -216,6 +216,8 @@ class CardWriter:
     unavailable: str | None = None  # set after a call failed for good: later cards skip the model
     calls: int = 0
     tokens: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     prompts: list[list[dict[str, str]]] = field(default_factory=list)  # what was sent (for the privacy tests)
     _client: Any = None
 
@@ -257,6 +259,8 @@ class CardWriter:
             return self._complete(messages)
         usage = getattr(response, "usage", None)
         self.tokens += int(getattr(usage, "total_tokens", 0) or 0)
+        self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+        self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
         return response.choices[0].message.content or ""
 
     def write(self, blob: dict[str, Any]) -> CardResult:
