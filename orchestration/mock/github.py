@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import functools
 import math
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -64,15 +65,17 @@ DOCS = "https://docs.github.com/graphql"
 
 def schema_path() -> Path:
     """GitHub's schema in ../shared/specs (beside the checkout), overridable for other layouts."""
-    import os
-
     return Path(os.environ.get("EMD_GITHUB_SCHEMA", str(SCHEMA_PATH)))
 
 
 @functools.lru_cache(maxsize=1)
 def github_schema() -> GraphQLSchema:
     """GitHub's public schema, built once (about a second) when the first query arrives."""
-    return build_schema(schema_path().read_text(encoding="utf-8"))
+    path = schema_path()
+    if not path.is_file():
+        raise FileNotFoundError(f"GitHub's GraphQL schema is not at {path}: the mock validates every query against it. "
+                                "Set EMD_GITHUB_SCHEMA to the path of github-schema.graphql.")
+    return build_schema(path.read_text(encoding="utf-8"))
 
 
 @functools.lru_cache(maxsize=256)
