@@ -16,7 +16,7 @@
   {{ return(adapter.dispatch('hours_between', 'engineering_metrics')(start, finish)) }}
 {%- endmacro %}
 {% macro default__hours_between(start, finish) -%}
-  (extract(epoch from ({{ finish }} - {{ start }})) / 3600.0)
+  (cast(extract(epoch from ({{ finish }} - {{ start }})) as double precision) / 3600.0)
 {%- endmacro %}
 {% macro duckdb__hours_between(start, finish) -%}
   (epoch({{ finish }} - {{ start }}) / 3600.0)

@@ -50,13 +50,13 @@ final as (
         coalesce(t.completed_committed_issues, 0) as completed_committed_issues,
         coalesce(t.carryover_issues, 0) as carryover_issues,
         coalesce(t.unestimated_issues, 0) as unestimated_issues,
-        100.0 * t.completed_committed_points / nullif(t.committed_points, 0) as planned_vs_done_pct,
-        100.0 * (t.added_points + t.removed_points) / nullif(t.committed_points, 0) as scope_change_pct,
-        100.0 * t.carryover_points / nullif(t.completed_points + t.carryover_points, 0) as carryover_pct,
+        cast(100.0 as double precision) * t.completed_committed_points / nullif(t.committed_points, 0) as planned_vs_done_pct,
+        cast(100.0 as double precision) * (t.added_points + t.removed_points) / nullif(t.committed_points, 0) as scope_change_pct,
+        cast(100.0 as double precision) * t.carryover_points / nullif(t.completed_points + t.carryover_points, 0) as carryover_pct,
         -- the same three by issue count, for teams that do not estimate
-        100.0 * t.completed_committed_issues / nullif(t.committed_issues, 0) as planned_vs_done_issues_pct,
-        100.0 * (t.added_issues + t.removed_issues) / nullif(t.committed_issues, 0) as scope_change_issues_pct,
-        100.0 * t.carryover_issues / nullif(t.completed_issues + t.carryover_issues, 0) as carryover_issues_pct,
+        cast(100.0 as double precision) * t.completed_committed_issues / nullif(t.committed_issues, 0) as planned_vs_done_issues_pct,
+        cast(100.0 as double precision) * (t.added_issues + t.removed_issues) / nullif(t.committed_issues, 0) as scope_change_issues_pct,
+        cast(100.0 as double precision) * t.carryover_issues / nullif(t.completed_issues + t.carryover_issues, 0) as carryover_issues_pct,
         coalesce(t.removed_done_issues, 0) as removed_done_issues,
         s.goal
     from sprints as s
