@@ -213,9 +213,8 @@ def execute(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFram
         assert source.path is not None
         cur = _duckdb_connection(source.path).cursor()
         try:
-            cur.execute(sql, list(params))
-            columns = [d[0] for d in cur.description or []]
-            return pd.DataFrame(cur.fetchall(), columns=columns)
+            # DuckDB's own conversion gives typed columns (DECIMAL and HUGEINT sums become float64).
+            return cur.execute(sql, list(params)).df()
         finally:
             cur.close()
     conn = _postgres_connect(source.url or "", source.schema)

@@ -555,3 +555,25 @@ def test_new_build_replaces_cached_results(published: Path) -> None:
     at.run()
     # 4 failed of 9 = 44.4%: the cached results of the previous build are not used.
     assert metric(at, "Change failure rate (%)").value == "44.4%"
+
+
+def test_links_follow_the_configured_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import ui
+
+    monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    assert ui.pull_request_url("acme/api", 101) == "https://github.com/acme/api/pull/101"
+    # GitHub Enterprise Server: the web host of GITHUB_API_URL.
+    monkeypatch.setenv("GITHUB_API_URL", "https://ghe.acme.test/api/v3")
+    assert ui.pull_request_url("acme/api", 101) == "https://ghe.acme.test/acme/api/pull/101"
+    monkeypatch.setenv("JIRA_BASE_URL", "https://acme.atlassian.net/")
+    assert ui.jira_issue_url("API-7") == "https://acme.atlassian.net/browse/API-7"
+    monkeypatch.delenv("JIRA_BASE_URL")
+    assert ui.jira_issue_url("API-7") is None
+
+
+def test_blocked_issues_without_jira_base_url_say_how_to_link(published: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JIRA_BASE_URL")
+    at = run_app(CURRENT, page="app_pages/planning.py")
+    assert "Set JIRA_BASE_URL to link the issues to Jira." in captions(at)
+    assert "link" not in at.dataframe[1].value.columns
