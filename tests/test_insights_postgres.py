@@ -1,0 +1,73 @@
+"""Sprint Health on a Postgres warehouse: the same hand-made marts, the same cards, Slack columns kept on rewrite."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from test_insights_marts import _PR_COLUMNS, _SPRINT_COLUMNS, NOW, build_marts, sprint4_blob
+
+from orchestration.defs.insights.card import CardWriter, fallback_card
+from orchestration.defs.insights.definitions import write_cards
+from orchestration.defs.insights.store import read_rows, record_post
+from orchestration.settings import parse_database_url
+from orchestration.warehouse import Warehouse
+
+pytestmark = pytest.mark.postgres
+SERVER = os.environ.get("EMD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+DDL = {
+    "fct_pull_requests": _PR_COLUMNS,
+    "fct_deployments": "deployment_id text, repo text, team text, deployed_at timestamp, source text, "
+                       "is_failure boolean, is_rework boolean, recovered_at timestamp",
+    "mv_planning_by_sprint": _SPRINT_COLUMNS,
+}
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    """A database of its own (other tests use the shared one) with the marts of test_insights_marts."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server at {SERVER} (set EMD_TEST_POSTGRES): {exc}")
+    name = f"emd_insights_test_{os.getpid()}"
+    admin.execute(f'drop database if exists "{name}"')
+    admin.execute(f'create database "{name}"')
+    url = re.sub(r"/[^/]*$", f"/{name}", SERVER)
+    try:
+        source = duckdb.connect(str(build_marts(tmp_path / "marts.duckdb")), read_only=True)
+        with psycopg.connect(url) as conn:
+            for table, ddl in DDL.items():
+                columns = re.sub(r"\bdouble\b", "double precision", ddl)
+                conn.execute(f"create table {table} ({columns})")
+                rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
+                marks = ", ".join(["%s"] * len(rows[0]))
+                with conn.cursor() as cur:
+                    cur.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608
+        source.close()
+        yield url
+    finally:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+def test_cards_on_postgres_match_duckdb(postgres_url: str, tmp_path: Path) -> None:
+    wh = Warehouse(parse_database_url(postgres_url))
+    figures = write_cards(wh, ["platform", "data"], CardWriter(None), NOW)
+    assert (figures["cards_total"], figures["cards_written"]) == (8, 8)
+    rows = read_rows(wh)
+    s4 = rows[("platform", "sprint", "104")]
+    blob = sprint4_blob(build_marts(tmp_path / "again.duckdb"))
+    assert json.loads(s4.metrics_json) == blob  # the same numbers from either warehouse
+    assert json.loads(s4.card_json) == fallback_card(blob)
+    record_post(wh, s4.key, "C0MOCKCHAN", "1774000000.000100", "{}", datetime(2026, 4, 1, 9, 0))
+    again = write_cards(wh, ["platform", "data"], CardWriter(None), NOW)
+    assert again["cache_hits"] == 8
+    assert read_rows(wh)[s4.key].slack_ts == "1774000000.000100"
