@@ -1,0 +1,88 @@
+"""The small pure functions that point dbt at the warehouse and the project config, and the Dagster wiring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dagster import AssetKey
+
+from orchestration.config import parse_config
+from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_target_env, dbt_vars, glob_to_like, vars_arg
+from orchestration.settings import parse_database_url
+
+
+def test_duckdb_target_is_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = dbt_target_env(parse_database_url("duckdb:///data/w.duckdb"))
+    assert env == {"EMD_DBT_TARGET": "duckdb", "EMD_DBT_DUCKDB_PATH": str(tmp_path / "data" / "w.duckdb")}
+
+
+def test_postgres_target_keeps_the_password_out_of_plain_variables():
+    env = dbt_target_env(parse_database_url(
+        "postgresql://metrics:s3cr%40t@db.example:6543/warehouse?options=-csearch_path%3Dmarts"))
+    assert env["EMD_DBT_TARGET"] == "postgres"
+    assert (env["EMD_DBT_PG_HOST"], env["EMD_DBT_PG_PORT"], env["EMD_DBT_PG_USER"]) == ("db.example", "6543", "metrics")
+    assert (env["EMD_DBT_PG_DATABASE"], env["EMD_DBT_PG_SCHEMA"]) == ("warehouse", "marts")
+    # dbt scrubs DBT_ENV_SECRET_* values from its logs; no other variable carries the password
+    assert env["DBT_ENV_SECRET_PG_PASSWORD"] == "s3cr@t"
+    assert not any("s3cr" in v for k, v in env.items() if k != "DBT_ENV_SECRET_PG_PASSWORD")
+    assert dbt_target_env(parse_database_url("postgresql://localhost/test"))["EMD_DBT_PG_SCHEMA"] == "public"
+
+
+def test_release_branch_globs_become_like_patterns():
+    assert glob_to_like("release/*") == "release/%"
+    assert glob_to_like("hotfix/v?") == "hotfix/v_"
+
+
+def test_project_config_reaches_dbt_as_vars(tmp_path):
+    config = parse_config({
+        "org": "acme",
+        "github": {"repos": ["acme/api", "acme/web"]},
+        "jira": {"projects": ["API"], "boards": [12], "incident_types": ["Incident", "Outage"],
+                 "blocked_statuses": ["Waiting"], "include_subtasks": True},
+        "teams": {"platform": {"repos": ["acme/api"], "jira_projects": ["API"], "jira_boards": [12],
+                               "members": ["Alice"]}},
+        "deployments": {"source": "merge", "repos": {"acme/web": {"source": "release", "include_prereleases": True}}},
+        "hotfix": {"release_branch_patterns": ["rel/*"], "window_days": 3},
+        "change_failure": {"window_days": 5},
+        "bots": ["Renovate"],
+    }, tmp_path / "config.yaml")
+    variables = dbt_vars(config)
+    assert variables["repos"] == [
+        {"repo": "acme/api", "team": "platform", "deployment_source": "merge",
+         "deployment_environment": "production", "include_prereleases": False},
+        {"repo": "acme/web", "team": None, "deployment_source": "release",
+         "deployment_environment": "production", "include_prereleases": True},
+    ]
+    assert variables["members"] == [{"login": "alice", "team": "platform"}]
+    assert variables["jira_projects"] == [{"project_key": "API", "team": "platform"}]
+    assert variables["jira_boards"] == [{"board_id": 12, "team": "platform"}]
+    assert variables["bots"] == ["renovate"]
+    assert variables["release_branch_like"] == ["rel/%"]
+    assert (variables["hotfix_window_days"], variables["failure_window_days"]) == (3, 5)
+    assert variables["incident_types"] == ["Incident", "Outage"]
+    assert variables["blocked_statuses"] == ["waiting"]
+    assert variables["include_subtasks"] is True
+    flag, payload = vars_arg(variables)
+    assert flag == "--vars" and json.loads(payload) == variables
+    # every var the models read is declared in dbt_project.yml (so a bare `dbt build` works too)
+    import yaml
+    declared = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+    assert set(variables) <= set(declared)
+
+
+def test_code_location_has_marts_job_and_one_lineage_graph():
+    from orchestration.definitions import defs
+
+    assert defs.resolve_job_def("marts_job").name == "marts_job"
+    assert defs.resolve_job_def("marts_full_refresh_job") is not None
+    graph = defs.resolve_asset_graph()
+    staging = graph.get(AssetKey("stg_github__pull_requests"))
+    assert set(staging.parent_keys) == {AssetKey("raw_github_pull_requests")}
+    assert set(graph.get(AssetKey("stg_jira__changelog")).parent_keys) >= {AssetKey("raw_jira_changelog")}
+    for mart in ("fct_pull_requests", "fct_deployments", "fct_jira_issues", "mv_dora_by_repo_day",
+                 "mv_flow_by_repo_day", "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily"):
+        assert graph.get(AssetKey(mart)).group_name == "marts"
+    assert staging.group_name == "staging"
+    assert Path(DBT_PROJECT_DIR / "target" / "manifest.json").exists()
