@@ -13,6 +13,7 @@ from orchestration.mock.jira_data import (
     STORY_POINT_ESTIMATE_FIELD,
     JiraData,
     JiraIssue,
+    generate,
     jira_data,
 )
 from orchestration.mock.org import SyntheticOrg
@@ -185,6 +186,6 @@ def test_issue_types_incidents_subtasks_and_a_long_changelog(org: SyntheticOrg) 
 
 def test_large_scale_has_twenty_thousand_issues() -> None:
     org = SyntheticOrg(seed=7, scale="large", days=45)
-    data = jira_data(org)
+    data = generate(org)  # not cached: the other tests need only the default org
     assert len(data.issues) >= 20_000
     assert len(data.board_sprints) == len(org.teams)

@@ -166,15 +166,25 @@ _CACHE: dict[tuple[int, str, str, int], JiraData] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+_CACHE_SIZE = 4  # a test session uses one or two orgs; a large org is ~200 MB, so keep only a few
+
+
 def jira_data(org: SyntheticOrg) -> JiraData:
-    """The org's Jira activity, generated once per (seed, scale, anchor, days)."""
+    """The org's Jira activity, generated once per (seed, scale, anchor, days) and kept for reuse."""
     key = (org.seed, org.scale, org.anchor.isoformat(), org.days)
     with _CACHE_LOCK:
-        data = _CACHE.get(key)
+        data = _CACHE.pop(key, None)
         if data is None:
-            data = _Generator(org).run()
-            _CACHE[key] = data
+            data = generate(org)
+        _CACHE[key] = data  # most recently used last
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
         return data
+
+
+def generate(org: SyntheticOrg) -> JiraData:
+    """Generate the org's Jira activity afresh (not cached)."""
+    return _Generator(org).run()
 
 
 def points_text(points: float | None) -> str | None:
@@ -480,8 +490,12 @@ class _Generator:
             )
             events: list[Event] = []
             if enters is not None and not directly_in_sprint:
-                events.append((enters, self._next(), lead, lambda sim, sid=sprint.id: (
-                    None if sid in sim.issue.sprint_ids else {"sprints": sim.issue.sprint_ids + [sid]})))
+
+                def enter(sim: _IssueSim, sid: int = sprint.id) -> dict[str, Any] | None:
+                    ids = sim.issue.sprint_ids
+                    return None if sid in ids else {"sprints": ids + [sid]}
+
+                events.append((enters, self._next(), lead, enter))
             entry = enters or created
             # Estimation: unestimated issues mostly get points before the sprint starts; some never do.
             if points is None and rng.random() < 0.6:
