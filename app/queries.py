@@ -463,7 +463,7 @@ def deployment_tiles(source: Source, scope: Scope, window: Window) -> list[Tile]
              _stat(rows, "current", "recovery_p50", "recovered"),
              _stat(rows, "previous", "recovery_p50", "recovered"), "recovered failed deployments",
              note=_unrecovered_note(rows)),
-        Tile("deployment_rework_rate", "Rework rate (DORA)", "%", True,
+        Tile("deployment_rework_rate", "Deployment rework rate", "%", True,
              rate("current", "rework"), rate("previous", "rework"), "deployments"),
     ]
     return tiles
@@ -553,9 +553,9 @@ def pull_request_tiles(source: Source, scope: Scope, window: Window) -> list[Til
              _stat(cycle, "previous", "p90", "n"), "merged PRs"),
         Tile("time_to_first_review_p50", "Time to first review p50", "h", True,
              _stat(review, "current", "p50", "n"), _stat(review, "previous", "p50", "n"), "reviewed merged PRs"),
-        Tile("reopened_rate", "Rework rate (reopened PRs)", "%", True,
+        Tile("reopened_rate", "PR rework rate", "%", True,
              _stat(reopened, "current", "rate", "n"), _stat(reopened, "previous", "rate", "n"),
-             "closed or merged PRs"),
+             "closed or merged PRs", note="share reopened at least once"),
     ]
 
 
