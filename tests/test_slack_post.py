@@ -100,7 +100,7 @@ def test_block_kit_message(slack_env: MockApi, warehouse_path: Path) -> None:
     assert [s.count("\u2022 ") for s in sections] == [3, 2, 3]
     context = blocks[-1]["elements"][0]["text"]
     assert context.startswith("Sprint 2026-03-16 \u2192 2026-03-30 \u00b7 "
-                              "<http://dash.example:8501/?team=platform&sprint=104|Open in the dashboard>")
+                              "<http://dash.example:8501/?team=platform&start=2026-03-16&end=2026-03-30|Open in the dashboard>")
     assert context.endswith("Written by mock-model from aggregate metrics only")
 
 
@@ -199,3 +199,11 @@ def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path) -> No
         second = post_when_sprint_completes(context)
         assert isinstance(second, RunRequest) and second.run_key != first.run_key
         assert context.cursor == "platform:105"
+
+
+def test_dashboard_link_of_a_week_ends_on_its_sunday(slack_env: MockApi) -> None:
+    assert run_job().success
+    message = next(m for m in slack_messages(slack_env) if "data" in m["blocks"][0]["text"]["text"])
+    # 2026-W13 is [Mon 03-23, Mon 03-30): the dashboard's inclusive window ends on Sunday 03-29
+    assert "<http://dash.example:8501/?team=data&start=2026-03-23&end=2026-03-29|Open in the dashboard>" in \
+        message["blocks"][-1]["elements"][0]["text"]

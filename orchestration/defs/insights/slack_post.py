@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -53,9 +54,11 @@ def latest_per_team(rows: list[SprintHealthRow], kinds: tuple[str, ...]) -> list
 
 
 def dashboard_link(base_url: str, row: SprintHealthRow) -> str:
-    """The dashboard filtered to the team and period: `?team=...&sprint=<id>` or `?team=...&week=<ISO week>`."""
+    """The dashboard filtered to the team and the period's days, in the dashboard's own query parameters
+    (app/view.py: `team`, `start`, `end`, inclusive UTC days)."""
+    last_day = (row.period_end - timedelta(microseconds=1)).date()
     parts = urlsplit(base_url)
-    params = urlencode({"team": row.team, row.period_kind: row.period_id})
+    params = urlencode({"team": row.team, "start": row.period_start.date().isoformat(), "end": last_day.isoformat()})
     query = f"{parts.query}&{params}" if parts.query else params
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
 
