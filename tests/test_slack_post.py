@@ -111,10 +111,13 @@ def test_rule_based_card_is_labelled_in_the_post(slack_env: MockApi, monkeypatch
         assert message["blocks"][-1]["elements"][0]["text"].endswith("Rule-based summary (no LLM)")
 
 
-def test_no_token_name_or_title_in_any_post_or_prompt(slack_env: MockApi, warehouse_path: Path) -> None:
-    assert run_job().success
+def test_no_token_name_or_title_in_any_post_prompt_or_metadata(slack_env: MockApi, warehouse_path: Path) -> None:
+    result = run_job()
+    assert result.success
+    metadata = [m.metadata for node in ("sprint_health", "sprint_health_slack_post")
+                for m in result.asset_materializations_for_node(node)]
     text = (json.dumps(slack_messages(slack_env)) + json.dumps(llm_requests(slack_env))
-            + json.dumps(rows(warehouse_path), default=str)).lower()
+            + json.dumps(rows(warehouse_path), default=str) + repr(metadata)).lower()
     for secret in (*PEOPLE, *TITLES, slack_env.state.slack_token, slack_env.state.openai_key):
         assert secret.lower() not in text
 
