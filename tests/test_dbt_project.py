@@ -86,3 +86,18 @@ def test_code_location_has_marts_job_and_one_lineage_graph():
         assert graph.get(AssetKey(mart)).group_name == "marts"
     assert staging.group_name == "staging"
     assert Path(DBT_PROJECT_DIR / "target" / "manifest.json").exists()
+
+
+def test_prune_run_dirs_keeps_the_newest(tmp_path):
+    import os
+
+    from orchestration.defs.dbt.project import prune_run_dirs
+
+    for i in range(4):
+        folder = tmp_path / f"dbt_models-{i}"
+        folder.mkdir()
+        os.utime(folder, (1000 + i, 1000 + i))
+    (tmp_path / "manifest.json").write_text("{}")
+    removed = prune_run_dirs(tmp_path, "dbt_models-", keep=2)
+    assert sorted(p.name for p in removed) == ["dbt_models-0", "dbt_models-1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dbt_models-2", "dbt_models-3", "manifest.json"]

@@ -17,6 +17,7 @@ from orchestration.defs.dbt.project import (
     DBT_PROJECT_DIR,
     dbt_environment,
     dbt_vars,
+    prune_run_dirs,
     run_dbt,
     vars_arg,
 )
@@ -87,5 +88,6 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
         context.log.info(f"dbt build against {target.describe()}")
         with dbt_environment(target):
             yield from dbt.cli(args, context=context).stream()
+        prune_run_dirs(project.project_dir / "target", prefix=f"{context.op_def.name}-")
 
     return dbt_models

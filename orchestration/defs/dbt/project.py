@@ -168,3 +168,16 @@ def run_dbt(args: list[str], target: DatabaseTarget, variables: Mapping[str, Any
         raise RuntimeError(f"`dbt {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout[-6000:]}"
                            f"\n{result.stderr[-2000:]}")
     return result
+
+
+def prune_run_dirs(target_dir: Path, prefix: str, keep: int = 5) -> list[Path]:
+    """Delete all but the newest `keep` per-run target folders (dagster-dbt writes one per dbt invocation,
+    a few MB each, so an hourly refresh would otherwise fill the disk). Returns what was deleted."""
+    import shutil
+
+    runs = sorted((p for p in target_dir.glob(f"{prefix}*") if p.is_dir()), key=lambda p: p.stat().st_mtime,
+                  reverse=True)
+    removed = runs[keep:]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
