@@ -34,7 +34,7 @@ from orchestration.settings import SettingsError
 TOKEN_ENV = "GITHUB_TOKEN"
 SEARCH_QUERY_MAX_CHARS = 256
 SEARCH_RESULT_CAP = 1000
-REPOS_PER_REQUEST = 50  # aliased repository(...) blocks per request: 50 x 100 nodes, cost 1
+REPOS_PER_REQUEST = 100  # aliased repository(...) blocks per request: 100 x 100 nodes, cost 1
 # How far before a window the newest-first release/deployment pages are followed: a release published (or
 # a deployment whose latest status changed) in the window but created longer ago than this is not seen.
 RELEASE_LOOKBACK = timedelta(days=14)
