@@ -108,24 +108,28 @@ def test_a_day_through_dagster(mock_env: MockApi, warehouse_path: Path) -> None:
 def test_sprint_rows_and_carryover_timing(mock_env: MockApi, warehouse_path: Path) -> None:
     data = jira_data(mock_env.state.org)
     sprints = data.board_sprints[12]
-    closed = sprints[0]
+    closed, nxt = sprints[0], sprints[1].id
     assert closed.complete is not None
-    key = closed.complete.date().isoformat()
-    assert _run(key).success
+    assert _run(closed.complete.date().isoformat()).success
     rows = _warehouse(warehouse_path).query(
         "select sprint_id, board_id, state, start_at, completed_at from raw_jira_sprints")
     by_id = {r[0]: r for r in rows}
     # The day the sprint completed overlaps both it and its successor (started minutes to hours later).
-    assert by_id[closed.id][1:3] == (12, "closed")
-    assert by_id[closed.id][4] == closed.complete.astimezone(UTC).replace(tzinfo=None)
-    # Carryover: the next sprint's id is appended seconds after completeDate, with the full id lists.
-    nxt = sprints[1].id
-    moves = _warehouse(warehouse_path).query(
-        "select from_value, to_value, created_at from raw_jira_changelog where field = 'sprint' and to_value like ?",
-        [f"%{closed.id},{nxt}%"])
+    assert by_id[closed.id][1:3] == (12, "closed") and nxt in by_id
     completed_at = closed.complete.astimezone(UTC).replace(tzinfo=None)
-    carried = [m for m in moves if timedelta(0) < m[2] - completed_at <= timedelta(seconds=60)]
-    assert carried and all(m[0] == str(closed.id) and m[1] == f"{closed.id},{nxt}" for m in carried)
+    assert by_id[closed.id][4] == completed_at
+    # Carryover: the next sprint's id is appended seconds after completeDate, with the full id lists. An
+    # issue's rows land in the partition of its last update, so ingest the day of a carried-over issue.
+    carried_issue = next(i for i in data.issues if not i.issue_type.subtask and any(
+        item.field_id == "customfield_10020" and item.to_value == f"{closed.id}, {nxt}"
+        and timedelta(0) < h.created - closed.complete <= timedelta(seconds=60)
+        for h in i.histories for item in h.items))
+    assert _run(carried_issue.updated.date().isoformat()).success
+    moves = _warehouse(warehouse_path).query(
+        "select from_value, to_value, from_string, created_at from raw_jira_changelog "
+        "where field = 'sprint' and issue_key = ? order by created_at", [carried_issue.key])
+    carried = [m for m in moves if timedelta(0) < m[3] - completed_at <= timedelta(seconds=60)]
+    assert [(m[0], m[1], m[2]) for m in carried] == [(str(closed.id), f"{closed.id},{nxt}", closed.name)]
 
 
 def test_replaying_a_partition_gives_identical_rows(mock_env: MockApi, warehouse_path: Path) -> None:

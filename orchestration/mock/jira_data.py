@@ -460,17 +460,20 @@ class _Generator:
         closed = [s for s in sprints if s.state == "closed"]
         parents: list[tuple[JiraIssue, list[Event]]] = []
 
-        def carryover_events() -> list[Event]:
-            # At completion Jira moves every unfinished issue to the next sprint, seconds after completeDate.
+        def carryover_events(always_next: bool = False) -> list[Event]:
+            # At completion Jira moves the unfinished issues to the next sprint, seconds after completeDate;
+            # when the team sends them to the backlog instead, nothing is logged (the closed sprint stays).
             out: list[Event] = []
             for i, sprint in enumerate(closed):
                 assert sprint.complete is not None
                 nxt = sprints[i + 1].id
                 when = _ms(sprint.complete + timedelta(seconds=rng.uniform(1.5, 20)))
+                to_backlog = not always_next and rng.random() < 0.1
 
-                def move(sim: _IssueSim, sid: int = sprint.id, nxt: int = nxt) -> dict[str, Any] | None:
+                def move(sim: _IssueSim, sid: int = sprint.id, nxt: int = nxt,
+                         to_backlog: bool = to_backlog) -> dict[str, Any] | None:
                     ids = sim.issue.sprint_ids
-                    if sid in ids and not sim.done() and nxt not in ids:
+                    if sid in ids and not sim.done() and nxt not in ids and not to_backlog:
                         return {"sprints": ids + [nxt]}
                     return None
 
@@ -571,7 +574,8 @@ class _Generator:
             issue = self.new_issue(project, rng.choice([STORY, TASK, BUG]), created, rng.choice(people), rng,
                                    points=rng.choice(FIBONACCI) if rng.random() < 0.5 else None)
             parents.append((issue, []))
-        parents.append(self.long_running_issue(project, rng, people, lead, started, carryover_events()))
+        parents.append(self.long_running_issue(project, rng, people, lead, started,
+                                               carryover_events(always_next=True)))
 
         for issue, events in parents:
             sim = self.add(issue, events)
