@@ -30,6 +30,7 @@ import pytest
 
 from orchestration.defs.insights.blob import (
     build_blob,
+    ingested_until,
     load_team_facts,
     org_horizon,
     quantile_cont,
@@ -262,3 +263,20 @@ def test_week_blob_has_no_planning_metrics(marts: Path) -> None:
     dpd = w13.blob["metrics"]["deploys_per_day"]
     assert (dpd["value"], dpd["previous"], dpd["change_pct"], dpd["trend"]) == (0.0, [0.14, 0.14, 0.14], -100.0, "worse")
     assert build_blob(facts["data"], w13.period, [], horizon)["comparison_periods"] == 0
+
+
+def test_weeks_are_complete_up_to_the_end_of_the_ingested_range(marts: Path) -> None:
+    """With mv_dora_by_repo_day (dense over the ingested days) ending 2026-04-05, the horizon is 04-06 00:00:
+    2026-W14 (03-30..04-06) is complete although data's last activity was 03-31."""
+    conn = duckdb.connect(str(marts))
+    conn.execute("create table mv_dora_by_repo_day as select * from (values "
+                 "('acme/api', 'platform', date '2026-04-04', 0), ('acme/api', 'platform', date '2026-04-05', 0)) "
+                 "t(repo, team, date, deployments)")
+    conn.close()
+    conn = duckdb.connect(str(marts), read_only=True)
+    facts, ingested = load_team_facts(conn, "duckdb"), ingested_until(conn, "duckdb")
+    conn.close()
+    assert ingested == datetime(2026, 4, 6)
+    horizon = org_horizon(facts, NOW, ingested)
+    assert [b.period.period_id for b in team_blobs(facts["data"], False, horizon)][-1] == "2026-W14"
+    assert org_horizon(facts, datetime(2026, 4, 2, 12, 0), ingested) == datetime(2026, 4, 2, 12, 0)  # now first

@@ -468,7 +468,20 @@ def team_blobs(facts: TeamFacts, runs_sprints: bool, horizon: datetime) -> list[
     return out
 
 
-def org_horizon(all_facts: dict[str, TeamFacts], now: datetime) -> datetime:
-    """Weeks count as complete up to the earlier of now and the newest activity in the marts."""
+def ingested_until(conn: Any, kind: str) -> datetime | None:
+    """The end of the last ingested UTC day: mv_dora_by_repo_day is dense over the ingested range."""
+    if not _table_exists(conn, "mv_dora_by_repo_day", kind):
+        return None
+    last = conn.execute("select max(date) from mv_dora_by_repo_day").fetchone()[0]
+    if last is None:
+        return None
+    return datetime(last.year, last.month, last.day) + timedelta(days=1)
+
+
+def org_horizon(all_facts: dict[str, TeamFacts], now: datetime, ingested: datetime | None = None) -> datetime:
+    """Weeks count as complete up to the earlier of now and the end of the ingested range (a quiet weekend
+    does not hold back last week's card); without that range, up to the newest activity in the marts."""
+    if ingested is not None:
+        return min(now, ingested)
     latest = [t for f in all_facts.values() if (t := f.last_activity()) is not None]
     return min(now, max(latest)) if latest else now

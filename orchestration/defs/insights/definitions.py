@@ -36,6 +36,7 @@ from dagster import (
 from orchestration.defs.insights.blob import (
     PeriodBlob,
     canonical_json,
+    ingested_until,
     load_team_facts,
     metrics_hash,
     org_horizon,
@@ -73,7 +74,8 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
     """Every team's blobs: sprint teams (any row in mv_planning_by_sprint) per closed sprint, others per week."""
     with wh.connect(read_only=wh.kind == "duckdb") as conn:
         facts = load_team_facts(conn, wh.kind)
-    horizon = org_horizon(facts, now)
+        ingested = ingested_until(conn, wh.kind)
+    horizon = org_horizon(facts, now, ingested)
     names = sorted(set(team_names) | {t for t in facts if t != "unassigned"})
     out: list[PeriodBlob] = []
     for name in names:
