@@ -305,3 +305,18 @@ def test_fallback_card_for_a_first_sprint_by_hand(tmp_path: Path) -> None:
                             "Pick one metric from this card to improve and review it in the retro.",
                             "Check that deployment and incident data are complete so the next card is reliable."],
     }
+
+
+def test_server_errors_are_retried_then_the_run_falls_back_once(insights_env: MockApi, warehouse_path: Path) -> None:
+    switch(insights_env, llm_server_error=True)
+    result = run_cards()
+    assert result.success
+    # 1 request + 3 SDK retries with backoff for the first card; the other cards skip the dead server.
+    assert counts(insights_env)["llm:requests"] == 4
+    written = rows(warehouse_path)
+    assert {r["source"] for r in written} == {"fallback"}
+    assert all(r["fallback_reason"].startswith("unavailable: the model server was unavailable") for r in written)
+    # Not cached: once the server is back, the next run asks the model.
+    switch(insights_env, llm_server_error=False)
+    assert run_cards().success
+    assert {r["source"] for r in rows(warehouse_path)} == {"model"}
