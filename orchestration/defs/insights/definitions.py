@@ -55,7 +55,9 @@ from orchestration.resources import ProjectConfigResource, WarehouseResource
 from orchestration.warehouse import Warehouse
 
 INSIGHTS_GROUP = "insights"
-MART_DEPS = [AssetKey("mv_planning_by_sprint"), AssetKey("fct_pull_requests"), AssetKey("fct_deployments")]
+# mv_dora_by_repo_day only gives the end of the ingested range (when the last week is complete).
+MART_DEPS = [AssetKey("mv_planning_by_sprint"), AssetKey("fct_pull_requests"), AssetKey("fct_deployments"),
+             AssetKey("mv_dora_by_repo_day")]
 # A rule-based card written because the model could not be reached is retried on the next run.
 UNAVAILABLE_PREFIX = "unavailable: "
 
