@@ -203,3 +203,22 @@ def test_fields_statuses_and_agile(mock_api: MockApi) -> None:
     assert s.get(mock_api.url + "/rest/agile/1.0/board/999", timeout=10).status_code == 404
     counts = requests.get(mock_api.url + "/_mock/counts", timeout=10).json()
     assert counts["jira:board_sprints"] == 2 and counts["jira:field"] == 1
+
+
+def test_jql_operators_and_ordering(mock_api: MockApi) -> None:
+    s = _session(mock_api)
+    data = jira_data(mock_api.state.org)
+    mock_api.state.jira_timezone = "UTC"
+
+    def keys(jql: str) -> list[str]:
+        body = s.post(mock_api.url + "/rest/api/3/search/jql", json={"jql": jql, "fields": ["updated"],
+                                                                     "maxResults": 100}, timeout=10).json()
+        return [i["key"] for i in body["issues"]]
+
+    lo, hi = datetime(2026, 3, 20, 6, tzinfo=UTC), datetime(2026, 3, 24, 18, tzinfo=UTC)
+    inside = [i for i in data.issues if lo < i.updated <= hi and i.project.key == "WEB"]
+    got = keys('project = "WEB" and updated > "2026-03-20 06:00" AND updated <= "2026-03-24 18:00" '
+               "ORDER BY updated DESC")
+    assert got == [i.key for i in sorted(inside, key=lambda i: i.updated, reverse=True)] and got
+    by_key = keys('project in (WEB) AND updated >= "2026/03/20" AND updated < "2026/03/21" order by key asc')
+    assert by_key == sorted(by_key, key=lambda k: int(k.split("-")[1]))
