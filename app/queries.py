@@ -409,6 +409,7 @@ class Tile:
     sample_noun: str
     note: str = ""
     previous_ingested: bool = True  # False: the previous period lies before the first ingested day
+    previous_note: str = ""  # said only when the previous period was ingested
 
 
 def _two_periods(source: Source, sql: str, params: list[Any]) -> dict[str, dict[str, Any]]:
@@ -455,8 +456,9 @@ def deployment_tiles(source: Source, scope: Scope, window: Window) -> list[Tile]
     tiers = {w: deployment_tier(deployment_days(source, scope, w), w) for w in (window, prev)}
     tiles = [
         Tile("deployment_frequency", "Deployment frequency", "/day", False,
-             frequency("current", window), frequency("previous", prev), "deployments", note=f"DORA tier {tiers[window].capitalize()} "
-                                 f"(previous period: {tiers[prev].capitalize()})"),
+             frequency("current", window), frequency("previous", prev), "deployments",
+             note=f"DORA tier {tiers[window].capitalize()}",
+             previous_note=f"previous tier {tiers[prev].capitalize()}"),
         Tile("change_failure_rate", "Change failure rate", "%", True,
              rate("current", "failed"), rate("previous", "failed"), "deployments"),
         Tile("recovery_time_p50", "Failed deployment recovery time p50", "h", True,

@@ -62,7 +62,8 @@ def sample_caption(tile: Tile) -> str:
     if n < SMALL_SAMPLE:
         parts[0] = f"⚠️ {parts[0]} (fewer than {SMALL_SAMPLE}: read with care)"
     if tile.previous_ingested:
-        parts.append(f"previous: {format_value(tile.previous.value, tile.unit)}, n = {tile.previous.sample}")
+        parts.append(f"previous: {format_value(tile.previous.value, tile.unit)}, n = {tile.previous.sample}"
+                     + (f", {tile.previous_note}" if tile.previous_note else ""))
     else:
         parts.append("no comparison: the previous period was not ingested")
     if tile.note:

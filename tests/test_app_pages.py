@@ -339,7 +339,7 @@ def test_overview_tiles_equal_hand_computed_values(published: Path) -> None:
 
     text = captions(at)
     # Sample sizes, marked below 5.
-    assert "n = 8 deployments · previous: 0.21/day, n = 3 · DORA tier Elite (previous period: High)" in text
+    assert "n = 8 deployments · previous: 0.21/day, n = 3, previous tier High · DORA tier Elite" in text
     assert "⚠️ n = 2 recovered failed deployments (fewer than 5: read with care)" in text
     assert "1 failed deployment(s) not recovered yet" in text
     assert "n = 5 merged PRs · previous: 14.0 h, n = 3" in text
@@ -428,10 +428,13 @@ def test_range_before_the_first_ingested_day(published: Path) -> None:
     # ingested: unknown, so no comparison (not a comparison with zero).
     at = run_app({"start": "2026-01-20", "end": "2026-02-28"})
     assert any("Data starts on 2026-02-01" in w.value for w in at.sidebar.warning)
+    # Tier: blocks back from 02-28: [02-22..02-28] days 24 25 = 2, [02-15..02-21] day 17 = 1,
+    # [02-08..02-14] 0, [02-01..02-07] 0: median 0.5 < 1; 3 / 28 * 30 = 3.2 >= 1 a month -> Medium.
     freq = metric(at, "Deployment frequency (per day)")
-    assert freq.value.startswith("0.11/day")
+    assert freq.value == "0.11/day · Medium"
     assert freq.proto.delta == ""
-    assert "no comparison: the previous period was not ingested" in captions(at)
+    assert "no comparison: the previous period was not ingested · DORA tier Medium" in captions(at)
+    assert "previous tier" not in captions(at)
     assert at.query_params["start"] in ("2026-02-01", ["2026-02-01"])
 
 
