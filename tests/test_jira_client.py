@@ -11,7 +11,7 @@ import requests
 
 from orchestration.defs.jira.ingest import fetch_issue_partition
 from orchestration.defs.jira.resource import JiraClient, JiraResource, jql_window
-from orchestration.http import ApiAuthError, ApiPayloadError, ApiUnreachableError
+from orchestration.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError
 from orchestration.mock.jira import _jql_date
 from orchestration.mock.jira_data import jira_data
 from orchestration.mock.server import MockApi
@@ -214,3 +214,13 @@ class socket_closed_port:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+def test_wrong_project_or_board_in_the_config_is_named(mock_api: MockApi) -> None:
+    client = _client(mock_api)
+    with pytest.raises(ApiError, match=r"jira.projects \[API, NOPE\].*The value 'NOPE' does not exist"):
+        client.issues_updated_between(["API", "NOPE"], _utc(2026, 3, 20), _utc(2026, 3, 21))
+    with pytest.raises(ApiError, match=r"Jira board 999 \(listed under jira.boards in the project config\)"):
+        client.story_points_fields(["API"], [12, 999])
+    with pytest.raises(ApiError, match=r"Jira board 999 "):
+        client.sprints(999)

@@ -16,6 +16,7 @@ All HTTP goes through orchestration.http.HttpClient (retries, Retry-After, count
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import requests
 from dagster import ConfigurableResource
 
 from orchestration import settings
-from orchestration.http import ApiPayloadError, HttpClient, RetryPolicy
+from orchestration.http import ApiError, ApiPayloadError, HttpClient, RetryPolicy
 from orchestration.settings import SettingsError
 from orchestration.warehouse import to_db_timestamp
 
@@ -187,7 +188,8 @@ class JiraClient:
     def board_configuration(self, board_id: int) -> dict[str, Any]:
         key = f"board_configuration:{board_id}"
         if key not in self._cache:
-            body = self._get(f"/rest/agile/1.0/board/{board_id}/configuration")
+            with _board_named(board_id):
+                body = self._get(f"/rest/agile/1.0/board/{board_id}/configuration")
             _need(isinstance(body, dict), f"Jira board {board_id} configuration", "the body (a JSON object)")
             self._cache[key] = body
         return self._cache[key]
@@ -228,7 +230,8 @@ class JiraClient:
         out: list[dict[str, Any]] = []
         start = 0
         while True:
-            body = self._get(f"/rest/agile/1.0/board/{board_id}/sprint", {"startAt": start, "maxResults": 50})
+            with _board_named(board_id):
+                body = self._get(f"/rest/agile/1.0/board/{board_id}/sprint", {"startAt": start, "maxResults": 50})
             entity = f"Jira sprints of board {board_id}"
             _need(isinstance(body, dict) and isinstance(body.get("values"), list), entity, "values")
             values = body["values"]
@@ -268,13 +271,20 @@ class JiraClient:
         wanted = list(dict.fromkeys([*ISSUE_FIELDS, *(f for f in extra_fields if f)]))
         issues: list[dict[str, Any]] = []
         dropped = 0
-        for issue in self.search(jql, wanted, expand="changelog"):
-            _check_issue(issue)
-            updated = parse_jira_time(issue["fields"].get("updated"), f"Jira issue {issue['key']}", "fields.updated")
-            if start <= updated < end:  # the JQL window was widened; this is the exact UTC window
-                issues.append(issue)
-            else:
-                dropped += 1
+        try:
+            for issue in self.search(jql, wanted, expand="changelog"):
+                _check_issue(issue)
+                updated = parse_jira_time(issue["fields"].get("updated"), f"Jira issue {issue['key']}",
+                                          "fields.updated")
+                if start <= updated < end:  # the JQL window was widened; this is the exact UTC window
+                    issues.append(issue)
+                else:
+                    dropped += 1
+        except ApiError as exc:
+            if "answered 400" not in str(exc):
+                raise
+            raise ApiError(f"Jira rejected the search over jira.projects [{', '.join(projects)}]; check those "
+                           f"project keys in the project config. {exc}") from exc
         histories: dict[str, list[dict[str, Any]]] = {}
         truncated: list[dict[str, Any]] = []
         for issue in issues:
@@ -386,6 +396,18 @@ def parse_jira_time(value: Any, entity: str, field_name: str) -> datetime:
         raise ApiPayloadError(f"{entity}: field `{field_name}` is {value!r}, not a timestamp") from exc
     assert naive is not None
     return naive.replace(tzinfo=UTC)
+
+
+@contextlib.contextmanager
+def _board_named(board_id: int) -> Iterator[None]:
+    """A 404 from a board endpoint means a wrong id under jira.boards (or a board the account cannot see)."""
+    try:
+        yield
+    except ApiError as exc:
+        if "answered 404" not in str(exc):
+            raise
+        raise ApiError(f"Jira board {board_id} (listed under jira.boards in the project config) does not exist "
+                       f"or the account in JIRA_EMAIL cannot see it. {exc}") from exc
 
 
 def _need(condition: Any, entity: str, field_name: str) -> None:
