@@ -3,6 +3,7 @@ story-points field discovery, and errors that name what to fix."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -224,3 +225,41 @@ def test_wrong_project_or_board_in_the_config_is_named(mock_api: MockApi) -> Non
         client.story_points_fields(["API"], [12, 999])
     with pytest.raises(ApiError, match=r"Jira board 999 "):
         client.sprints(999)
+
+
+def test_raw_rows_roll_back_to_creation_values(mock_api: MockApi) -> None:
+    """Every day of the org's range, as raw rows; rolling each issue's current values back through its
+    normalized changelog rows gives the values it was created with (the mock's record of them)."""
+    mock_api.state.jira_timezone = "Asia/Kolkata"
+    org = mock_api.state.org
+    data = jira_data(org)
+    client = _client(mock_api)
+    issues: dict[str, dict] = {}
+    changes: dict[str, list[dict]] = {}
+    day = org.start_dt
+    while day < org.end_dt:
+        partition = fetch_issue_partition(client, PROJECTS, BOARDS, None, day, day + timedelta(days=1))
+        for row in partition.rows["raw_jira_issues"]:
+            assert row["key"] not in issues  # each issue is in the partition of its last update only
+            issues[row["key"]] = row
+        for row in partition.rows["raw_jira_changelog"]:
+            changes.setdefault(row["issue_key"], []).append(row)
+        day += timedelta(days=1)
+    assert set(issues) == {i.key for i in data.issues}
+    for issue in data.issues:
+        row = issues[issue.key]
+        values = {"status": row["status_id"], "sprint": ",".join(map(str, json.loads(row["sprint_ids"]))) or None,
+                  "story_points": None if row["story_points"] is None else f"{row['story_points']:g}",
+                  "flagged": "true" if row["flagged"] else "false"}
+        for change in sorted(changes.get(issue.key, []), key=lambda r: (r["created_at"], int(r["history_id"]),
+                                                                         r["item_index"]), reverse=True):
+            if change["field"] in values:
+                assert values[change["field"]] == change["to_value"], (issue.key, change)
+                values[change["field"]] = change["from_value"]
+        initial = issue.initial
+        assert values == {
+            "status": initial["status"],
+            "sprint": ",".join(map(str, initial["sprint_ids"])) or None,
+            "story_points": None if initial["points"] is None else f"{initial['points']:g}",
+            "flagged": "true" if initial["flagged"] else "false",
+        }, issue.key
