@@ -19,12 +19,24 @@ def _with_period(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _period_bands(grain: str) -> alt.X:
+    """Bars sit on one band per day or week (a time axis would draw week bars a day wide)."""
+    label = "Week starting (UTC)" if grain == "week" else "Day (UTC)"
+    return alt.X("period_label:O", title=label, sort=None, axis=alt.Axis(labelAngle=-45))
+
+
+def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
+    out = _with_period(df)
+    out["period_label"] = out["period"].dt.strftime("%b %d")
+    return out
+
+
 def counts_over_time(df: pd.DataFrame, column: str, title: str, grain: str, color: str = "#4c78a8") -> alt.Chart:
     """Bars of a count per day or week."""
     return (
-        alt.Chart(_with_period(df), title=title, height=HEIGHT)
+        alt.Chart(_with_labels(df), title=title, height=HEIGHT)
         .mark_bar(color=color)
-        .encode(x=_period_axis(grain), y=alt.Y(f"{column}:Q", title="count"),
+        .encode(x=_period_bands(grain), y=alt.Y(f"{column}:Q", title="count"),
                 tooltip=[alt.Tooltip("period:T", title="period"), alt.Tooltip(f"{column}:Q", title="count")])
     )
 
@@ -44,13 +56,14 @@ def lines_over_time(df: pd.DataFrame, series: dict[str, str], title: str, y_titl
 
 
 def stacked_over_time(df: pd.DataFrame, series: dict[str, str], title: str, y_title: str, grain: str) -> alt.Chart:
-    long = _with_period(df)[["period", *series]].melt("period", var_name="series", value_name="value")
+    long = _with_labels(df)[["period", "period_label", *series]].melt(
+        ["period", "period_label"], var_name="series", value_name="value")
     long["series"] = long["series"].map(series)
     order = list(series.values())
     return (
         alt.Chart(long, title=title, height=HEIGHT)
         .mark_bar()
-        .encode(x=_period_axis(grain), y=alt.Y("value:Q", title=y_title, stack="zero"),
+        .encode(x=_period_bands(grain), y=alt.Y("value:Q", title=y_title, stack="zero"),
                 color=alt.Color("series:N", title=None, sort=order),
                 order=alt.Order("series_order:Q"),
                 tooltip=[alt.Tooltip("period:T", title="period"), "series:N",

@@ -784,10 +784,18 @@ def blocked_over_time(source: Source, scope: Scope, window: Window) -> pd.DataFr
         order by 1, 2""", [window.start, window.end, *params])  # noqa: S608 - values bound; SQL text from this module
 
 
-def blocked_issues_now(source: Source, scope: Scope) -> pd.DataFrame:
-    """Issues blocked in the build, with their age at the build's publication time."""
-    where, params = jira_filter(scope)
+def data_as_of(source: Source, last_day: date | None) -> datetime:
+    """When the build's "current" state was true: its publication, but never after the end of the
+    last ingested day (a backfill of old days says nothing about what happened since)."""
     as_of = source.published_at or datetime.now()
+    if last_day is not None:
+        as_of = min(as_of, datetime.combine(last_day + timedelta(days=1), time(0)))
+    return as_of
+
+
+def blocked_issues_now(source: Source, scope: Scope, as_of: datetime) -> pd.DataFrame:
+    """Issues blocked in the build, with their age at `as_of` (see data_as_of)."""
+    where, params = jira_filter(scope)
     result = frame(source, f"""
         select issue_key, team, issue_type, summary, status_name, story_points, blocked_since,
                {hours_between('blocked_since', 'cast(? as timestamp)')} / 24.0 as blocked_days

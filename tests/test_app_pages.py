@@ -580,3 +580,14 @@ def test_blocked_issues_without_jira_base_url_say_how_to_link(published: Path,
     at = run_app(CURRENT, page="app_pages/planning.py")
     assert "Set JIRA_BASE_URL to link the issues to Jira." in captions(at)
     assert "link" not in at.dataframe[1].value.columns
+
+
+def test_blocked_age_is_measured_when_the_data_was_true() -> None:
+    from app import queries
+
+    late = queries.Source(kind="duckdb", label="x", key="x", build_id="b", published_at=datetime(2026, 11, 27, 3, 0),
+                          tables=frozenset())
+    # A backfill ending 2026-03-15, published in November: ages run to the end of 03-15, not to November.
+    assert queries.data_as_of(late, date(2026, 3, 15)) == datetime(2026, 3, 16, 0, 0)
+    # Published during the last ingested day: its publication time.
+    assert queries.data_as_of(late, date(2026, 11, 27)) == datetime(2026, 11, 27, 3, 0)

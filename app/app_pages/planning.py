@@ -63,17 +63,19 @@ if source.has("mv_planning_by_team_day"):
 if not source.has("fct_jira_issues"):
     st.info("This build has no Jira issues mart (fct_jira_issues) yet.")
 else:
-    blocked = queries.blocked_issues_now(source, current.scope)
-    as_of = source.published_at.strftime("%Y-%m-%d %H:%M UTC") if source.published_at else "now"
+    as_of_time = queries.data_as_of(source, dims.latest_day)
+    blocked = queries.blocked_issues_now(source, current.scope, as_of_time)
+    as_of = as_of_time.strftime("%Y-%m-%d %H:%M UTC")
     if blocked.empty:
-        st.success(f"No issue is blocked (as of the build published {as_of}).")
+        st.success(f"No issue is blocked (as of {as_of}).")
     else:
         links = [ui.jira_issue_url(k) for k in blocked["issue_key"]]
         if all(links):
             blocked.insert(0, "link", links)
         else:
             st.caption("Set JIRA_BASE_URL to link the issues to Jira.")
-        st.caption(f"{len(blocked)} blocked issue(s); age as of the build published {as_of}, oldest first.")
+        st.caption(f"{len(blocked)} blocked issue(s); age as of {as_of} (the build, or the end of the last "
+                   "ingested day if earlier), oldest first.")
         st.dataframe(blocked, hide_index=True, width="stretch", column_config={
             "link": st.column_config.LinkColumn("Issue", display_text=r"/browse/(.+)$"),
             "blocked_since": st.column_config.DatetimeColumn("Blocked since (UTC)"),
