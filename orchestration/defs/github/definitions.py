@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, EnvVar
+from dagster import Definitions
 
 from orchestration.defs.github.assets import github_pull_requests, raw_github_deployments, raw_github_releases
-from orchestration.defs.github.resource import TOKEN_ENV, GitHubResource
+from orchestration.defs.github.resource import GitHubResource
 
 
 def github_defs() -> Definitions:
-    # EnvVar is resolved when a run uses the resource, never at import time; api_url unset means GITHUB_API_URL.
+    # The token and URL are read from GITHUB_TOKEN / GITHUB_API_URL when a run uses the resource.
     return Definitions(
         assets=[github_pull_requests, raw_github_releases, raw_github_deployments],
-        resources={"github": GitHubResource(token=EnvVar(TOKEN_ENV))},
+        resources={"github": GitHubResource()},
     )

@@ -331,8 +331,8 @@ def strip_nested(pr: dict[str, Any]) -> dict[str, Any]:
 
 
 class GitHubResource(ConfigurableResource):
-    """GitHub's GraphQL API. `token` is bound to GITHUB_TOKEN; unset `api_url` means GITHUB_API_URL
-    (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3)."""
+    """GitHub's GraphQL API. Unset `token` means GITHUB_TOKEN and unset `api_url` means GITHUB_API_URL
+    (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3), both read when used."""
 
     token: str | None = Field(default=None, description="A token that can read the configured repos (GITHUB_TOKEN).")
     api_url: str | None = Field(default=None, description="REST base URL; GraphQL URL is derived (DESIGN.md).")
@@ -340,7 +340,8 @@ class GitHubResource(ConfigurableResource):
 
     def client(self) -> GitHubClient:
         """A client with fresh counters (one per asset run, so metadata shows that run's spend)."""
-        return GitHubClient(self.token, self.api_url or settings.github_api_url(),
+        token = self.token or settings.env(TOKEN_ENV)
+        return GitHubClient(token, self.api_url or settings.github_api_url(),
                             policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s))
 
     def pull_requests_updated_between(self, repos: Iterable[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
