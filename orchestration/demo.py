@@ -22,6 +22,9 @@ from pathlib import Path
 DEMO_DIR = Path(".emd/demo")
 MOCK_PORT = 8765
 PORTS = {"Dagster UI": 3000, "Dashboard": 8501, "dbt docs": 8080}
+# The demo shows the deterministic Sprint Health card: these are unset so that no model, paid or not, is called
+# even when the user's shell has them.
+LLM_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EMD_LLM_MODEL")
 
 
 def _say(message: str) -> None:
@@ -53,8 +56,9 @@ def demo_environment(root: Path, mock_url: str) -> dict[str, str]:
     """The variables the demo's pipeline, Dagster UI and dashboard share."""
     from orchestration.mock.server import mock_environment
 
+    env = {k: v for k, v in mock_environment(mock_url).items() if k not in LLM_VARIABLES}
     return {
-        **mock_environment(mock_url),
+        **env,
         "EMD_CONFIG": str(root / DEMO_DIR / "config.yaml"),
         "DATABASE_URL": f"duckdb:///{root / 'data' / 'warehouse.duckdb'}",
         "DAGSTER_HOME": str(root / DEMO_DIR / "dagster_home"),
@@ -96,6 +100,8 @@ def run_demo(args: argparse.Namespace) -> int:
             return 1
         env = demo_environment(root, f"http://127.0.0.1:{MOCK_PORT}")
         os.environ.update(env)
+        for name in LLM_VARIABLES:
+            os.environ.pop(name, None)
         _say(f"2/4 config at {env['EMD_CONFIG']}; warehouse {env['DATABASE_URL']}; Dagster home {env['DAGSTER_HOME']}")
         _say(f"3/4 backfilling {start}..{today} (30 days), building the marts, writing the cards, posting to Slack")
         began = time.monotonic()
