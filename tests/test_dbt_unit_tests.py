@@ -9,6 +9,8 @@ from orchestration.defs.dbt.project import run_dbt
 from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse
 
+MARTS = ("fct_pull_requests", "fct_deployments", "fct_jira_issues", "mv_dora_by_repo_day", "mv_flow_by_repo_day",
+         "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily")
 EXPECTED_UNIT_TESTS = {
     "pull_request_durations_and_review_depth", "ready_at_is_last_ready_for_review_before_first_review",
     "failure_attributed_to_latest_earlier_deployment_within_window", "deployment_failure_rework_and_recovery",
@@ -30,5 +32,12 @@ def test_dbt_build_on_an_empty_warehouse_passes_every_unit_and_data_test(tmp_pat
     assert set(unit.values()) == {"pass"}
     failed = {uid: s for uid, s in statuses.items() if s not in ("pass", "success", "no-op")}  # no-op: exposures
     assert failed == {}
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     with warehouse.connect(read_only=True) as conn:
         assert conn.execute("select count(*) from metrics_daily").fetchone() == (0,)
+        # every mart column a user sees is described in the YAML (dbt docs)
+        for mart in MARTS:
+            node = manifest["nodes"][f"model.engineering_metrics.{mart}"]
+            described = {name for name, column in node["columns"].items() if column.get("description")}
+            built = [row[0] for row in conn.execute(f"describe {mart}").fetchall()]  # noqa: S608 - our names
+            assert [c for c in built if c not in described] == [], mart
