@@ -809,7 +809,7 @@ def blocked_issues_now(source: Source, scope: Scope, as_of: datetime) -> pd.Data
 
 
 def latest_cards(source: Source, scope: Scope) -> dict[str, dict[str, Any]]:
-    """The newest sprint_health row of each team in scope."""
+    """The card of each team's most recent period (ties: the newest written)."""
     if not source.has("sprint_health"):
         return {}
     where, params = jira_filter(scope)
@@ -818,11 +818,19 @@ def latest_cards(source: Source, scope: Scope) -> dict[str, dict[str, Any]]:
                prompt_version, model, source, card_json, card_text, tokens_used, slack_channel,
                slack_ts, generated_at, posted_at
         from sprint_health where 1 = 1{where}
-        order by team, generated_at desc""", params)  # noqa: S608 - values bound; SQL text from this module
+        order by team, period_end desc nulls last, generated_at desc""", params)  # noqa: S608 - values bound; SQL text from this module
     cards: dict[str, dict[str, Any]] = {}
     for row in result.to_dict("records"):
-        cards.setdefault(row["team"], row)
+        # Missing values come back as NaN/NaT from the data frame: make them None.
+        cards.setdefault(row["team"], {k: (None if _missing(v) else v) for k, v in row.items()})
     return cards
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other containers
+        return False
 
 
 def parse_json(text: Any) -> Any:

@@ -216,13 +216,15 @@ def build_fixture_warehouse(path: Path) -> None:
                  ts(since) if since else None])
         old_card = {"insights": ["API Sprint 1 was the older card."] * 3, "risks": ["r"] * 2,
                     "recommendations": ["x"] * 3}
-        for period_id, name, generated, card in (("1", "API Sprint 1", "2026-03-01 18:00", old_card),
-                                                 ("2", "API Sprint 2", "2026-03-13 18:00", PLATFORM_CARD)):
+        # The older sprint's card was rewritten last (a re-run): the page still shows the latest sprint's.
+        for period_id, name, start, end, generated, card in (
+                ("1", "API Sprint 1", "2026-02-16 09:00", "2026-03-01 17:00", "2026-03-14 06:00", old_card),
+                ("2", "API Sprint 2", "2026-03-02 09:00", "2026-03-13 17:00", "2026-03-13 18:00", PLATFORM_CARD)):
             conn.execute(
-                "insert into sprint_health values ('platform', 'sprint', ?, ?, null, null, ?, 'h', 'v1', "
+                "insert into sprint_health values ('platform', 'sprint', ?, ?, ?, ?, ?, 'h', 'v1', "
                 "'gpt-test', 'model', ?, 'card text', 812, 'C123', '1710000000.000100', '{}', ?, ?)",
-                [period_id, name, json.dumps({"sprint": name, "committed_points": 30}), json.dumps(card),
-                 ts(generated), ts(generated)])
+                [period_id, name, ts(start), ts(end), json.dumps({"sprint": name, "committed_points": 30}),
+                 json.dumps(card), ts(generated), ts(generated)])
     finally:
         conn.close()
 
@@ -514,7 +516,8 @@ def test_sprint_health_page_shows_latest_card_per_team(published: Path) -> None:
     info = " ".join(i.value for i in at.info)
     assert "No Sprint Health card exists yet for web" in info
     assert "No Sprint Health card exists yet for data" in info
-    assert any("written by model gpt-test" in c.value for c in at.caption)
+    assert any("written by model gpt-test at 2026-03-13 18:00 UTC · posted to Slack channel C123" in c.value
+               for c in at.caption)
 
 
 def test_every_page_renders_for_every_team(published: Path) -> None:

@@ -21,10 +21,13 @@ for team in teams:
         st.info(f"No Sprint Health card exists yet for {team}. The insights job writes one after each "
                 "completed sprint (weekly for teams without sprints) when the pipeline runs.")
         continue
-    generated = card["generated_at"]
+    generated = card["generated_at"].strftime("%Y-%m-%d %H:%M") if card["generated_at"] else "an unknown time"
     written_by = f"model {card['model']}" if card["source"] == "model" else "the deterministic fallback"
+    posted = ""
+    if card["slack_ts"]:
+        posted = f" · posted to Slack channel {card['slack_channel']}" if card["slack_channel"] else " · posted to Slack"
     st.caption(f"{card['period_name']} ({card['period_kind']} {card['period_id']}) · written by {written_by} "
-               f"at {generated} UTC" + (f" · posted to Slack {card['slack_channel']}" if card["slack_ts"] else ""))
+               f"at {generated} UTC{posted}")
     body = queries.parse_json(card["card_json"]) or {}
     columns = st.columns(3)
     for column, (key, title) in zip(columns, (("insights", "Insights"), ("risks", "Risks"),
