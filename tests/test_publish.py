@@ -198,3 +198,15 @@ def test_dashboard_snapshot_asset(live: Path) -> None:
     conn = duckdb.connect(str(live.with_name("warehouse.published.duckdb")), read_only=True)
     assert conn.execute("select build_id from _build").fetchone() == (build_id,)
     conn.close()
+
+
+def test_publish_command(live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestration.publish import main
+
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
+    assert main() == 0
+    assert "fct_deployments 11 rows" in capsys.readouterr().out
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'absent.duckdb'}")
+    assert main() == 1
+    assert "build it first with `make demo` or `emd pipeline --start" in capsys.readouterr().err
