@@ -333,13 +333,13 @@ class JqlQuery:
                 chosen = {v.upper() for v in values}
                 self.projects = chosen if self.projects is None else self.projects & chosen
             elif name in ("updated", "created", "updateddate", "createddate"):
-                op = peek(1)
-                value = peek(2)
-                if op[0] != "op" or op[1] not in (">=", "<=", ">", "<", "="):
-                    raise JqlError(f"Error in the JQL Query: unsupported operator '{op[1]}' for field '{name}'.")
-                if value[0] not in ("word", "str"):
-                    raise JqlError(f"Error in the JQL Query: Expecting a date after '{op[1]}'.")
-                self.bounds.append((name.removesuffix("date"), op[1], _jql_date(value[1], name, zone)))
+                operator = peek(1)
+                operand = peek(2)
+                if operator[0] != "op" or operator[1] not in (">=", "<=", ">", "<", "="):
+                    raise JqlError(f"Error in the JQL Query: unsupported operator '{operator[1]}' for field '{name}'.")
+                if operand[0] not in ("word", "str"):
+                    raise JqlError(f"Error in the JQL Query: Expecting a date after '{operator[1]}'.")
+                self.bounds.append((name.removesuffix("date"), operator[1], _jql_date(operand[1], name, zone)))
                 i += 3
             else:
                 raise JqlError(f"Field '{peek()[1]}' does not exist or this field cannot be viewed by anonymous users.")
