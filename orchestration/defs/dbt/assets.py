@@ -17,6 +17,7 @@ from orchestration.defs.dbt.project import (
     DBT_PROJECT_DIR,
     dbt_environment,
     dbt_vars,
+    keep_partial_parse,
     prune_run_dirs,
     run_dbt,
     vars_arg,
@@ -87,7 +88,9 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
         target = warehouse.get().target
         context.log.info(f"dbt build against {target.describe()}")
         with dbt_environment(target):
-            yield from dbt.cli(args, context=context).stream()
+            invocation = dbt.cli(args, context=context)
+            yield from invocation.stream()
+        keep_partial_parse(invocation.target_path, project.project_dir / "target")
         prune_run_dirs(project.project_dir / "target", prefix=f"{context.op_def.name}-")
 
     return dbt_models

@@ -181,3 +181,21 @@ def prune_run_dirs(target_dir: Path, prefix: str, keep: int = 5) -> list[Path]:
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed
+
+
+def keep_partial_parse(run_target: Path, project_target: Path) -> bool:
+    """Make this run's parse state (parsed with the config's --vars) the one the next run starts from.
+
+    dagster-dbt seeds each run's fresh target folder with the project's partial_parse.msgpack; that file
+    comes from `dbt parse` without --vars, and changed vars force a full re-parse on every run.
+    """
+    import shutil
+
+    source = run_target / "partial_parse.msgpack"
+    if not source.exists():
+        return False
+    project_target.mkdir(parents=True, exist_ok=True)
+    staging = project_target / "partial_parse.msgpack.tmp"
+    shutil.copyfile(source, staging)
+    staging.replace(project_target / "partial_parse.msgpack")  # atomic: a concurrent run sees old or new
+    return True
