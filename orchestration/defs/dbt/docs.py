@@ -21,7 +21,13 @@ def generate_docs(work_dir: Path = DOCS_WORK_DIR) -> Path:
     except ConfigError as exc:
         print(f"emd docs: documenting with dbt_project.yml's default vars ({exc})", file=sys.stderr)
         variables = None
-    run_dbt(["docs", "generate"], target, variables, work_dir=work_dir)
+    result = run_dbt(["docs", "generate"], target, variables, work_dir=work_dir, check=False)
+    if result.returncode != 0:
+        # The warehouse may be busy (a DuckDB file another process is writing): document the project
+        # without the catalog (column types, row counts) rather than serve nothing.
+        print(f"emd docs: could not read the warehouse {target.describe()} for the catalog; "
+              "generating the docs without it", file=sys.stderr)
+        run_dbt(["docs", "generate", "--empty-catalog"], target, variables, work_dir=work_dir)
     return work_dir / "target"
 
 
