@@ -410,6 +410,7 @@ class Tile:
     note: str = ""
     previous_ingested: bool = True  # False: the previous period lies before the first ingested day
     previous_note: str = ""  # said only when the previous period was ingested
+    badge: str = ""  # shown beside the value (the DORA tier)
 
 
 def _two_periods(source: Source, sql: str, params: list[Any]) -> dict[str, dict[str, Any]]:
@@ -457,7 +458,9 @@ def deployment_tiles(source: Source, scope: Scope, window: Window) -> list[Tile]
     tiles = [
         Tile("deployment_frequency", "Deployment frequency", "/day", False,
              frequency("current", window), frequency("previous", prev), "deployments",
-             note=f"DORA tier {tiers[window].capitalize()}",
+             note=f"{(frequency('current', window).value or 0) * 7:.1f} per week · "
+                  f"DORA tier {tiers[window].capitalize()}",
+             badge=tiers[window].capitalize(),
              previous_note=f"previous tier {tiers[prev].capitalize()}"),
         Tile("change_failure_rate", "Change failure rate", "%", True,
              rate("current", "failed"), rate("previous", "failed"), "deployments"),

@@ -73,8 +73,8 @@ def sample_caption(tile: Tile) -> str:
 
 def render_tile(tile: Tile, days: int) -> None:
     value = format_value(tile.current.value, tile.unit)
-    if tile.key == "deployment_frequency" and tile.note.startswith("DORA tier "):
-        value = f"{value} · {tile.note.split()[2]}"
+    if tile.badge:
+        value = f"{value} · {tile.badge}"
     delta, words = tile_delta(tile, days)
     st.metric(
         tile_label(tile), value, delta=delta,

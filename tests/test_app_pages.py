@@ -265,7 +265,7 @@ def captions(at: AppTest) -> str:
 def test_overview_tiles_equal_hand_computed_values(published: Path) -> None:
     at = run_app(CURRENT)
 
-    # Deployments d1 d2 d3 dbot d4 d5 d6 d7 = 8 in 14 days: 8 / 14 = 0.571 -> 0.57/day.
+    # Deployments d1 d2 d3 dbot d4 d5 d6 d7 = 8 in 14 days: 8 / 14 = 0.571 -> 0.57/day (x 7 = 4.0 per week).
     # Previous: p1 p2 p3 = 3 / 14 = 0.214; change 0.571 - 0.214 = +0.357 -> +0.36/day (more is better).
     # Tier: 7-day blocks back from 03-15: [03-09..03-15] deploy days 09 10 12 13 = 4,
     # [03-02..03-08] days 02 03 04 05 = 4; median 4 >= 3 -> Elite.
@@ -341,7 +341,7 @@ def test_overview_tiles_equal_hand_computed_values(published: Path) -> None:
 
     text = captions(at)
     # Sample sizes, marked below 5.
-    assert "n = 8 deployments · previous: 0.21/day, n = 3, previous tier High · DORA tier Elite" in text
+    assert "n = 8 deployments · previous: 0.21/day, n = 3, previous tier High · 4.0 per week · DORA tier Elite" in text
     assert "⚠️ n = 2 recovered failed deployments (fewer than 5: read with care)" in text
     assert "1 failed deployment(s) not recovered yet" in text
     assert "n = 5 merged PRs · previous: 14.0 h, n = 3" in text
@@ -435,7 +435,8 @@ def test_range_before_the_first_ingested_day(published: Path) -> None:
     freq = metric(at, "Deployment frequency (per day)")
     assert freq.value == "0.11/day · Medium"
     assert freq.proto.delta == ""
-    assert "no comparison: the previous period was not ingested · DORA tier Medium" in captions(at)
+    # 3 / 28 * 7 = 0.75 -> 0.8 per week.
+    assert "no comparison: the previous period was not ingested · 0.8 per week · DORA tier Medium" in captions(at)
     assert "previous tier" not in captions(at)
     assert at.query_params["start"] in ("2026-02-01", ["2026-02-01"])
 
