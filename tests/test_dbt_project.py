@@ -101,3 +101,18 @@ def test_prune_run_dirs_keeps_the_newest(tmp_path):
     removed = prune_run_dirs(tmp_path, "dbt_models-", keep=2)
     assert sorted(p.name for p in removed) == ["dbt_models-0", "dbt_models-1"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dbt_models-2", "dbt_models-3", "manifest.json"]
+
+
+def test_emd_docs_generates_the_site(tmp_path, monkeypatch):
+    from orchestration.cli import build_parser
+    from orchestration.defs.dbt.docs import generate_docs
+
+    args = build_parser().parse_args(["docs", "--port", "9000", "--no-serve"])
+    assert (args.port, args.no_serve) == (9000, True)
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    monkeypatch.setenv("EMD_CONFIG", str(tmp_path / "missing.yaml"))  # falls back to the default vars
+    site = generate_docs(work_dir=tmp_path / "docs")
+    assert (site / "index.html").exists()
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert {"exposure.engineering_metrics.dashboard", "exposure.engineering_metrics.sprint_health_slack_post"} <= set(
+        manifest["exposures"])
