@@ -796,9 +796,24 @@ def data_as_of(source: Source, last_day: date | None) -> datetime:
     return as_of
 
 
-def blocked_issues_now(source: Source, scope: Scope, as_of: datetime) -> pd.DataFrame:
-    """Issues blocked in the build, with their age at `as_of` (see data_as_of)."""
+def include_subtasks() -> bool:
+    """The project config's `jira.include_subtasks` (EMD_CONFIG), as the planning marts apply it;
+    false when the dashboard has no readable config."""
+    from orchestration.config import load_config
+    from orchestration.settings import config_path
+
+    try:
+        return load_config(config_path()).include_subtasks
+    except Exception:
+        return False
+
+
+def blocked_issues_now(source: Source, scope: Scope, as_of: datetime, with_subtasks: bool = False) -> pd.DataFrame:
+    """Issues blocked in the build, with their age at `as_of` (see data_as_of). Sub-tasks are left out
+    unless asked for, like mv_planning_by_team_day's counts."""
     where, params = jira_filter(scope)
+    if not with_subtasks:
+        where = " and not coalesce(is_subtask, false)" + where
     result = frame(source, f"""
         select issue_key, team, issue_type, summary, status_name, story_points, blocked_since,
                {hours_between('blocked_since', 'cast(? as timestamp)')} / 24.0 as blocked_days

@@ -47,7 +47,8 @@ MART_DDL = {
     "fct_jira_issues": """
         issue_key varchar, project_key varchar, team varchar, issue_type varchar, summary varchar,
         status_name varchar, status_category varchar, story_points double, created_at timestamp,
-        resolved_at timestamp, is_blocked boolean, blocked_since timestamp, cycle_time_hours double""",
+        resolved_at timestamp, is_blocked boolean, blocked_since timestamp, cycle_time_hours double,
+        is_subtask boolean""",
     "mv_dora_by_repo_day": """
         repo varchar, team varchar, date date, deployments integer, lead_time_p50_hours double,
         lead_time_p90_hours double, hotfixes integer, failed_deployments integer""",
@@ -154,6 +155,7 @@ ORG_DAYS = [("2026-03-01", 1, 3.0, 3.0), ("2026-03-15", 3, 3.5, 5.5)]
 ISSUES = [
     ("API-7", "platform", "Blocked", True, "2026-03-10 12:00"),
     ("API-9", "platform", "Blocked", True, "2026-03-12 12:00"),
+    ("API-8", "platform", "Blocked", True, "2026-03-11 12:00"),  # a sub-task: left out by default
     ("WEB-3", "web", "Blocked by vendor", True, "2026-03-14 12:00"),
     ("API-2", "platform", "Done", False, None),
     ("DATA-1", "data", "In Progress", False, None),
@@ -210,10 +212,10 @@ def build_fixture_warehouse(path: Path) -> None:
                      "as r(repo, team), range(date '2026-02-01', date '2026-03-16', interval 1 day) as d(day)")
         for key, team, status, blocked, since in ISSUES:
             conn.execute(
-                "insert into fct_jira_issues values (?, ?, ?, 'Story', ?, ?, ?, 3, ?, null, ?, ?, null)",
-                [key, key.split("-")[0], team, f"Summary of {key}", status,
-                 "done" if status == "Done" else "indeterminate", ts("2026-02-20 09:00"), blocked,
-                 ts(since) if since else None])
+                "insert into fct_jira_issues values (?, ?, ?, ?, ?, ?, ?, 3, ?, null, ?, ?, null, ?)",
+                [key, key.split("-")[0], team, "Sub-task" if key == "API-8" else "Story", f"Summary of {key}",
+                 status, "done" if status == "Done" else "indeterminate", ts("2026-02-20 09:00"), blocked,
+                 ts(since) if since else None, key == "API-8"])
         old_card = {"insights": ["API Sprint 1 was the older card."] * 3, "risks": ["r"] * 2,
                     "recommendations": ["x"] * 3}
         # The older sprint's card was rewritten last (a re-run): the page still shows the latest sprint's.
@@ -238,6 +240,7 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
     monkeypatch.setenv("JIRA_BASE_URL", "https://acme.atlassian.net")
     monkeypatch.delenv("GITHUB_API_URL", raising=False)
+    monkeypatch.setenv("EMD_CONFIG", str(tmp_path / "no-config.yaml"))  # defaults: sub-tasks left out
     return live
 
 
@@ -595,3 +598,14 @@ def test_blocked_age_is_measured_when_the_data_was_true() -> None:
     assert queries.data_as_of(late, date(2026, 3, 15)) == datetime(2026, 3, 16, 0, 0)
     # Published during the last ingested day: its publication time.
     assert queries.data_as_of(late, date(2026, 11, 27)) == datetime(2026, 11, 27, 3, 0)
+
+
+def test_blocked_sub_tasks_follow_the_config(published: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("org: acme\ngithub:\n  repos: [acme/api]\njira:\n  include_subtasks: true\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("EMD_CONFIG", str(config))
+    at = run_app(CURRENT, page="app_pages/planning.py")
+    # With sub-tasks: API-8 (blocked since 03-11 12:00) is 4.5 days old at 03-16 00:00.
+    assert [round(d, 3) for d in at.dataframe[1].value["blocked_days"].tolist()] == [5.5, 4.5, 3.5, 1.5]

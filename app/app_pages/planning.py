@@ -64,7 +64,10 @@ if not source.has("fct_jira_issues"):
     st.info("This build has no Jira issues mart (fct_jira_issues) yet.")
 else:
     as_of_time = queries.data_as_of(source, dims.latest_day)
-    blocked = queries.blocked_issues_now(source, current.scope, as_of_time)
+    with_subtasks = queries.include_subtasks()
+    blocked = queries.blocked_issues_now(source, current.scope, as_of_time, with_subtasks)
+    if not with_subtasks:
+        st.caption("Sub-tasks are left out, as in the planning metrics (`jira.include_subtasks` in the config).")
     as_of = as_of_time.strftime("%Y-%m-%d %H:%M UTC")
     if blocked.empty:
         st.success(f"No issue is blocked (as of {as_of}).")
