@@ -127,6 +127,22 @@ def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _duckdb_insert(conn: Any, table: str, columns: list[str], values: list[list[Any]]) -> None:
+    """Insert through an Arrow table: DuckDB's executemany binds row by row and is ~10x slower."""
+    import pyarrow as pa
+
+    arrow_types = {"date": pa.date32(), "timestamp": pa.timestamp("us"), "text": pa.string(), "integer": pa.int64(),
+                   "bigint": pa.int64(), "boolean": pa.bool_(), "double precision": pa.float64()}
+    types = dict(RAW_TABLES[table])
+    batch = pa.table({name: pa.array([row[i] for row in values], type=arrow_types[types[name]])
+                      for i, name in enumerate(columns)})
+    conn.register("_emd_insert_batch", batch)
+    try:
+        conn.execute(f"insert into {table} ({', '.join(columns)}) select {', '.join(columns)} from _emd_insert_batch")  # noqa: S608
+    finally:
+        conn.unregister("_emd_insert_batch")
+
+
 class Warehouse:
     """A thin connection factory over DuckDB or PostgreSQL with the raw-table helpers."""
 
@@ -215,13 +231,12 @@ class Warehouse:
                             raise WarehouseError(f"{table}: unexpected columns {sorted(unknown)}")
                         full = {"partition_date": day, "fetched_at": fetched, **row}
                         values.append([full.get(c) for c in columns])
-                    if values:
+                    if values and self.kind == "duckdb":
+                        _duckdb_insert(conn, table, columns, values)
+                    elif values:
                         sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})"  # noqa: S608
-                        if self.kind == "duckdb":
-                            conn.executemany(sql, values)
-                        else:
-                            with conn.cursor() as cur:
-                                cur.executemany(sql, values)
+                        with conn.cursor() as cur:
+                            cur.executemany(sql, values)
                     written[table] = len(values)
                 if self.kind == "duckdb":
                     conn.execute("commit")
