@@ -105,7 +105,7 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                        as status_name, 'indeterminate' as status_category, cast(random() * 8 as integer) as story_points,
                    timestamp '{start.isoformat()}' + to_seconds(cast(random() * {days} * 86400 as bigint)) as created_at,
                    null::timestamp as resolved_at, false as is_blocked, null::timestamp as blocked_since,
-                   null::double as cycle_time_hours
+                   null::double as cycle_time_hours, i % 10 = 0 as is_subtask
             from range({teams * 500}) as t(i)""")  # noqa: S608 - generator constants
         conn.execute("update fct_jira_issues set is_blocked = true, "
                      "blocked_since = cast(? as timestamp) - to_seconds(cast(random() * 10 * 86400 as bigint)) "
