@@ -9,6 +9,7 @@ from orchestration.defs.github.definitions import github_defs
 from orchestration.defs.ingestion import ingestion_defs
 from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
+from orchestration.defs.publish import publish_defs
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 
@@ -24,6 +25,7 @@ def build_definitions() -> Definitions:
         jira_defs(),
         dbt_defs(),
         insights_defs(),
+        publish_defs(),
         Definitions(resources=shared_resources()),
     )
 
