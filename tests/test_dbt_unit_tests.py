@@ -16,7 +16,7 @@ EXPECTED_UNIT_TESTS = {
     "failure_attributed_to_latest_earlier_deployment_within_window", "deployment_failure_rework_and_recovery",
     "dora_day_percentiles_and_rates", "flow_day_rework_rate_and_review_metrics", "sprint_percentages",
     "field_history_rolls_back_from_current_value", "blocked_age_wip_and_throughput_at_end_of_day",
-    "sprint_membership_merges_intervals_and_applies_the_60_second_rule",
+    "sprint_membership_merges_intervals_and_applies_the_60_second_rule", "sprint_scope_events_points_at_the_right_moments",
 }
 
 
