@@ -45,6 +45,75 @@ def built(mock_env, config_path):
         yield conn, config
 
 
+FAR = datetime(9999, 12, 31)
+GRACE_SECONDS = 60
+
+
+def value_intervals(created: datetime, current, changes: list[dict], parse) -> list[tuple]:
+    """METRICS.md: roll the current value back through the changes, newest to oldest ->
+    [(valid_from, valid_to, value)], half-open."""
+    intervals, value, until = [], current, FAR
+    for change in sorted(changes, key=lambda c: (c["created_at"], c["history_id"], c["item_index"]), reverse=True):
+        intervals.append((change["created_at"], until, value))
+        value, until = parse(change), change["created_at"]
+    intervals.append((min(created, until), until, value))
+    return intervals[::-1]
+
+
+def sprint_set(text) -> frozenset:
+    return frozenset(int(p) for p in (text or "").replace("[", "").replace("]", "").replace('"', "").split(",")
+                     if p.strip())
+
+
+def committed_by_hand(conn) -> dict[int, tuple[int, float]]:
+    """Issues (and their points) in each started sprint at its start_at, from the raw rows, in Python."""
+    issues = newest(fetch(conn, "select * from raw_jira_issues"), ("key",))
+    changelog = defaultdict(list)
+    for c in fetch(conn, "select * from raw_jira_changelog where field in ('sprint', 'story_points')"):
+        issue = issues.get((c["issue_key"],))
+        if issue is not None and c["partition_date"] == issue["partition_date"]:
+            changelog[(c["issue_key"], c["field"])].append(c)
+    sprints = {s["sprint_id"]: s for s in newest(fetch(conn, "select * from raw_jira_sprints"), ("sprint_id",)).values()}
+    completions = defaultdict(list)
+    for s in sprints.values():
+        if s["completed_at"]:
+            completions[s["board_id"]].append(s["completed_at"])
+
+    def snapped(at: datetime, sprint_id: int) -> datetime:
+        """An entry logged up to 60 s after a completion on the sprint's board happened at that completion."""
+        board = sprints[sprint_id]["board_id"] if sprint_id in sprints else None
+        hits = [c for c in completions.get(board, []) if c < at and (at - c).total_seconds() <= GRACE_SECONDS]
+        return max(hits) if hits else at
+
+    committed: dict[int, tuple[int, float]] = {}
+    for (key,), issue in issues.items():
+        if issue["is_subtask"]:
+            continue
+        membership = value_intervals(issue["created_at"], sprint_set(issue["sprint_ids"]),
+                                     changelog[(key, "sprint")], lambda c: sprint_set(c["from_value"]))
+        points = value_intervals(issue["created_at"], issue["story_points"], changelog[(key, "story_points")],
+                                 lambda c: float(c["from_string"] or c["from_value"]) if (c["from_string"] or c["from_value"]) else None)
+        for sprint_id, sprint in sprints.items():
+            start = sprint["start_at"]
+            if start is None:
+                continue
+            # spans of membership of this sprint (contiguous intervals merged), entry snapped to completions
+            spans, current = [], None
+            for valid_from, valid_to, value in membership:
+                if sprint_id in value:
+                    current = [current[0], valid_to] if current else [valid_from, valid_to]
+                elif current:
+                    spans.append(current)
+                    current = None
+            if current:
+                spans.append(current)
+            if any(snapped(entered, sprint_id) <= start < left for entered, left in spans):
+                at_start = next((v for f, t, v in points if f <= start < t), None)
+                n, total = committed.get(sprint_id, (0, 0.0))
+                committed[sprint_id] = (n + 1, total + (at_start or 0.0))
+    return committed
+
+
 def test_marts_match_values_recomputed_from_raw_rows(built):
     conn, config = built
     overrides = config["deployments"].get("repos", {})
@@ -111,3 +180,10 @@ def test_marts_match_values_recomputed_from_raw_rows(built):
                 for r in fetch(conn, "select team, date, resolved_issues from mv_planning_by_team_day")}
     assert {k: v for k, v in planning.items() if v} == dict(resolved)
     assert sum(resolved.values()) > 0
+
+    # Sprint commitment: issues in each sprint at its start, and their points then.
+    by_hand = committed_by_hand(conn)
+    marts = {r["sprint_id"]: (r["committed_issues"], r["committed_points"])
+             for r in fetch(conn, "select * from mv_planning_by_sprint where start_at is not null")}
+    assert {k: (n, pytest.approx(p)) for k, (n, p) in by_hand.items()} == {k: v for k, v in marts.items() if v[0]}
+    assert sum(n for n, _ in by_hand.values()) > 0
