@@ -20,10 +20,11 @@ def test_duckdb_target_is_an_absolute_path(tmp_path, monkeypatch):
 
 def test_postgres_target_keeps_the_password_out_of_plain_variables():
     env = dbt_target_env(parse_database_url(
-        "postgresql://metrics:s3cr%40t@db.example:6543/warehouse?options=-csearch_path%3Dmarts"))
+        "postgresql://metrics:s3cr%40t@db.example:6543/warehouse?options=-csearch_path%3Dmarts&sslmode=require"))
     assert env["EMD_DBT_TARGET"] == "postgres"
     assert (env["EMD_DBT_PG_HOST"], env["EMD_DBT_PG_PORT"], env["EMD_DBT_PG_USER"]) == ("db.example", "6543", "metrics")
     assert (env["EMD_DBT_PG_DATABASE"], env["EMD_DBT_PG_SCHEMA"]) == ("warehouse", "marts")
+    assert env["EMD_DBT_PG_SSLMODE"] == "require"
     # dbt scrubs DBT_ENV_SECRET_* values from its logs; no other variable carries the password
     assert env["DBT_ENV_SECRET_PG_PASSWORD"] == "s3cr@t"
     assert not any("s3cr" in v for k, v in env.items() if k != "DBT_ENV_SECRET_PG_PASSWORD")

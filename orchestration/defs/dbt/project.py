@@ -23,7 +23,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 # Names the profiles.yml in dbt_project/ reads with env_var(). dbt scrubs DBT_ENV_SECRET_* from its logs.
 TARGET_ENV_NAMES = (
     "EMD_DBT_TARGET", "EMD_DBT_DUCKDB_PATH", "EMD_DBT_PG_HOST", "EMD_DBT_PG_PORT", "EMD_DBT_PG_USER",
-    "EMD_DBT_PG_DATABASE", "EMD_DBT_PG_SCHEMA", "DBT_ENV_SECRET_PG_PASSWORD",
+    "EMD_DBT_PG_DATABASE", "EMD_DBT_PG_SCHEMA", "EMD_DBT_PG_SSLMODE", "DBT_ENV_SECRET_PG_PASSWORD",
 )
 
 
@@ -31,7 +31,7 @@ def dbt_target_env(target: DatabaseTarget) -> dict[str, str]:
     """The environment variables profiles.yml reads, for the warehouse DATABASE_URL names.
 
     DuckDB: an absolute file path (dbt runs with the project directory as its working directory).
-    Postgres: host, port, user, database and schema (from `options=-csearch_path=...`, else public);
+    Postgres: host, port, user, database, sslmode and schema (from `options=-csearch_path=...`, else public);
     the password goes in DBT_ENV_SECRET_PG_PASSWORD so it never shows in dbt's logs.
     """
     if target.kind == "duckdb":
@@ -51,6 +51,7 @@ def dbt_target_env(target: DatabaseTarget) -> dict[str, str]:
         "EMD_DBT_PG_USER": unquote(parsed.username or "postgres"),
         "EMD_DBT_PG_DATABASE": (parsed.path or "/postgres").lstrip("/") or "postgres",
         "EMD_DBT_PG_SCHEMA": schema,
+        "EMD_DBT_PG_SSLMODE": (query.get("sslmode") or ["prefer"])[0],
         "DBT_ENV_SECRET_PG_PASSWORD": unquote(parsed.password or ""),
     }
 
