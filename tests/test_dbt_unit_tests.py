@@ -13,10 +13,10 @@ MARTS = ("fct_pull_requests", "fct_deployments", "fct_jira_issues", "mv_dora_by_
          "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily")
 EXPECTED_UNIT_TESTS = {
     "pull_request_durations_and_review_depth", "ready_at_is_last_ready_for_review_before_first_review",
-    "failure_attributed_to_latest_earlier_deployment_within_window", "deployment_failure_rework_and_recovery",
+    "failure_goes_to_latest_prior_deployment_in_window", "deployment_failure_rework_and_recovery",
     "dora_day_percentiles_and_rates", "flow_day_rework_rate_and_review_metrics", "sprint_percentages",
     "field_history_rolls_back_from_current_value", "blocked_age_wip_and_throughput_at_end_of_day",
-    "sprint_membership_merges_intervals_and_applies_the_60_second_rule", "sprint_scope_events_points_at_the_right_moments",
+    "sprint_membership_spans_and_60_second_rule", "sprint_scope_events_points_at_the_right_moments",
 }
 
 
