@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
+from dbt_fixtures import scenario
+from dbt_fixtures.scenario import t
 
 from orchestration.config import parse_config
 from orchestration.defs.dbt.project import dbt_vars, run_dbt
 from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse
-from tests.dbt_fixtures import scenario
-from tests.dbt_fixtures.scenario import t
 
 pytestmark = pytest.mark.postgres
 SERVER = os.environ.get("EMD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
