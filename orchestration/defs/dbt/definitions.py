@@ -1,5 +1,6 @@
 """Definitions of the dbt part of the code location: the dbt models as assets, `marts_job` (dbt build)
-and `marts_full_refresh_job` (dbt build --full-refresh)."""
+and `marts_full_refresh_job` (dbt build --full-refresh). Both end by publishing the dashboard snapshot,
+which runs only when the build succeeded, so the dashboard keeps the last complete build otherwise."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ def dbt_defs() -> Definitions:
     models = build_dbt_assets(project)
     marts_job = define_asset_job(
         MARTS_JOB,
-        selection=AssetSelection.assets(models),
+        selection=AssetSelection.assets(models) | AssetSelection.keys("dashboard_snapshot"),
         description="dbt build: staging -> intermediate -> marts, with their data tests.",
     )
     full_refresh_job = define_asset_job(
         MARTS_FULL_REFRESH_JOB,
-        selection=AssetSelection.assets(models),
+        selection=AssetSelection.assets(models) | AssetSelection.keys("dashboard_snapshot"),
         config={"ops": {models.op.name: {"config": {"full_refresh": True}}}},
         description="dbt build --full-refresh: rebuild every model from scratch.",
     )
