@@ -167,18 +167,18 @@ class Warehouse:
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                conn = duckdb.connect(str(path), read_only=read_only)
+                duck = duckdb.connect(str(path), read_only=read_only)
             except duckdb.Error as exc:
                 raise WarehouseError(f"cannot open the DuckDB warehouse {path}: {exc}") from exc
             try:
-                yield conn
+                yield duck
             finally:
-                conn.close()
+                duck.close()
         else:
             import psycopg
 
             try:
-                conn = psycopg.connect(self.target.postgres_url, autocommit=False)
+                conn = psycopg.connect(str(self.target.postgres_url), autocommit=False)
             except psycopg.Error as exc:
                 raise WarehouseError(
                     f"cannot connect to the Postgres warehouse {self.describe()} (DATABASE_URL): {exc}"

@@ -177,6 +177,8 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
                 return
             handler, match = resolved
             fault = None if parsed.path.startswith("/_mock/") else faults.pick()
+            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/")):
+                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI and Slack send 429
             if fault is not None:
                 state.count(f"fault:{fault}")
             if fault in ("500", "502", "503"):
@@ -233,7 +235,7 @@ class MockApi:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def __enter__(self) -> MockApi:
         self.thread.start()
