@@ -176,9 +176,11 @@ def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
         return EmptyWarehouse(f"Cannot connect to the Postgres warehouse {label} (DATABASE_URL): "
                               f"{type(exc).__name__}", fill_commands())
     try:
+        # The schema DATABASE_URL's search_path names (where dbt builds) first, when several hold the marts.
         rows = conn.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_schema not in ('information_schema', 'pg_catalog')"
+            "where table_schema not in ('information_schema', 'pg_catalog') "
+            "order by table_schema = current_schema() desc, table_schema"
         ).fetchall()
         schema = next((s for s, t in rows if t == "fct_pull_requests"), None)
         tables = frozenset(t for s, t in rows if s == schema)

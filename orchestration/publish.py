@@ -105,14 +105,18 @@ def _present_tables(conn: Any, kind: str) -> dict[str, str]:
     if kind == "duckdb":
         sql += "and table_catalog = current_database() "
         rows = conn.execute(sql + "order by table_schema", list(SNAPSHOT_TABLES)).fetchall()
+        current = (conn.execute("select current_schema()").fetchone() or ("main",))[0]
     else:
         with conn.cursor() as cur:
             cur.execute(sql + "order by table_schema", list(SNAPSHOT_TABLES))
             rows = cur.fetchall()
+            cur.execute("select current_schema()")
+            current = (cur.fetchone() or (None,))[0]
     found: dict[str, str] = {}
     for table, schema in rows:
-        # dbt-duckdb's default schema is `main`; prefer it when a table exists in several schemas.
-        if table not in found or schema == "main":
+        # The connection's current schema (DuckDB: `main`; Postgres: the first of the search_path that
+        # DATABASE_URL's `options=-csearch_path=...` names, where dbt builds) wins when several have the table.
+        if table not in found or schema == current:
             found[table] = schema
     return found
 

@@ -50,3 +50,51 @@ def mock_env(monkeypatch: pytest.MonkeyPatch, mock_api: MockApi, config_path: Pa
     monkeypatch.setenv("DATABASE_URL", f"duckdb:///{warehouse_path}")
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     return mock_api
+
+
+# The Postgres tests' server: any database on it that the user may connect to and create databases from.
+POSTGRES_SERVER_ENV = "EMD_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this test run on EMD_TEST_POSTGRES_URL (default: 127.0.0.1:5432, user postgres),
+    dropped at the end. Skips only when no server answers there."""
+    import os
+    import re
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    server = os.environ.get(POSTGRES_SERVER_ENV) or DEFAULT_POSTGRES_SERVER
+    try:
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"no PostgreSQL server reachable at {re.sub(r'//[^@/]*@', '//', server)} "
+                    f"(set {POSTGRES_SERVER_ENV}): {str(exc).strip().splitlines()[0]}")
+    name = f"emd_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin.execute(f'create database "{name}"')
+    try:
+        yield re.sub(r"^(postgres(?:ql)?://[^/?]*)/?[^?]*", rf"\1/{name}", server, count=1)
+    finally:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> Iterator[str]:
+    """DATABASE_URL of a fresh schema (in this run's database) for one test: raw tables, dbt models,
+    sprint_health and the dashboard's reads all land in it through `options=-csearch_path=<schema>`."""
+    import uuid
+
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+    sep = "&" if "?" in postgres_database else "?"
+    try:
+        yield f"{postgres_database}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            conn.execute(f"drop schema if exists {schema} cascade")

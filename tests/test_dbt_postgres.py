@@ -1,11 +1,9 @@
 """The dbt project builds on dbt-postgres too: the hand-crafted scenario of test_dbt_marts, written to a
-schema of its own on the local server, gives the same hand-computed values (a subset; the full
-DuckDB = Postgres equality test is a later issue)."""
+schema of its own on the local server (conftest's `postgres_url`), gives the same hand-computed values
+(a subset; test_warehouse_parity.py compares every mart of a whole pipeline run on both warehouses)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import pytest
@@ -18,25 +16,11 @@ from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
-SERVER = os.environ.get("EMD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
-def postgres_warehouse(tmp_path) -> Iterator[Warehouse]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER} (set EMD_TEST_POSTGRES): {exc}")
-    schema = f"emd_dbt_test_{os.getpid()}"
-    admin.execute(f"drop schema if exists {schema} cascade")
-    admin.execute(f"create schema {schema}")
-    try:
-        sep = "&" if "?" in SERVER else "?"
-        yield Warehouse(parse_database_url(f"{SERVER}{sep}options=-csearch_path%3D{schema}"))
-    finally:
-        admin.execute(f"drop schema if exists {schema} cascade")
-        admin.close()
+def postgres_warehouse(postgres_url: str) -> Warehouse:
+    return Warehouse(parse_database_url(postgres_url))
 
 
 def test_scenario_builds_on_postgres_with_the_same_values(postgres_warehouse, tmp_path):

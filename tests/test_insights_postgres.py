@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +18,6 @@ from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
-SERVER = os.environ.get("EMD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 DDL = {
     "fct_pull_requests": _PR_COLUMNS,
     "fct_deployments": "deployment_id text, repo text, team text, deployed_at timestamp, source text, "
@@ -30,36 +27,25 @@ DDL = {
 
 
 @pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    """A database of its own (other tests use the shared one) with the marts of test_insights_marts."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER} (set EMD_TEST_POSTGRES): {exc}")
-    name = f"emd_insights_test_{os.getpid()}"
-    admin.execute(f'drop database if exists "{name}"')
-    admin.execute(f'create database "{name}"')
-    url = re.sub(r"/[^/]*$", f"/{name}", SERVER)
-    try:
-        source = duckdb.connect(str(build_marts(tmp_path / "marts.duckdb")), read_only=True)
-        with psycopg.connect(url) as conn:
-            for table, ddl in DDL.items():
-                columns = re.sub(r"\bdouble\b", "double precision", ddl)
-                conn.execute(f"create table {table} ({columns})")
-                rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
-                marks = ", ".join(["%s"] * len(rows[0]))
-                with conn.cursor() as cur:
-                    cur.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608
-        source.close()
-        yield url
-    finally:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+def marts_url(postgres_url: str, tmp_path: Path) -> str:
+    """A schema of its own (conftest's `postgres_url`) with the marts of test_insights_marts."""
+    import psycopg
+
+    source = duckdb.connect(str(build_marts(tmp_path / "marts.duckdb")), read_only=True)
+    with psycopg.connect(postgres_url) as conn:
+        for table, ddl in DDL.items():
+            columns = re.sub(r"\bdouble\b", "double precision", ddl)
+            conn.execute(f"create table {table} ({columns})")
+            rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
+            marks = ", ".join(["%s"] * len(rows[0]))
+            with conn.cursor() as cur:
+                cur.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608
+    source.close()
+    return postgres_url
 
 
-def test_cards_on_postgres_match_duckdb(postgres_url: str, tmp_path: Path) -> None:
-    wh = Warehouse(parse_database_url(postgres_url))
+def test_cards_on_postgres_match_duckdb(marts_url: str, tmp_path: Path) -> None:
+    wh = Warehouse(parse_database_url(marts_url))
     figures = write_cards(wh, ["platform", "data"], CardWriter(None), NOW)
     assert (figures["cards_total"], figures["cards_written"]) == (8, 8)
     rows = read_rows(wh)

@@ -212,29 +212,14 @@ def test_failures_name_the_cause_and_keep_the_previous_partition(mock_env: MockA
 
 
 @pytest.mark.postgres
-def test_a_day_into_postgres(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch) -> None:
-    import uuid
-
-    import psycopg
-
-    base = "postgresql://postgres@127.0.0.1:5432/test"
-    schema = f"jira_test_{uuid.uuid4().hex[:8]}"  # our own schema: other tests use the same database
-    try:
-        with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"create schema {schema}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
-    url = f"{base}?options=-csearch_path%3D{schema}"
+def test_a_day_into_postgres(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch, postgres_url: str) -> None:
+    url = postgres_url  # a schema of our own (conftest): other tests use the same database
     monkeypatch.setenv("DATABASE_URL", url)
-    try:
-        assert _run("2026-03-31").success
-        first = Warehouse(parse_database_url(url)).query(
-            "select key, sprint_ids, story_points, is_subtask from raw_jira_issues order by key")
-        assert _run("2026-03-31").success
-        again = Warehouse(parse_database_url(url)).query(
-            "select key, sprint_ids, story_points, is_subtask from raw_jira_issues order by key")
-        expected = {i.key for i in jira_data(mock_env.state.org).issues if i.updated.date().isoformat() == "2026-03-31"}
-        assert first == again and {r[0] for r in first} == expected
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"drop schema if exists {schema} cascade")
+    assert _run("2026-03-31").success
+    first = Warehouse(parse_database_url(url)).query(
+        "select key, sprint_ids, story_points, is_subtask from raw_jira_issues order by key")
+    assert _run("2026-03-31").success
+    again = Warehouse(parse_database_url(url)).query(
+        "select key, sprint_ids, story_points, is_subtask from raw_jira_issues order by key")
+    expected = {i.key for i in jira_data(mock_env.state.org).issues if i.updated.date().isoformat() == "2026-03-31"}
+    assert first == again and {r[0] for r in first} == expected

@@ -184,7 +184,8 @@ def test_dashboard_snapshot_asset(live: Path) -> None:
     spec = dashboard_snapshot.specs_by_key[AssetKey("dashboard_snapshot")]
     assert spec.group_name == "serving"
     deps = {dep.asset_key for dep in spec.deps}
-    assert {AssetKey(name) for name in MART_TABLES} | {AssetKey("sprint_health")} == deps
+    assert {AssetKey(name) for name in MART_TABLES} | {AssetKey("sprint_health"),
+                                                       AssetKey("sprint_health_slack_post")} == deps
     # definitions.py supplies the shared `warehouse` resource when it merges publish_defs().
     Definitions.validate_loadable(Definitions.merge(publish_defs(),
                                                     Definitions(resources={"warehouse": WarehouseResource()})))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -17,46 +15,34 @@ from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
-SERVER = os.environ.get("EMD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
-    """A database of its own (other tests use the shared one), filled with the fixture marts."""
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(SERVER, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"no PostgreSQL server at {SERVER} (set EMD_TEST_POSTGRES): {exc}")
-    name = f"emd_app_test_{os.getpid()}"
-    admin.execute(f'drop database if exists "{name}"')
-    admin.execute(f'create database "{name}"')
-    url = re.sub(r"/[^/]*$", f"/{name}", SERVER)
-    try:
-        fixture = tmp_path / "fixture.duckdb"
-        build_fixture_warehouse(fixture)
-        source = duckdb.connect(str(fixture), read_only=True)
-        with psycopg.connect(url) as conn:
-            for table, ddl in MART_DDL.items():
-                columns = re.sub(r"\bdouble\b", "double precision", ddl)
-                conn.execute(f"create table {table} ({columns})")
-                rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
-                if rows:
-                    marks = ", ".join(["%s"] * len(rows[0]))
-                    with conn.cursor() as cur:
-                        cur.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608
-        source.close()
-        yield url
-    finally:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.close()
+def marts_url(postgres_url: str, tmp_path: Path) -> str:
+    """A schema of its own (conftest's `postgres_url`), filled with the fixture marts."""
+    import psycopg
+
+    fixture = tmp_path / "fixture.duckdb"
+    build_fixture_warehouse(fixture)
+    source = duckdb.connect(str(fixture), read_only=True)
+    with psycopg.connect(postgres_url) as conn:
+        for table, ddl in MART_DDL.items():
+            columns = re.sub(r"\bdouble\b", "double precision", ddl)
+            conn.execute(f"create table {table} ({columns})")
+            rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
+            if rows:
+                marks = ", ".join(["%s"] * len(rows[0]))
+                with conn.cursor() as cur:
+                    cur.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608
+    source.close()
+    return postgres_url
 
 
-def test_publish_records_the_build_and_the_app_reads_live_read_only(postgres_url: str,
+def test_publish_records_the_build_and_the_app_reads_live_read_only(marts_url: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    result = publish_build(Warehouse(parse_database_url(postgres_url)))
+    result = publish_build(Warehouse(parse_database_url(marts_url)))
     assert result["tables"]["fct_deployments"] == 11 and result["missing"] == []
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("DATABASE_URL", marts_url)
     source = queries.open_source()
     assert isinstance(source, queries.Source)
     assert source.build_id == result["build_id"]
@@ -77,3 +63,34 @@ def test_publish_records_the_build_and_the_app_reads_live_read_only(postgres_url
     for page in ("app_pages/delivery.py", "app_pages/flow.py", "app_pages/planning.py",
                  "app_pages/sprint_health.py"):
         run_app(CURRENT, page=page)
+
+
+def test_publish_and_the_app_keep_to_the_schema_database_url_names(marts_url: str, postgres_database: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two deployments in one database, each with `options=-csearch_path=<its schema>` in DATABASE_URL:
+    each publishes and reads its own marts, not the first schema (by name) that has a table of that name."""
+    import uuid
+
+    import psycopg
+
+    schema = marts_url.rsplit("%3D", 1)[1]
+    other = f"a_{uuid.uuid4().hex[:8]}"  # sorts before this test's schema (`t_...`)
+    with psycopg.connect(postgres_database, autocommit=True) as conn:
+        conn.execute(f"create schema {other}")
+        for table in MART_DDL:
+            conn.execute(f"create table {other}.{table} (like {schema}.{table})")  # empty marts
+    try:
+        result = publish_build(Warehouse(parse_database_url(marts_url)))
+        assert result["tables"]["fct_deployments"] == 11
+        with psycopg.connect(postgres_database) as conn:
+            assert conn.execute(f"select build_id from {schema}._build").fetchall() == [(result["build_id"],)]  # noqa: S608
+            assert conn.execute("select count(*) from information_schema.tables where table_schema = %s "
+                                "and table_name = '_build'", [other]).fetchone() == (0,)
+        monkeypatch.setenv("DATABASE_URL", marts_url)
+        source = queries.open_source()
+        assert isinstance(source, queries.Source)
+        assert (source.schema, source.build_id) == (schema, result["build_id"])
+        assert queries.execute(source, "select count(*) as n from fct_deployments")["n"].tolist() == [11]
+    finally:
+        with psycopg.connect(postgres_database, autocommit=True) as conn:
+            conn.execute(f"drop schema if exists {other} cascade")

@@ -6,8 +6,9 @@ from orchestration.publish import INSIGHTS_TABLES, MART_TABLES, publish_build
 from orchestration.resources import WarehouseResource
 
 SERVING_GROUP = "serving"
-# The marts (dbt models keep their model name as asset key) and the Sprint Health table.
-SNAPSHOT_DEPS = [AssetKey(name) for name in MART_TABLES + INSIGHTS_TABLES]
+# The marts (dbt models keep their model name as asset key) and the Sprint Health table, then the
+# Slack post, which records where each card was posted in that table (so insights_job publishes after it).
+SNAPSHOT_DEPS = [AssetKey(name) for name in MART_TABLES + INSIGHTS_TABLES] + [AssetKey("sprint_health_slack_post")]
 
 
 @asset(
