@@ -1,5 +1,6 @@
 """The whole pipeline against the mock APIs (ingestion_job per day, then marts_job = dbt build through
-dagster-dbt), then a handful of mart values recomputed here, by hand, straight from the raw rows."""
+dagster-dbt), then a handful of mart values recomputed here, by hand, straight from the raw rows.
+Runs on both warehouses: DuckDB and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -37,8 +38,17 @@ def hours(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 3600
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_kind(request, mock_env, monkeypatch) -> str:
+    """Both warehouses: mock_env's DuckDB file, or a schema of its own on the local Postgres (conftest)."""
+    if request.param == "postgres":
+        monkeypatch.setenv("DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return request.param
+
+
 @pytest.fixture
-def built(mock_env, config_path):
+def built(warehouse_kind, config_path):
+    assert database_target().kind == warehouse_kind
     run_pipeline(START, END, steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
     config = yaml.safe_load(config_path.read_text())
     with Warehouse(database_target()).connect(read_only=True) as conn:
