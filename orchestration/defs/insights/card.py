@@ -250,7 +250,12 @@ class CardWriter:
         self.prompts.append(sent)
         self.calls += 1
         try:
-            response = self.client().chat.completions.create(messages=sent, **kwargs)
+            try:
+                response = self.client().chat.completions.create(messages=sent, **kwargs)
+            except json.JSONDecodeError:
+                # A cut-off answer body: the SDK retries 5xx and dropped connections, not this; one more try.
+                self.calls += 1
+                response = self.client().chat.completions.create(messages=sent, **kwargs)
         except (openai.BadRequestError, openai.UnprocessableEntityError):
             if not self.structured_output:
                 raise
@@ -296,7 +301,7 @@ class CardWriter:
         except openai.NotFoundError:
             self.unavailable = (f"model {self.llm.model!r} or the chat completions endpoint was not found: "
                                 "check EMD_LLM_MODEL and OPENAI_BASE_URL")
-        except openai.APIError as exc:
+        except (openai.APIError, json.JSONDecodeError) as exc:
             self.unavailable = f"the model server was unavailable after retries ({type(exc).__name__})"
         return self._fallback(blob, self.unavailable, cacheable=False, tokens=self.tokens - tokens0,
                               calls=self.calls - calls0)

@@ -122,6 +122,18 @@ def explain_slack_error(error: str, method: str, channel: str) -> str:
     return f"Slack {method} failed ({error}); check SLACK_BOT_TOKEN, SLACK_CHANNEL_ID and SLACK_API_URL."
 
 
+def _server_error_retry_class() -> type:
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+
+    class ServerErrorRetry(ServerErrorRetryHandler):
+        """slack_sdk's handler retries 500 and 503 only; a gateway's 502/504 is as transient."""
+
+        def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+            return response is not None and response.status_code in (500, 502, 503, 504)
+
+    return ServerErrorRetry
+
+
 class SlackPoster:
     """slack_sdk's WebClient with its rate-limit retry handler; SLACK_API_URL overrides the base URL."""
 
@@ -132,6 +144,8 @@ class SlackPoster:
         self.target = target
         self.client = WebClient(token=target.token, base_url=target.base_url, timeout=30)
         self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+        # A 5xx (Slack or a proxy having a bad moment) is retried instead of failing the run.
+        self.client.retry_handlers.append(_server_error_retry_class()(max_retry_count=3))
         self.calls = 0
 
     def _call(self, method: str, **kwargs: Any) -> Any:
