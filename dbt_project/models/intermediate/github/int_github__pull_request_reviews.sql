@@ -19,7 +19,7 @@ per_pr as (
         pr_number,
         min(submitted_at) as first_review_at,
         count(*) as review_count,
-        sum(comment_count) as review_comment_count,
+        cast(sum(comment_count) as bigint) as review_comment_count,
         count(distinct lower(reviewer)) as reviewers
     from counted_reviews
     group by repo, pr_number

@@ -41,8 +41,8 @@ deployment_facts as (
     select
         scope_level, team, repo, date,
         count(*) as deployments,
-        sum(case when is_failure then 1 else 0 end) as failed_deployments,
-        sum(case when is_rework then 1 else 0 end) as rework_deployments,
+        cast(sum(case when is_failure then 1 else 0 end) as bigint) as failed_deployments,
+        cast(sum(case when is_rework then 1 else 0 end) as bigint) as rework_deployments,
         {{ percentile_cont('recovery_hours', 0.5) }} as recovery_time_p50_hours,
         count(recovery_hours) as recovered_deployments
     from scoped_deployments
@@ -55,7 +55,7 @@ lead_time_facts as (
         {{ percentile_cont('lead_time_hours', 0.5) }} as lead_time_p50_hours,
         {{ percentile_cont('lead_time_hours', 0.9) }} as lead_time_p90_hours,
         count(lead_time_hours) as lead_time_prs,
-        sum(case when has_negative_lead_time then 1 else 0 end) as negative_lead_time_prs
+        cast(sum(case when has_negative_lead_time then 1 else 0 end) as bigint) as negative_lead_time_prs
     from scoped_deployed_prs
     group by scope_level, team, repo, date
 ),

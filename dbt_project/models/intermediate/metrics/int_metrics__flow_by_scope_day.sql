@@ -46,7 +46,7 @@ merged_facts as (
         {{ percentile_cont('time_to_first_review_hours', 0.5) }} as time_to_first_review_p50_hours,
         count(time_to_first_review_hours) as reviewed_prs,
         avg(cast(review_depth as double precision)) as review_depth_avg,
-        sum(case when is_merged_without_review then 1 else 0 end) as merged_without_review
+        cast(sum(case when is_merged_without_review then 1 else 0 end) as bigint) as merged_without_review
     from scoped_merged group by scope_level, team, repo, date
 ),
 
@@ -54,7 +54,7 @@ finished_facts as (
     select
         scope_level, team, repo, date,
         count(*) as closed_or_merged_prs,
-        sum(case when reopened_count > 0 then 1 else 0 end) as reopened_prs
+        cast(sum(case when reopened_count > 0 then 1 else 0 end) as bigint) as reopened_prs
     from scoped_finished group by scope_level, team, repo, date
 ),
 

@@ -16,12 +16,12 @@ totals as (
         sprint_id,
         {% for role in ['committed', 'added', 'removed', 'completed', 'carryover'] %}
         sum(case when role = '{{ role }}' then coalesce(story_points, 0) else 0 end) as {{ role }}_points,
-        sum(case when role = '{{ role }}' then 1 else 0 end) as {{ role }}_issues,
+        cast(sum(case when role = '{{ role }}' then 1 else 0 end) as bigint) as {{ role }}_issues,
         {% endfor %}
         sum(case when role = 'completed' and is_committed_issue then coalesce(story_points, 0) else 0 end)
             as completed_committed_points,
-        sum(case when role = 'completed' and is_committed_issue then 1 else 0 end) as completed_committed_issues,
-        sum(case when role = 'removed_done' then 1 else 0 end) as removed_done_issues,
+        cast(sum(case when role = 'completed' and is_committed_issue then 1 else 0 end) as bigint) as completed_committed_issues,
+        cast(sum(case when role = 'removed_done' then 1 else 0 end) as bigint) as removed_done_issues,
         count(distinct case when is_unestimated then issue_key end) as unestimated_issues
     from events
     group by sprint_id
