@@ -6,7 +6,7 @@ from dagster import Definitions
 
 from orchestration.defs.dbt.definitions import dbt_defs
 from orchestration.defs.github.definitions import github_defs
-from orchestration.defs.ingestion import ingestion_defs
+from orchestration.defs.ingestion import ingestion_defs, marts_after_ingestion
 from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
 from orchestration.defs.publish import publish_defs
@@ -26,7 +26,8 @@ def build_definitions() -> Definitions:
         dbt_defs(),
         insights_defs(),
         publish_defs(),
-        Definitions(resources=shared_resources()),
+        # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
+        Definitions(sensors=[marts_after_ingestion], resources=shared_resources()),
     )
 
 

@@ -99,5 +99,4 @@ def marts_after_ingestion(context: SensorEvaluationContext):
 
 
 def ingestion_defs() -> Definitions:
-    return Definitions(jobs=[ingestion_job], schedules=[hourly_refresh],
-                       sensors=[first_run_backfill, marts_after_ingestion])
+    return Definitions(jobs=[ingestion_job], schedules=[hourly_refresh], sensors=[first_run_backfill])

@@ -19,12 +19,12 @@ def dbt_defs() -> Definitions:
     models = build_dbt_assets(project)
     marts_job = define_asset_job(
         MARTS_JOB,
-        selection=AssetSelection.assets(models) | AssetSelection.keys("dashboard_snapshot"),
+        selection=AssetSelection.assets(models) | AssetSelection.groups("serving"),
         description="dbt build: staging -> intermediate -> marts, with their data tests.",
     )
     full_refresh_job = define_asset_job(
         MARTS_FULL_REFRESH_JOB,
-        selection=AssetSelection.assets(models) | AssetSelection.keys("dashboard_snapshot"),
+        selection=AssetSelection.assets(models) | AssetSelection.groups("serving"),
         config={"ops": {models.op.name: {"config": {"full_refresh": True}}}},
         description="dbt build --full-refresh: rebuild every model from scratch.",
     )

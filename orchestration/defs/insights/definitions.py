@@ -210,7 +210,7 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
 insights_job = define_asset_job(
     "insights_job",
     # The dashboard snapshot is republished so the dashboard shows the new cards.
-    selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.keys("dashboard_snapshot"),
+    selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.groups("serving"),
     description="Write the Sprint Health cards, post each team's latest one to Slack, republish the dashboard.",
 )
 
