@@ -134,6 +134,8 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
 def both_warehouses(org: SyntheticOrg, config_path: Path, postgres_url: str, tmp_path: Path,
                     monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     duckdb_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    # Postgres sessions (ours, dbt's, the dashboard's) in a time zone other than UTC: nothing may depend on it.
+    monkeypatch.setenv("PGTZ", "America/Los_Angeles")
     for url in (duckdb_url, postgres_url):
         run_everything(url, org, config_path, monkeypatch)
     yield duckdb_url, postgres_url
