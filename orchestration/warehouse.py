@@ -198,6 +198,13 @@ class Warehouse:
         return "?" if self.kind == "duckdb" else "%s"
 
     def ensure_raw_tables(self, conn: Any) -> None:
+        if self.kind == "postgres" and (conn.execute("select current_schema()").fetchone() or (None,))[0] is None:
+            search_path = (conn.execute("show search_path").fetchone() or ("",))[0]
+            raise WarehouseError(
+                f"the Postgres warehouse {self.describe()} has no schema to write to: no schema of the "
+                f"search_path ({search_path}, from DATABASE_URL's options=-csearch_path=...) exists; "
+                "create it first (create schema <name>)"
+            )
         for table, columns in RAW_TABLES.items():
             cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)
             conn.execute(f"create table if not exists {table} ({cols})")
