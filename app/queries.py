@@ -602,7 +602,7 @@ def planning_tiles(source: Source, scope: Scope, window: Window, unit: str) -> l
         rows = _two_periods(source, f"""
             select {_period_case('completed_at')}, count(*) as sprints, {_planning_sums(unit)}
             from mv_planning_by_sprint
-            where completed_at >= ? and completed_at < ?{where}
+            where completed_at >= ? and completed_at < ? and history_complete{where}
             group by 1""", [window.start_ts, prev.start_ts, window.end_ts, *params])  # noqa: S608 - values bound; SQL text from this module
         ratios = {p: planning_ratios(rows.get(p)) for p in ("current", "previous")}
         counts = {p: int((rows.get(p) or {}).get("sprints") or 0) for p in ("current", "previous")}
@@ -761,7 +761,8 @@ def pull_requests(source: Source, scope: Scope, window: Window, limit: int = 500
 
 
 def sprints(source: Source, scope: Scope, window: Window, unit: str) -> pd.DataFrame:
-    """Sprints that started or were completed in the window (active ones included), oldest first."""
+    """Sprints that started or were completed in the window (active ones included), oldest first; sprints that
+    started before the first ingested day are left out (their Jira history may be incomplete)."""
     u = PLANNING_UNITS[unit]
     where, params = jira_filter(scope)
     return frame(source, f"""
@@ -770,7 +771,8 @@ def sprints(source: Source, scope: Scope, window: Window, unit: str) -> pd.DataF
                completed_{u} as completed, completed_committed_{u} as completed_committed,
                carryover_{u} as carryover
         from mv_planning_by_sprint
-        where ((completed_at >= ? and completed_at < ?) or (start_at >= ? and start_at < ?)){where}
+        where ((completed_at >= ? and completed_at < ?) or (start_at >= ? and start_at < ?))
+          and history_complete{where}
         order by coalesce(completed_at, end_at, start_at), team, sprint_id""",  # noqa: S608 - values bound; SQL text from this module
                  [window.start_ts, window.end_ts, window.start_ts, window.end_ts, *params])
 

@@ -63,7 +63,7 @@ MART_DDL = {
         completed_committed_points double, carryover_points double,
         committed_issues integer, added_issues integer, removed_issues integer, completed_issues integer,
         completed_committed_issues integer, carryover_issues integer, unestimated_issues integer,
-        planned_vs_done_pct double, scope_change_pct double, carryover_pct double""",
+        planned_vs_done_pct double, scope_change_pct double, carryover_pct double, history_complete boolean""",
     "mv_planning_by_team_day": """
         team varchar, date date, blocked_issues integer, blocked_age_p50_days double,
         blocked_age_max_days double, wip_issues integer, resolved_issues integer,
@@ -191,9 +191,13 @@ def build_fixture_warehouse(path: Path) -> None:
         for sprint_id, name, board, team, state, start, end, completed, points, issues in SPRINTS:
             conn.execute(
                 "insert into mv_planning_by_sprint values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, 0, null, null, null)",
+                "?, 0, null, null, null, true)",
                 [sprint_id, name, board, team, state, ts(start), ts(end), ts(completed) if completed else None,
                  *points, *issues])
+        # Started before the first ingested day (history may be incomplete): must change no tile or table.
+        conn.execute("insert into mv_planning_by_sprint values (9, 'API Sprint 0', 12, 'platform', 'closed', ?, ?, ?, "
+                     "90, 90, 90, 0, 0, 90, 9, 9, 9, 0, 0, 9, 0, null, null, null, false)",
+                     [ts("2026-02-27 09:00"), ts("2026-03-05 17:00"), ts("2026-03-05 17:00")])
         for team, day, blocked, p50, oldest in TEAM_DAYS:
             conn.execute("insert into mv_planning_by_team_day values (?, ?, ?, ?, ?, 0, 0, null)",
                          [team, date.fromisoformat(day), blocked, p50, oldest])

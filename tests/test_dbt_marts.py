@@ -185,6 +185,7 @@ def test_sprint_planning_with_reestimate_removal_subtask_and_unestimated(built):
     assert s["scope_change_pct"] == pytest.approx(100 * (2 + 1) / 11)      # 27.27
     assert s["carryover_pct"] == pytest.approx(100 * 8 / (7 + 8))          # 53.33
     assert s["team"] == "platform"
+    assert s["history_complete"] is True    # started 03-02 09:00, not before the first ingested day 03-02
     # invariant by issues: 4 + 2 - 1 = 3 + 2
     nxt = one(built, "select * from mv_planning_by_sprint where sprint_id = 101")
     # started at 100's completion; API-2 and API-5 moved in within 60 s: committed, not added

@@ -57,7 +57,7 @@ _SPRINT_COLUMNS = (
     "added_issues integer, removed_issues integer, completed_issues integer, completed_committed_issues integer, "
     "carryover_issues integer, unestimated_issues integer, planned_vs_done_pct double, scope_change_pct double, "
     "carryover_pct double, planned_vs_done_issues_pct double, scope_change_issues_pct double, "
-    "carryover_issues_pct double"
+    "carryover_issues_pct double, history_complete boolean default true"
 )
 
 # (name, merged_at, cycle, first_review_at, ttfr, lead, failed)
@@ -126,6 +126,13 @@ def build_marts(path: Path) -> Path:
                 "values (?, ?, 12, 'platform', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [sid, name, state, ts(start), ts(completed) or ts("2026-04-13 09:00"), ts(completed), committed,
                  points, *by_points, *by_issues])
+        # A sprint that started before the first ingested day (history_complete false): if it were read, it
+        # would be Sprint 1's predecessor and show in the previous-sprint values checked below.
+        conn.execute("insert into mv_planning_by_sprint (sprint_id, sprint_name, board_id, team, state, start_at, "
+                     "end_at, completed_at, committed_issues, committed_points, scope_change_pct, carryover_pct, "
+                     "planned_vs_done_pct, history_complete) values (100, 'API Sprint 0', 12, 'platform', 'closed', "
+                     "?, ?, ?, 3, 30, 999, 999, 999, false)",
+                     [ts("2026-01-19 09:00"), ts("2026-02-01 17:00"), ts("2026-02-01 17:00")])
     finally:
         conn.close()
     return path

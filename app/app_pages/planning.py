@@ -53,7 +53,9 @@ else:
                          "scope_change_pct": st.column_config.NumberColumn("Scope change %", format="%.1f"),
                          "carryover_pct": st.column_config.NumberColumn("Carryover %", format="%.1f"),
                      })
-        st.caption("An active sprint's completed and carryover are not final until it is completed.")
+        st.caption("An active sprint's completed and carryover are not final until it is completed. Sprints that "
+                   "started before the first ingested day are left out: issues untouched since then were never "
+                   "fetched, so their numbers would be incomplete (backfill further back to include them).")
 
 st.subheader("Blocked issues")
 if source.has("mv_planning_by_team_day"):

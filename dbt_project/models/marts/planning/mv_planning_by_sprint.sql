@@ -11,6 +11,12 @@ board_teams as (
     select * from {{ ref('int_config__jira_boards') }}
 ),
 
+-- Issues land in the partition of the day they were last updated, so a sprint that started before the
+-- first ingested day can miss issues that were not touched since: its numbers are not the whole story.
+ingested as (
+    select cast(min(date) as timestamp) as first_day from {{ ref('int_calendar__days') }}
+),
+
 totals as (
     select
         sprint_id,
@@ -58,8 +64,10 @@ final as (
         cast(100.0 as double precision) * (t.added_issues + t.removed_issues) / nullif(t.committed_issues, 0) as scope_change_issues_pct,
         cast(100.0 as double precision) * t.carryover_issues / nullif(t.completed_issues + t.carryover_issues, 0) as carryover_issues_pct,
         coalesce(t.removed_done_issues, 0) as removed_done_issues,
-        s.goal
+        s.goal,
+        coalesce(s.start_at >= i.first_day, false) as history_complete
     from sprints as s
+    cross join ingested as i
     left join board_teams as b on s.board_id = b.board_id
     left join totals as t on s.sprint_id = t.sprint_id
 )
