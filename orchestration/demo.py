@@ -77,6 +77,7 @@ def run_demo(args: argparse.Namespace) -> int:
     children: list[subprocess.Popen] = []
 
     def stop_children(*_: object) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not orphan the children
         for child in reversed(children):
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
