@@ -80,8 +80,16 @@ def write_config(root: Path, org: SyntheticOrg) -> None:
 
 
 def emd_pipeline(env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([EMD, "pipeline", "--start", START.isoformat(), "--end", END.isoformat()],
-                            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """`emd pipeline` over START..END; its stdout and stderr go to cwd/emd.out and cwd/emd.err (files, not
+    pipes: a pipe nobody reads while polling would fill up and stall the run)."""
+    with open(cwd / "emd.out", "w") as out, open(cwd / "emd.err", "w") as err:
+        return subprocess.Popen([EMD, "pipeline", "--start", START.isoformat(), "--end", END.isoformat()],
+                                env=env, cwd=cwd, stdout=out, stderr=err, text=True)
+
+
+def finished(proc: subprocess.Popen, cwd: Path, timeout: float) -> tuple[int, str, str]:
+    proc.wait(timeout=timeout)
+    return proc.returncode, (cwd / "emd.out").read_text(), (cwd / "emd.err").read_text()
 
 
 def columns(conn: Any, table: str) -> list[str]:
@@ -167,11 +175,11 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, org: SyntheticOrg) -> Ite
     write_config(root, org)
     home = root / "dagster_home"
     home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     with MockApi(MockState(org=org)) as api:
         env = product_env(api, root, root / "warehouse.duckdb", DAGSTER_HOME=str(home))
-        proc = emd_pipeline(env, root)
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err[-3000:]
+        code, out, err = finished(emd_pipeline(env, root), root, timeout=300)
+        assert code == 0, err[-3000:]
         yield Build(root, root / "warehouse.duckdb", api, out, err)
 
 
@@ -250,7 +258,7 @@ def test_a_run_killed_mid_partition_then_rerun_gives_the_same_marts(tmp_path: Pa
                     seen_builds.append(snapshot_build_id(snapshot))
                 except Exception as exc:  # noqa: BLE001 - any error is a finding
                     errors.append(repr(exc))
-                assert proc.poll() is None, proc.communicate()[1][-2000:]
+                assert proc.poll() is None, (tmp_path / "emd.err").read_text()[-2000:]
                 assert time.monotonic() < deadline, "the run never reached the second day"
                 time.sleep(0.02)
             os.kill(proc.pid, signal.SIGKILL)
@@ -308,12 +316,12 @@ def test_the_dashboard_answers_while_a_backfill_writes(tmp_path: Path, org: Synt
                 except Exception as exc:  # noqa: BLE001 - a lock or I/O error is exactly what must not happen
                     errors.append(repr(exc))
                 time.sleep(0.01)
-            out, err = proc.communicate(timeout=60)
+            code, _out, err = finished(proc, tmp_path, timeout=60)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert proc.returncode == 0, err[-3000:]
+    assert code == 0, err[-3000:]
     assert errors == [], errors[:3]
     assert reads >= 20 and builds[0] == previous_build
     assert snapshot_build_id(snapshot) != previous_build  # the backfill published its build at the end
@@ -344,7 +352,8 @@ def warehouse_text(path: Path) -> Iterator[tuple[str, str]]:
             "where data_type in ('VARCHAR', 'JSON') and table_catalog = current_database()").fetchall()
         assert text_columns
         for schema, table, column in text_columns:
-            for (value,) in conn.execute(f'select "{column}" from "{schema}"."{table}" where "{column}" is not null'):  # noqa: S608
+            sql = f'select "{column}" from "{schema}"."{table}" where "{column}" is not null'  # noqa: S608 - our names
+            for (value,) in conn.execute(sql).fetchall():
                 yield f"{table}.{column}", value
 
 
