@@ -35,6 +35,7 @@ FEATURE_WORDS = ["search", "billing", "onboarding", "export", "audit log", "dash
 FIX_WORDS = ["null pointer in", "timeout in", "race in", "off-by-one in", "memory leak in", "crash in",
              "wrong totals in", "flaky test for"]
 CHORE_WORDS = ["Refactor", "Document", "Tidy", "Upgrade CI for", "Add metrics to", "Rename modules in"]
+UNICODE_TITLE_SUFFIX = "🚀 (日本語 · русский · café)"
 BUMPED = ["lodash", "requests", "urllib3", "react", "express", "pyyaml", "jest", "axios", "protobuf"]
 REVIEW_STATES_NON_FINAL = ["COMMENTED", "CHANGES_REQUESTED", "COMMENTED"]
 READY_ITEM_TYPES = ("ReadyForReviewEvent", "ConvertToDraftEvent", "ReopenedEvent", "ClosedEvent", "MergedEvent")
@@ -185,6 +186,8 @@ class _Generator:
         else:
             what = rng.choice(FEATURE_WORDS)
             title, head = f"Add {what}", f"feat/{_slug(what)}-{number}"
+            if number % 10 == 7:  # real titles carry emoji and non-Latin text (no random draw: same org)
+                title += f" {UNICODE_TITLE_SUFFIX}"
             if rng.random() < 0.6:
                 labels = [rng.choice(["feature", "enhancement"])]
         if kind in ("feature", "chore", "bug") and rng.random() < 0.04:

@@ -318,7 +318,9 @@ SUMMARIES = {
 NOUNS_X = ["billing", "search", "invoices", "auth tokens", "audit log", "webhooks", "CSV", "dark mode", "alerts",
            "rate limits", "SSO", "the cache", "notifications", "metrics", "retries"]
 NOUNS_Y = ["dashboard", "settings", "checkout", "API", "admin", "onboarding", "reports", "mobile app", "profile"]
-GOALS = ["Ship the billing revamp", "Stabilise search", "Pay down tech debt", "Launch SSO", "Faster checkout", ""]
+GOALS = ["Ship the billing revamp", "Stabilise search", "Pay down tech debt", "Launch SSO 🔐 (シングルサインオン)",
+         "Faster checkout", ""]
+UNICODE_SUMMARY_SUFFIX = "📦 — 依存関係 / зависимости"  # emoji and non-Latin text, as real summaries have
 LABEL_POOL = ["deps", "security", "tracking", "infra", "frontend", "backend", "tech-debt", "customer"]
 
 
@@ -595,7 +597,7 @@ class _Generator:
         owner = rng.choice(people)
         issue = self.new_issue(project, TASK, created, lead, rng, points=3.0, sprint_ids=[first.id],
                                assignee=owner, labels=("tracking",))
-        issue.summary = f"Tracking: keep {project.name} dependencies current"
+        issue.summary = f"Tracking: keep {project.name} dependencies current {UNICODE_SUMMARY_SUFFIX}"
         events: list[Event] = [(_ms(created + timedelta(hours=2)), self._next(), lead, _set(points=5.0))]
         events.append((_ms(first.start + timedelta(hours=3)), self._next(), owner, _set(status=IN_PROGRESS)))
         span = (self.end - timedelta(hours=2)) - (created + timedelta(hours=4))

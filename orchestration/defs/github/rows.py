@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from orchestration.defs.github.resource import strip_nested
+from orchestration.http import ApiPayloadError
 from orchestration.warehouse import to_db_timestamp, to_json
 
 
@@ -22,7 +23,24 @@ def _typename(actor: Any) -> str | None:
 
 
 def pull_request_rows(prs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """One PR's rows in every PR-related raw table, for a list of complete PRs (from the client)."""
+    """One PR's rows in every PR-related raw table, for a list of complete PRs (from the client).
+
+    A field the query selects but the answer lacks (GitHub changed shape) is an error naming the PR and
+    the field, never a silent NULL (a missing `mergedAt` would make every merged PR look unmerged)."""
+    tables = _pull_request_rows([])
+    for pr in prs:
+        try:
+            rows = _pull_request_rows([pr])
+        except KeyError as exc:
+            where = f"{(pr.get('repository') or {}).get('nameWithOwner', '?')}#{pr.get('number', '?')}"
+            raise ApiPayloadError(f"GitHub pull request {where}: field `{exc.args[0]}` is missing from GitHub's "
+                                  "answer (the GraphQL API changed shape, or a proxy altered it)") from None
+        for table, part in rows.items():
+            tables[table].extend(part)
+    return tables
+
+
+def _pull_request_rows(prs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {
         "raw_github_pull_requests": [], "raw_github_reviews": [], "raw_github_commits": [],
         "raw_github_timeline_events": [],
@@ -32,8 +50,8 @@ def pull_request_rows(prs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
         number = pr["number"]
         default_branch = (pr["repository"].get("defaultBranchRef") or {}).get("name")
         tables["raw_github_pull_requests"].append({
-            "repo": repo, "number": number, "pr_id": pr["id"], "url": pr.get("url"), "title": pr.get("title"),
-            "author_login": _login(pr.get("author")), "author_type": _typename(pr.get("author")),
+            "repo": repo, "number": number, "pr_id": pr["id"], "url": pr.get("url"), "title": pr["title"],
+            "author_login": _login(pr["author"]), "author_type": _typename(pr["author"]),
             "state": pr["state"], "is_draft": pr["isDraft"], "base_branch": pr["baseRefName"],
             "head_branch": pr["headRefName"], "default_branch": default_branch,
             "labels": json.dumps([label["name"] for label in pr["labels"]["nodes"]]),
@@ -41,7 +59,7 @@ def pull_request_rows(prs: list[dict[str, Any]]) -> dict[str, list[dict[str, Any
             "commit_count": pr["commits"].get("totalCount", len(pr["commits"]["nodes"])),
             "review_count": pr["reviews"].get("totalCount", len(pr["reviews"]["nodes"])),
             "created_at": to_db_timestamp(pr["createdAt"]), "updated_at": to_db_timestamp(pr["updatedAt"]),
-            "closed_at": to_db_timestamp(pr.get("closedAt")), "merged_at": to_db_timestamp(pr.get("mergedAt")),
+            "closed_at": to_db_timestamp(pr["closedAt"]), "merged_at": to_db_timestamp(pr["mergedAt"]),
             "merge_commit_sha": (pr.get("mergeCommit") or {}).get("oid"),
             "payload": to_json(strip_nested(pr)),
         })
