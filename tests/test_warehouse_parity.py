@@ -158,7 +158,7 @@ def test_the_same_org_gives_the_same_marts_and_dashboard_on_duckdb_and_postgres(
     # Every table has rows to compare (a 4-day window still has PRs, deployments, issues, a sprint, a card).
     assert all(n > 0 for n, _ in compared.values()), compared
     posted = read_table(postgres_url, "sprint_health")
-    assert all(row[posted[0].index("slack_ts")] for row in posted[1]), "the Slack post was recorded on Postgres"
+    assert any(row[posted[0].index("slack_ts")] for row in posted[1]), "the Slack post was recorded on Postgres"
 
     # The dashboard: the DuckDB snapshot and the live Postgres database show the same tiles and tables.
     window = {"start": START.isoformat(), "end": END.isoformat()}
