@@ -427,3 +427,55 @@ def test_a_rejected_token_is_not_in_the_error(tmp_path: Path, org: SyntheticOrg,
         with pytest.raises(SlackPostError) as slack_failure:
             SlackPoster(SlackTarget(wrong, "C0MOCKCHAN", api.url + "/slack/api/")).check_auth()
         assert "SLACK_BOT_TOKEN" in str(slack_failure.value) and wrong not in str(slack_failure.value)
+
+
+# ------------------------------------------------------------------------------------------- 4. inputs
+# (the other malformed inputs are in test_resilience_inputs.py)
+
+def test_unicode_and_emoji_reach_the_marts_and_the_snapshot_intact(baseline: Build, org: SyntheticOrg) -> None:
+    from orchestration.mock.github_data import UNICODE_TITLE_SUFFIX, github_data
+    from orchestration.mock.jira_data import UNICODE_SUMMARY_SUFFIX, jira_data
+
+    titles = {(pr["url"].split("/pull/")[0].removeprefix("https://github.com/"), pr["number"]): pr["title"]
+              for pr in github_data(org).pull_requests}
+    summaries = {issue.key: issue.summary for issue in jira_data(org).issues}
+    goals = {sprint.id: sprint.goal for sprint in jira_data(org).sprints.values()}
+    for path in (baseline.warehouse, baseline.snapshot):
+        with duckdb.connect(str(path), read_only=True) as conn:
+            prs = conn.execute("select repo, number, title from fct_pull_requests where title like ?",
+                               [f"%{UNICODE_TITLE_SUFFIX}"]).fetchall()
+            issues = conn.execute("select issue_key, summary from fct_jira_issues where summary like ?",
+                                  [f"%{UNICODE_SUMMARY_SUFFIX}"]).fetchall()
+            sprints = conn.execute("select sprint_id, goal from mv_planning_by_sprint where goal like '%🔐%'").fetchall()
+        assert prs and issues and sprints, (path.name, prs, issues, sprints)
+        for repo, number, title in prs:
+            assert title == titles[(repo, number)]  # byte for byte as the API sent it
+        for key, summary in issues:
+            assert summary == summaries[key]
+        for sprint_id, goal in sprints:
+            assert goal == goals[sprint_id] == "Launch SSO 🔐 (シングルサインオン)"
+
+
+def test_a_changelog_longer_than_any_page_is_complete(tmp_path: Path, org: SyntheticOrg,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jira embeds at most 40 histories in a search answer and pages the rest (100 per page): the
+    long-running tracking issue of each board project has more than 100, and every one lands. It is
+    edited until the last day, so it is in that day's partition (not in the baseline's range)."""
+    from orchestration.mock.jira_data import jira_data
+    from orchestration.pipeline import INGESTION_JOB, run_pipeline
+
+    long = [i for i in jira_data(org).issues if len(i.histories) > 100]
+    assert long and all(i.updated.date() == ANCHOR for i in long)
+    write_config(tmp_path, org)
+    with MockApi(MockState(org=org)) as api:
+        for key, value in product_env(api, tmp_path, tmp_path / "warehouse.duckdb").items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+        run_pipeline(ANCHOR, ANCHOR, steps=(INGESTION_JOB,), log=lambda _: None)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        for issue in long:
+            landed = conn.execute("select count(distinct history_id), count(*) from raw_jira_changelog "
+                                  "where issue_key = ?", [issue.key]).fetchone()
+            items = sum(len(h.items) for h in issue.histories)
+            assert landed == (len(issue.histories), items), issue.key  # each history once, each item once
+    assert_no_duplicate_keys(tmp_path / "warehouse.duckdb")

@@ -681,6 +681,8 @@ class _Generator:
             issue.id = 10000 + index
             numbers[issue.project.key] = numbers.get(issue.project.key, 0) + 1
             issue.key = f"{issue.project.key}-{numbers[issue.project.key]}"
+            if index % 10 == 3:  # no random draw, so the rest of the org stays the same
+                issue.summary = f"{issue.summary} {UNICODE_SUMMARY_SUFFIX}"
         histories = sorted(((h.created, issue.id, n, h) for issue in issues for n, h in enumerate(issue.histories)),
                            key=lambda t: t[:3])
         for index, (_c, _i, _n, history) in enumerate(histories):
