@@ -176,3 +176,7 @@ def test_the_same_org_gives_the_same_marts_and_dashboard_on_duckdb_and_postgres(
             pd.testing.assert_frame_equal(shown(duck_frame.value), shown(pg_frame.value), check_dtype=False,
                                           check_exact=False, rtol=1e-9, obj=str(page))
     assert len(pages[postgres_url][0].metric) > 5 and tables > 3
+    # The DuckDB snapshot is published after the Slack post, so its card says it was posted, as on Postgres.
+    posted_captions = {url: [c.value for c in pages[url][-1].caption if "posted to Slack" in c.value]
+                       for url in (duckdb_url, postgres_url)}
+    assert posted_captions[duckdb_url] and len(posted_captions[duckdb_url]) == len(posted_captions[postgres_url])
