@@ -52,12 +52,14 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from orchestration.config import ConfigError
     from orchestration.http import ApiError
+    from orchestration.logs import configure_logging
     from orchestration.pipeline import PipelineError, run_pipeline
     from orchestration.settings import SettingsError
 
     if args.end < args.start:
         print(f"emd pipeline: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2
+    configure_logging()  # progress lines, and Dagster's run logs, as JSON with the run id when EMD_LOG_FORMAT=json
     try:
         if args.synthetic:
             from orchestration.mock.server import MockApi

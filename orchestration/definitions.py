@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, colored_console_logger
 
 from orchestration.defs.dbt.definitions import dbt_defs
 from orchestration.defs.github.definitions import github_defs
@@ -10,6 +10,7 @@ from orchestration.defs.ingestion import ingestion_defs, marts_after_ingestion
 from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
 from orchestration.defs.publish import publish_defs
+from orchestration.logs import JSON_RUN_LOGGER, json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 
@@ -27,7 +28,9 @@ def build_definitions() -> Definitions:
         insights_defs(),
         publish_defs(),
         # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
-        Definitions(sensors=[marts_after_ingestion], resources=shared_resources()),
+        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(),
+                    # Dagster's console logger stays the default; EMD_LOG_FORMAT=json selects the JSON one.
+                    loggers={"console": colored_console_logger, JSON_RUN_LOGGER: json_run_logger}),
     )
 
 

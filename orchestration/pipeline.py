@@ -11,6 +11,7 @@ ephemeral one.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -54,17 +55,33 @@ def _job(defs: Definitions, name: str) -> JobDefinition | None:
 
 
 def run_job(job: JobDefinition, instance: DagsterInstance, partition_key: str | None = None,
-            run_config: dict | None = None) -> None:
+            run_config: dict | None = None) -> str:
+    """Run `job` in process; returns the Dagster run id. EMD_LOG_FORMAT=json selects the JSON run logger."""
+    from orchestration.logs import run_logger_config
+
     result = job.execute_in_process(instance=instance, partition_key=partition_key,
-                                    run_config=run_config or {}, raise_on_error=False)
+                                    run_config={**(run_config or {}), **run_logger_config()}, raise_on_error=False)
     if not result.success:
         where = f"{job.name} for {partition_key}" if partition_key else job.name
         raise PipelineError(f"{where} failed: {_failure_message(result)}")
+    return result.run_id
+
+
+def _progress(log: Callable[[str], None] | None, message: str, job: str, run_id: str) -> None:
+    if log is not None:
+        log(message)
+        return
+    from orchestration.logs import configure_logging
+
+    if not logging.getLogger("emd").handlers:
+        configure_logging()
+    logging.getLogger("emd.pipeline").info(message, extra={"run_id": run_id, "job": job})
 
 
 def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
                  steps: Sequence[str] = (INGESTION_JOB, MARTS_JOB, INSIGHTS_JOB),
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] | None = None) -> None:
+    """`log` gets one progress line per run; by default they go to the `emd` logger with the run id."""
     from orchestration.definitions import build_definitions
 
     defs = defs or build_definitions()
@@ -76,8 +93,8 @@ def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
             raise PipelineError("the code location defines no ingestion_job")
         for i, key in enumerate(keys, 1):
             began = time.monotonic()
-            run_job(job, instance, partition_key=key)
-            log(f"[{i}/{len(keys)}] ingested {key} in {time.monotonic() - began:.1f}s")
+            run_id = run_job(job, instance, partition_key=key)
+            _progress(log, f"[{i}/{len(keys)}] ingested {key} in {time.monotonic() - began:.1f}s", job.name, run_id)
     for name in (MARTS_JOB, INSIGHTS_JOB):
         if name not in steps:
             continue
@@ -85,5 +102,5 @@ def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
         if job is None:
             continue
         began = time.monotonic()
-        run_job(job, instance)
-        log(f"{name} done in {time.monotonic() - began:.1f}s")
+        run_id = run_job(job, instance)
+        _progress(log, f"{name} done in {time.monotonic() - began:.1f}s", name, run_id)

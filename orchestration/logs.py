@@ -1,0 +1,86 @@
+"""Structured logs: with EMD_LOG_FORMAT=json, every log line is one JSON object that carries the Dagster
+run id, for log shippers (Loki, CloudWatch, Datadog).
+
+- Dagster's run logs (every event and `context.log` call) go through the `json` run logger below: the
+  code location defines it next to Dagster's default `console` logger, and `emd pipeline` selects it
+  with run config (`run_logger_config`) when EMD_LOG_FORMAT=json.
+- The product's own Python log records (logger `emd`, e.g. the pipeline's progress lines) get the same
+  JSON formatter on stderr; a record names its run with `extra={"run_id": ...}`.
+
+Fields: ts (UTC ISO-8601), level, logger, message, run_id, job, step_key, event_type (Dagster events).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from dagster import Field, logger
+
+LOG_FORMAT_ENV = "EMD_LOG_FORMAT"
+JSON_RUN_LOGGER = "json"
+
+
+def json_logs() -> bool:
+    from orchestration.settings import env
+
+    return (env(LOG_FORMAT_ENV, "text") or "text").lower() == "json"
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per record; Dagster's records carry their run in `dagster_meta`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        meta: dict[str, Any] = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        line = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": meta.get("orig_message") or record.getMessage(),
+            "run_id": meta.get("run_id") or getattr(record, "run_id", None),
+            "job": meta.get("job_name") or getattr(record, "job", None),
+            "step_key": meta.get("step_key"),
+            "event_type": getattr(event, "event_type_value", None),
+        }
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def _stderr_handler() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLineFormatter())
+    return handler
+
+
+@logger(config_schema={"log_level": Field(str, is_required=False, default_value="INFO")},
+        description="Dagster run logs as JSON lines on stderr, each with the run id (EMD_LOG_FORMAT=json).")
+def json_run_logger(init_context) -> logging.Logger:
+    run_log = logging.Logger("dagster", level=init_context.logger_config["log_level"].upper())
+    run_log.addHandler(_stderr_handler())
+    return run_log
+
+
+def run_logger_config() -> dict[str, Any]:
+    """Run config that swaps Dagster's console logger for the JSON one when EMD_LOG_FORMAT=json."""
+    return {"loggers": {JSON_RUN_LOGGER: {"config": {"log_level": "INFO"}}}} if json_logs() else {}
+
+
+def configure_logging() -> logging.Logger:
+    """The `emd` logger: JSON lines on stderr when EMD_LOG_FORMAT=json, plain lines on stdout otherwise."""
+    emd = logging.getLogger("emd")
+    emd.setLevel(logging.INFO)
+    emd.propagate = False
+    for handler in list(emd.handlers):
+        emd.removeHandler(handler)
+    if json_logs():
+        emd.addHandler(_stderr_handler())
+    else:
+        plain = logging.StreamHandler(sys.stdout)
+        plain.setFormatter(logging.Formatter("%(message)s"))
+        emd.addHandler(plain)
+    return emd
