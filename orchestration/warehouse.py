@@ -225,6 +225,13 @@ class Warehouse:
             self.ensure_raw_tables(conn)
             if self.kind == "duckdb":
                 conn.execute("begin transaction")
+            else:
+                # Two runs of one partition at once (a schedule and a backfill): the later one waits for the
+                # earlier's commit, then replaces its rows; unlocked, each delete misses the other's uncommitted
+                # rows and both copies land. (DuckDB's file lock already serializes writers.) Sorted: no deadlock.
+                for table in sorted(tables):
+                    conn.execute("select pg_advisory_xact_lock(hashtextextended("
+                                 "current_schema() || '.' || %s || '@' || %s, 0))", [table, partition_key])
             try:
                 for table, rows in tables.items():
                     if table not in RAW_TABLES:

@@ -1,10 +1,13 @@
-"""The Postgres warehouse's own edges: a schema that does not exist, and the test fixture's skip rule."""
+"""The Postgres warehouse's own edges: two runs writing one partition at once, a schema that does not
+exist, and the test fixture's skip rule."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,45 @@ from orchestration.warehouse import Warehouse, WarehouseError
 
 pytestmark = pytest.mark.postgres
 TESTS = Path(__file__).parent
+
+
+def statuses(*ids: str) -> list[dict]:
+    return [{"status_id": i, "name": i, "category": "new", "payload": "{}"} for i in ids]
+
+
+def test_two_runs_of_one_partition_at_once_leave_only_the_later_runs_rows(postgres_url: str) -> None:
+    """A schedule and a backfill may write the same day at once. DuckDB's file lock makes the second wait;
+    on Postgres, without a lock, its delete misses the first run's uncommitted rows and both copies land."""
+    warehouse = Warehouse(parse_database_url(postgres_url))
+    day = "2026-03-31"
+    warehouse.replace_partition("raw_jira_statuses", day, statuses("old"))
+    deleted, release = threading.Event(), threading.Event()
+
+    class PausedRows(list):
+        """The first run's rows: iterated after its delete, inside its still open transaction."""
+
+        def __iter__(self):
+            deleted.set()
+            release.wait(30)
+            return super().__iter__()
+
+    first = threading.Thread(target=warehouse.replace_partition,
+                             args=("raw_jira_statuses", day, PausedRows(statuses("a", "b"))))
+    second = threading.Thread(target=warehouse.replace_partition, args=("raw_jira_statuses", day, statuses("c")))
+    first.start()
+    assert deleted.wait(30)
+    second.start()
+    for _ in range(300):  # until the second run waits on a lock the first one holds
+        waiting = warehouse.query("select count(*) from pg_stat_activity where datname = current_database() "
+                                  "and wait_event_type = 'Lock'")[0][0]
+        if waiting:
+            break
+        time.sleep(0.05)
+    assert waiting == 1
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert warehouse.query("select status_id from raw_jira_statuses order by status_id") == [("c",)]
 
 
 def test_a_missing_schema_is_named_and_nothing_is_written(postgres_database: str) -> None:
