@@ -1,5 +1,5 @@
-"""The Postgres warehouse's own edges: two runs writing one partition at once, a schema that does not
-exist, and the test fixture's skip rule."""
+"""The Postgres warehouse's own edges: two runs writing one partition (or the Sprint Health cards) at
+once, a schema that does not exist, and the test fixture's skip rule."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from orchestration.defs.insights.store import SprintHealthRow, upsert_rows
 from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse, WarehouseError
 
@@ -45,17 +47,56 @@ def test_two_runs_of_one_partition_at_once_leave_only_the_later_runs_rows(postgr
     first.start()
     assert deleted.wait(30)
     second.start()
-    for _ in range(300):  # until the second run waits on a lock the first one holds
+    assert wait_for_a_blocked_session(warehouse) == 1
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert warehouse.query("select status_id from raw_jira_statuses order by status_id") == [("c",)]
+
+
+def wait_for_a_blocked_session(warehouse: Warehouse) -> int:
+    """Poll until another session waits on a lock (the second writer queued behind the first)."""
+    waiting = 0
+    for _ in range(300):
         waiting = warehouse.query("select count(*) from pg_stat_activity where datname = current_database() "
                                   "and wait_event_type = 'Lock'")[0][0]
         if waiting:
             break
         time.sleep(0.05)
-    assert waiting == 1
+    return waiting
+
+
+def card(name: str) -> SprintHealthRow:
+    at = datetime(2026, 3, 30)
+    return SprintHealthRow(team="platform", period_kind="week", period_id="2026-W13", period_name=name,
+                           period_start=at, period_end=at, metrics_json="{}", metrics_hash=name,
+                           prompt_version="v", model=None, source="fallback", card_json="{}", card_text=name,
+                           tokens_used=0, slack_channel=None, slack_ts=None, slack_message_json=None,
+                           generated_at=at, posted_at=None, fallback_reason=None)
+
+
+def test_two_card_runs_at_once_leave_one_card_per_period(postgres_url: str) -> None:
+    warehouse = Warehouse(parse_database_url(postgres_url))
+    upsert_rows(warehouse, [card("old")])
+    deleted, release = threading.Event(), threading.Event()
+
+    class PausedCard(SprintHealthRow):
+        def values(self) -> list:  # called for the insert, after the delete, inside the open transaction
+            deleted.set()
+            release.wait(30)
+            return super().values()
+
+    first = threading.Thread(target=upsert_rows, args=(warehouse, [PausedCard(*card("first").values())]))
+    second = threading.Thread(target=upsert_rows, args=(warehouse, [card("second")]))
+    first.start()
+    assert deleted.wait(30)
+    second.start()
+    waiting = wait_for_a_blocked_session(warehouse)
     release.set()
     first.join(30)
     second.join(30)
-    assert warehouse.query("select status_id from raw_jira_statuses order by status_id") == [("c",)]
+    assert waiting == 1
+    assert warehouse.query("select period_name from sprint_health") == [("second",)]
 
 
 def test_a_missing_schema_is_named_and_nothing_is_written(postgres_database: str) -> None:

@@ -101,6 +101,10 @@ def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool
         ensure_table(conn)
         if wh.kind == "duckdb":
             conn.execute("begin transaction")
+        else:
+            # Two card runs at once (the sprint sensor's and the Monday schedule's): the later one waits and
+            # reads what the earlier wrote; unlocked, both delete-then-insert one period and it lands twice.
+            conn.execute(f"lock table {TABLE} in exclusive mode")  # readers (the dashboard) are not blocked
         try:
             existing = read_rows(wh, conn)
             if keep_only is not None:
