@@ -235,6 +235,9 @@ def _publish_postgres(warehouse: Warehouse, build_id: str, published_at: datetim
                 f"create table if not exists {build_table} "
                 "(build_id text, published_at timestamp, tables text)"
             )
+            # Two publishes at once (marts_job's and insights_job's): the later waits and replaces the earlier's
+            # row; unlocked, its delete misses the uncommitted row and `_build` holds two builds.
+            cur.execute(f"lock table {build_table} in exclusive mode")  # the dashboard's reads still go on
             cur.execute(f"delete from {build_table}")  # noqa: S608
             cur.execute(
                 f"insert into {build_table} values (%s, %s, %s)",  # noqa: S608

@@ -1,5 +1,5 @@
-"""The Postgres warehouse's own edges: two runs writing one partition (or the Sprint Health cards) at
-once, a schema that does not exist, and the test fixture's skip rule."""
+"""The Postgres warehouse's own edges: two runs writing one partition (or the Sprint Health cards, or
+the published build) at once, a schema that does not exist, and the test fixture's skip rule."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.defs.insights.store import SprintHealthRow, upsert_rows
+from orchestration.publish import publish_build
 from orchestration.settings import parse_database_url
 from orchestration.warehouse import Warehouse, WarehouseError
 
@@ -97,6 +98,25 @@ def test_two_card_runs_at_once_leave_one_card_per_period(postgres_url: str) -> N
     second.join(30)
     assert waiting == 1
     assert warehouse.query("select period_name from sprint_health") == [("second",)]
+
+
+def test_two_publishes_at_once_leave_one_build(postgres_url: str) -> None:
+    import psycopg
+
+    warehouse = Warehouse(parse_database_url(postgres_url))
+    with warehouse.connect() as conn:
+        conn.execute("create table fct_pull_requests (repo text)")
+    first_id = publish_build(warehouse)["build_id"]
+    results: list[dict] = []
+    with psycopg.connect(postgres_url) as earlier:  # another publish, between its delete and its commit
+        earlier.execute("delete from _build")
+        earlier.execute("insert into _build values ('earlier', now(), '{}')")
+        later = threading.Thread(target=lambda: results.append(publish_build(warehouse)))
+        later.start()
+        waiting = wait_for_a_blocked_session(warehouse)
+    later.join(30)
+    assert waiting == 1 and results and results[0]["build_id"] != first_id
+    assert warehouse.query("select build_id from _build") == [(results[0]["build_id"],)]
 
 
 def test_a_missing_schema_is_named_and_nothing_is_written(postgres_database: str) -> None:
