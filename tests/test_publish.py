@@ -53,10 +53,11 @@ def test_snapshot_sits_next_to_the_warehouse() -> None:
 
 def test_publish_copies_the_marts_with_a_build_record(live: Path) -> None:
     result = publish_build(warehouse_at(live))
-    # The fixture has 11 deployments, 11 pull requests, 4 sprints and 2 Sprint Health cards.
+    # The fixture has 11 deployments, 11 pull requests, 5 sprints (one before the first ingested day) and
+    # 2 Sprint Health cards.
     assert result["tables"]["fct_deployments"] == 11
     assert result["tables"]["fct_pull_requests"] == 11
-    assert result["tables"]["mv_planning_by_sprint"] == 4
+    assert result["tables"]["mv_planning_by_sprint"] == 5
     assert result["tables"]["sprint_health"] == 2
     assert result["missing"] == []
     assert result["rows"] == sum(result["tables"].values())
