@@ -1,7 +1,11 @@
-"""Shared fixtures: a real mock API server over HTTP, a real DuckDB file, a config that matches the org."""
+"""Shared fixtures: a real mock API server over HTTP, a real DuckDB file, a config that matches the org,
+and a Postgres database of this run (a schema per test) on the local server."""
 
 from __future__ import annotations
 
+import os
+import re
+import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -61,10 +65,6 @@ DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 def postgres_database() -> Iterator[str]:
     """A fresh database for this test run on EMD_TEST_POSTGRES_URL (default: 127.0.0.1:5432, user postgres),
     dropped at the end. Skips only when no server answers there."""
-    import os
-    import re
-    import uuid
-
     psycopg = pytest.importorskip("psycopg")
     server = os.environ.get(POSTGRES_SERVER_ENV) or DEFAULT_POSTGRES_SERVER
     try:
@@ -85,8 +85,6 @@ def postgres_database() -> Iterator[str]:
 def postgres_url(postgres_database: str) -> Iterator[str]:
     """DATABASE_URL of a fresh schema (in this run's database) for one test: raw tables, dbt models,
     sprint_health and the dashboard's reads all land in it through `options=-csearch_path=<schema>`."""
-    import uuid
-
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
