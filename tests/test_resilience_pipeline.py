@@ -205,22 +205,24 @@ def test_fifteen_percent_api_faults_give_the_same_marts(tmp_path: Path, org: Syn
     write_config(tmp_path, org)
     with MockApi(MockState(org=org)) as api:
         # Every vendor is faulted (GitHub, Jira, the LLM and Slack): 5xx, 403/429 with Retry-After, dropped
-        # connections, truncated bodies, slow answers. Retry-After 0 keeps the test fast.
-        # Seed 4 puts a truncated body on an LLM answer and a 500 on a Slack call, besides the
-        # GitHub/Jira faults. (Known limit, not exercised: a truncated answer to chat.postMessage leaves
-        # the run unable to know the message was posted; the re-run posts it again.)
-        requests.post(api.url + "/_mock/switch", json={"fault_rate": 0.15, "fault_seed": 4}, timeout=10)
+        # connections, truncated bodies, slow answers. Retry-After 0 keeps the test fast. Requests are
+        # sequential, so a seed gives the same faults every time; seed 11 also hits the LLM (3 faults) and
+        # Slack (1). Known limit, not exercised: a truncated answer to chat.postMessage leaves the run
+        # unable to know the message was posted; the run fails and its re-run posts the card again.
+        requests.post(api.url + "/_mock/switch", json={"fault_rate": 0.15, "fault_seed": 11}, timeout=10)
         api.state.faults.retry_after_s = 0
         for key, value in product_env(api, tmp_path, tmp_path / "warehouse.duckdb").items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
         run_pipeline(START, END, log=lambda _: None)
         faults = {k: v for k, v in counts(api).items() if k.startswith("fault:")}
+        faulted_apis = {k: v for k, v in counts(api).items() if k.startswith("faulted:")}
         posted = slack_messages(api)
         prompts = llm_requests(api)
 
     # Faults really happened, on several kinds (else this test proves nothing).
     assert sum(faults.values()) >= 5 and len(faults) >= 3, faults
+    assert set(faulted_apis) == {"faulted:/graphql", "faulted:/rest", "faulted:/v1", "faulted:/slack"}, faulted_apis
     assert_same_rows(table_rows(tmp_path / "warehouse.duckdb"), clean_rows)
     assert_same_rows(table_rows(tmp_path / "warehouse.duckdb", tuple(RAW_TABLES)), clean_raw_rows)
     assert_no_duplicate_keys(tmp_path / "warehouse.duckdb")

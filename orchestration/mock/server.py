@@ -181,6 +181,7 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
                 fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI and Slack send 429
             if fault is not None:
                 state.count(f"fault:{fault}")
+                state.count(f"faulted:/{parsed.path.split('/')[1]}")  # which API: graphql, rest, v1, slack
             if fault in ("500", "502", "503"):
                 self._send(Response(int(fault), {"message": "injected server error"}))
                 return
