@@ -122,6 +122,9 @@ def explain_slack_error(error: str, method: str, channel: str) -> str:
     return f"Slack {method} failed ({error}); check SLACK_BOT_TOKEN, SLACK_CHANNEL_ID and SLACK_API_URL."
 
 
+_IDEMPOTENT = ("auth.test", "chat.update")
+
+
 def _server_error_retry_class() -> type:
     from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
@@ -129,6 +132,8 @@ def _server_error_retry_class() -> type:
         """slack_sdk's handler retries 500 and 503 only; a gateway's 502/504 is as transient."""
 
         def _can_retry(self, *, state, request, response=None, error=None) -> bool:
+            if isinstance(error, ValueError):  # a cut-off JSON body: safe to repeat only if idempotent
+                return request.url.rstrip("/").endswith(_IDEMPOTENT)
             return response is not None and response.status_code in (500, 502, 503, 504)
 
     return ServerErrorRetry
@@ -139,13 +144,17 @@ class SlackPoster:
 
     def __init__(self, target: SlackTarget):
         from slack_sdk import WebClient
-        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+        from slack_sdk.http_retry.builtin_handlers import (
+            ConnectionErrorRetryHandler,
+            RateLimitErrorRetryHandler,
+        )
 
         self.target = target
         self.client = WebClient(token=target.token, base_url=target.base_url, timeout=30)
         self.client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
         # A 5xx (Slack or a proxy having a bad moment) is retried instead of failing the run.
         self.client.retry_handlers.append(_server_error_retry_class()(max_retry_count=3))
+        self.client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=3))  # the SDK's own tries once
         self.calls = 0
 
     def _call(self, method: str, **kwargs: Any) -> Any:
@@ -158,10 +167,16 @@ class SlackPoster:
             error = str(exc.response.get("error", "unknown_error"))
             if error in _GONE:
                 raise
+            if exc.response.status_code >= 500 or exc.response.status_code == 429:
+                raise SlackPostError(f"Slack kept answering {exc.response.status_code} to {method} after retries: "
+                                     "Slack is having trouble; run the post again later") from None
             raise SlackPostError(explain_slack_error(error, method, self.target.channel)) from None
         except OSError as exc:  # connection refused, DNS, TLS
             raise SlackPostError(f"cannot reach Slack at {self.target.base_url} ({type(exc).__name__}): "
                                  "check SLACK_API_URL and the network") from None
+        except ValueError:  # a cut-off body; chat.postMessage is not repeated, as it may have been posted
+            note = f": the message may be in channel {self.target.channel} already" if method == "chat.postMessage" else ""
+            raise SlackPostError(f"Slack's answer to {method} was cut off{note}; run the post again") from None
 
     def check_auth(self) -> None:
         self._call("auth.test")
