@@ -51,8 +51,20 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+class _StdStreamHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout/sys.stderr is at emit time (a test's capture, a redirected stream)."""
+
+    def __init__(self, name: str):
+        super().__init__(getattr(sys, name))
+        self.stream_name = name
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = getattr(sys, self.stream_name)
+        super().emit(record)
+
+
 def _stderr_handler() -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StdStreamHandler("stderr")
     handler.setFormatter(JsonLineFormatter())
     return handler
 
@@ -80,7 +92,7 @@ def configure_logging() -> logging.Logger:
     if json_logs():
         emd.addHandler(_stderr_handler())
     else:
-        plain = logging.StreamHandler(sys.stdout)
+        plain = _StdStreamHandler("stdout")
         plain.setFormatter(logging.Formatter("%(message)s"))
         emd.addHandler(plain)
     return emd
