@@ -78,8 +78,12 @@ def json_run_logger(init_context) -> logging.Logger:
 
 
 def run_logger_config() -> dict[str, Any]:
-    """Run config that swaps Dagster's console logger for the JSON one when EMD_LOG_FORMAT=json."""
-    return {"loggers": {JSON_RUN_LOGGER: {"config": {"log_level": "INFO"}}}} if json_logs() else {}
+    """Run config for headless runs: the JSON logger when EMD_LOG_FORMAT=json; otherwise Dagster's console
+    logger at WARNING, so a terminal shows emd's one progress line per run, warnings and errors (the full
+    event log stays in the Dagster instance and its UI)."""
+    if json_logs():
+        return {"loggers": {JSON_RUN_LOGGER: {"config": {"log_level": "INFO"}}}}
+    return {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def configure_logging() -> logging.Logger:
