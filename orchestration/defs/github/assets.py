@@ -11,7 +11,6 @@
 # No `from __future__ import annotations`: Dagster reads the `context` and resource annotations at runtime.
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -23,13 +22,12 @@ from dagster import (
     multi_asset,
 )
 
-from orchestration.defs.github.checks import check_results, check_specs
 from orchestration.defs.github.resource import GitHubClient, GitHubResource
 from orchestration.defs.github.rows import deployment_rows, pull_request_rows, release_rows
 from orchestration.defs.ingestion import INGESTION_GROUP
+from orchestration.defs.raw_checks import check_specs, write_and_check
 from orchestration.partitions import daily_partitions, day_window
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.warehouse import Warehouse
 
 KINDS = {"github", "duckdb"}
 PULL_REQUEST_TABLES = {
@@ -50,16 +48,6 @@ def _metadata(client: GitHubClient, partition_key: str, rows: int, extra: dict[s
     }
 
 
-def _write_and_check(warehouse: Warehouse, tables: dict[str, list[dict[str, Any]]], partition_key: str
-                     ) -> tuple[dict[str, int], list[AssetCheckResult]]:
-    fetched_at = datetime.now(UTC)
-    written = warehouse.replace_partitions(tables, partition_key, fetched_at=fetched_at)
-    _, end = day_window(partition_key)
-    results = []
-    for table, count in written.items():
-        results.extend(check_results(warehouse, table, partition_key, count, end, fetched_at))
-    return written, results
-
 
 @multi_asset(
     name="github_pull_requests",
@@ -78,7 +66,7 @@ def github_pull_requests(context: AssetExecutionContext, github: GitHubResource,
     client = github.client()
     prs = client.pull_requests_updated_between(config.repos, start, end)
     tables = pull_request_rows(prs)
-    written, checks = _write_and_check(warehouse.get(), tables, context.partition_key)
+    written, checks = write_and_check(warehouse.get(), tables, context.partition_key)
     context.log.info(f"GitHub {context.partition_key}: {written} in {client.stats.requests} requests")
     for table, count in written.items():
         yield MaterializeResult(asset_key=table, metadata=_metadata(
@@ -101,7 +89,7 @@ def raw_github_releases(context: AssetExecutionContext, github: GitHubResource, 
     start, end = day_window(context.partition_key)
     client = github.client()
     rows = release_rows(client.releases_between(config.repos, start, end))
-    written, checks = _write_and_check(warehouse.get(), {"raw_github_releases": rows}, context.partition_key)
+    written, checks = write_and_check(warehouse.get(), {"raw_github_releases": rows}, context.partition_key)
     yield MaterializeResult(metadata=_metadata(client, context.partition_key, written["raw_github_releases"]))
     yield from checks
 
@@ -123,7 +111,7 @@ def raw_github_deployments(context: AssetExecutionContext, github: GitHubResourc
     repos = [repo for repo in config.repos if config.deployment_for(repo).source == "deployment"]
     client = github.client()
     rows = deployment_rows(client.deployments_between(repos, start, end)) if repos else []
-    written, checks = _write_and_check(warehouse.get(), {"raw_github_deployments": rows}, context.partition_key)
+    written, checks = write_and_check(warehouse.get(), {"raw_github_deployments": rows}, context.partition_key)
     yield MaterializeResult(metadata=_metadata(client, context.partition_key, written["raw_github_deployments"],
                                                {"deployment_repos": len(repos)}))
     yield from checks

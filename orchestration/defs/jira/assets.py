@@ -14,7 +14,6 @@ With Jira configured, missing JIRA_* variables fail the run with a message namin
 # No `from __future__ import annotations`: Dagster reads the `context` and resource annotations at runtime.
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from dagster import (
@@ -27,7 +26,6 @@ from dagster import (
 )
 
 from orchestration.defs.ingestion import INGESTION_GROUP
-from orchestration.defs.jira.checks import jira_check_results, jira_check_specs
 from orchestration.defs.jira.ingest import (
     CHANGELOG,
     ISSUES,
@@ -38,9 +36,9 @@ from orchestration.defs.jira.ingest import (
     status_rows,
 )
 from orchestration.defs.jira.resource import JiraClient, JiraResource
+from orchestration.defs.raw_checks import check_specs, write_and_check
 from orchestration.partitions import daily_partitions, day_window
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.warehouse import Warehouse
 
 KINDS = {"jira", "duckdb"}
 ISSUE_TABLES = {
@@ -49,16 +47,6 @@ ISSUE_TABLES = {
                "and flagged are normalized (see orchestration/defs/jira/ingest.py).",
 }
 
-
-def _write_and_check(warehouse: Warehouse, tables: dict[str, list[dict[str, Any]]], partition_key: str
-                     ) -> tuple[dict[str, int], list[AssetCheckResult]]:
-    fetched_at = datetime.now(UTC)
-    written = warehouse.replace_partitions(tables, partition_key, fetched_at=fetched_at)
-    _, end = day_window(partition_key)
-    checks: list[AssetCheckResult] = []
-    for table, count in written.items():
-        checks.extend(jira_check_results(warehouse, table, partition_key, count, end, fetched_at))
-    return written, checks
 
 
 def _metadata(client: JiraClient | None, partition_key: str, rows: int, extra: dict[str, Any] | None = None
@@ -73,7 +61,7 @@ def _metadata(client: JiraClient | None, partition_key: str, rows: int, extra: d
     name="jira_issues",
     specs=[AssetSpec(table, group_name=INGESTION_GROUP, kinds=KINDS, description=text)
            for table, text in ISSUE_TABLES.items()],
-    check_specs=[spec for table in ISSUE_TABLES for spec in jira_check_specs(table)],
+    check_specs=[spec for table in ISSUE_TABLES for spec in check_specs(table)],
     partitions_def=daily_partitions,
     can_subset=False,
 )
@@ -85,7 +73,7 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     client = jira.client() if config.jira_projects else None
     partition = fetch_issue_partition(client, config.jira_projects, config.jira_boards, config.story_points_field,
                                       start, end)
-    written, checks = _write_and_check(warehouse.get(), partition.rows, context.partition_key)
+    written, checks = write_and_check(warehouse.get(), partition.rows, context.partition_key)
     context.log.info(f"Jira {context.partition_key}: {written} in {client.stats.requests if client else 0} requests")
     for table, count in written.items():
         yield MaterializeResult(asset_key=table, metadata=_metadata(
@@ -100,7 +88,7 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     group_name=INGESTION_GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions,
-    check_specs=jira_check_specs(SPRINTS),
+    check_specs=check_specs(SPRINTS),
 )
 def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project_config: ProjectConfigResource,
                      warehouse: WarehouseResource) -> Iterator[MaterializeResult | AssetCheckResult]:
@@ -110,7 +98,7 @@ def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project
     start, end = day_window(context.partition_key)
     client = jira.client() if config.jira_boards else None
     rows = sprint_rows(client, config.jira_boards, start, end) if client else []
-    written, checks = _write_and_check(warehouse.get(), {SPRINTS: rows}, context.partition_key)
+    written, checks = write_and_check(warehouse.get(), {SPRINTS: rows}, context.partition_key)
     yield MaterializeResult(metadata=_metadata(client, context.partition_key, written[SPRINTS],
                                                {"boards": ", ".join(map(str, config.jira_boards))}))
     yield from checks
@@ -121,7 +109,7 @@ def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project
     group_name=INGESTION_GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions,
-    check_specs=jira_check_specs(STATUSES),
+    check_specs=check_specs(STATUSES),
 )
 def raw_jira_statuses(context: AssetExecutionContext, jira: JiraResource, project_config: ProjectConfigResource,
                       warehouse: WarehouseResource) -> Iterator[MaterializeResult | AssetCheckResult]:
@@ -129,6 +117,6 @@ def raw_jira_statuses(context: AssetExecutionContext, jira: JiraResource, projec
     config = project_config.load()
     client = jira.client() if (config.jira_projects or config.jira_boards) else None
     rows = status_rows(client) if client else []
-    written, checks = _write_and_check(warehouse.get(), {STATUSES: rows}, context.partition_key)
+    written, checks = write_and_check(warehouse.get(), {STATUSES: rows}, context.partition_key)
     yield MaterializeResult(metadata=_metadata(client, context.partition_key, written[STATUSES]))
     yield from checks

@@ -1,7 +1,7 @@
-"""Asset checks of the raw GitHub tables, evaluated on the partition just written.
+"""Asset checks of every raw table (GitHub and Jira), evaluated on the partition just written.
 
-They run inside the asset's own step (declared as `check_specs`), so each check sees exactly the
-partition that step wrote:
+They run inside the ingestion asset's own step (declared as `check_specs`), so each check sees exactly
+the partition that step wrote:
 - `no_duplicate_keys`: no natural key (warehouse.RAW_KEYS) appears twice in the partition;
 - `row_count`: the partition holds exactly the rows fetched (the replace transaction was complete);
 - `fresh`: the partition was fetched after its day ended (else it may still miss that day's later updates;
@@ -11,9 +11,11 @@ partition that step wrote:
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
 
+from orchestration.partitions import day_window
 from orchestration.warehouse import RAW_KEYS, Warehouse
 
 CHECK_NAMES = ("no_duplicate_keys", "row_count", "fresh")
@@ -49,3 +51,15 @@ def check_results(warehouse: Warehouse, table: str, partition_key: str, rows_wri
                                    "window_end": window_end.isoformat(),
                                    "day_complete_when_fetched": complete}),
     ]
+
+
+def write_and_check(warehouse: Warehouse, tables: dict[str, list[dict[str, Any]]], partition_key: str
+                    ) -> tuple[dict[str, int], list[AssetCheckResult]]:
+    """Replace the partition of every table in one transaction, then check what landed."""
+    fetched_at = datetime.now(UTC)
+    written = warehouse.replace_partitions(tables, partition_key, fetched_at=fetched_at)
+    _, end = day_window(partition_key)
+    results: list[AssetCheckResult] = []
+    for table, count in written.items():
+        results.extend(check_results(warehouse, table, partition_key, count, end, fetched_at))
+    return written, results
