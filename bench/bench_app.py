@@ -124,7 +124,8 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                    32.0 as completed_committed_points, 7.0 as carryover_points,
                    15 as committed_issues, 3 as added_issues, 1 as removed_issues, 14 as completed_issues,
                    12 as completed_committed_issues, 3 as carryover_issues, 1 as unestimated_issues,
-                   80.0 as planned_vs_done_pct, 22.5 as scope_change_pct, 16.3 as carryover_pct
+                   80.0 as planned_vs_done_pct, 22.5 as scope_change_pct, 16.3 as carryover_pct,
+                   true as history_complete
             from range({teams}) as t(team_i), range(4) as s(s)""")  # noqa: S608 - generator constants
         day_series = f"range(date '{start.isoformat()}', date '{(ANCHOR + timedelta(days=1)).isoformat()}', interval 1 day)"
         conn.execute(f"""

@@ -5,7 +5,7 @@ Not part of `make test`. Pass names to run a subset: `make bench BENCH_ARGS="ing
 
 from __future__ import annotations
 
-import importlib.util
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,7 +14,6 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
-    sys.path.insert(0, str(HERE.parent))
     wanted = set(argv)
     failures = 0
     for path in sorted(HERE.glob("bench_*.py")):
@@ -22,16 +21,13 @@ def main(argv: list[str]) -> int:
         if wanted and name not in wanted:
             continue
         print(f"== bench {name}", flush=True)
-        spec = importlib.util.spec_from_file_location(path.stem, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
         began = time.monotonic()
-        try:
-            module.main()
-        except Exception as exc:  # one broken benchmark must not hide the others' figures
+        # Each benchmark in its own process, so its peak RSS and imports are its own.
+        code = f"import runpy, sys; sys.path.insert(0, {str(HERE.parent)!r}); runpy.run_path({str(path)!r})['main']()"
+        result = subprocess.run([sys.executable, "-c", code], cwd=HERE.parent)
+        if result.returncode != 0:  # one broken benchmark must not hide the others' figures
             failures += 1
-            print(f"bench {name} failed: {type(exc).__name__}: {exc}", flush=True)
+            print(f"bench {name} failed (exit {result.returncode})", flush=True)
         print(f"== bench {name} took {time.monotonic() - began:.1f}s", flush=True)
     return 1 if failures else 0
 
