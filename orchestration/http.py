@@ -68,6 +68,7 @@ class HttpClient:
 
     name: str
     token_env: str
+    url_env: str = ""  # the variable that holds the base URL, named when the service cannot be reached
     session: requests.Session = field(default_factory=requests.Session)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     stats: ApiStats = field(default_factory=ApiStats)
@@ -126,9 +127,10 @@ class HttpClient:
                         last_problem = f"{url} answered a truncated or non-JSON body"
             elapsed = time.monotonic() - started
             if attempt >= self.policy.max_attempts or elapsed >= self.policy.max_elapsed_s:
+                where = f" (check {self.url_env})" if self.url_env else ""
                 raise ApiUnreachableError(
                     f"{self.name}: gave up after {attempt} attempts in {elapsed:.0f}s; last problem: {last_problem}. "
-                    f"Check that the URL is right and the service is up."
+                    f"Check that the URL is right{where} and the service is up."
                 )
             if wait is None:
                 wait = min(self.policy.max_delay_s, self.policy.base_delay_s * 2 ** (attempt - 1))

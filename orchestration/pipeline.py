@@ -35,7 +35,8 @@ def _instance() -> DagsterInstance:
 
 
 def _failure_message(result) -> str:
-    messages = []
+    """One line per distinct cause, naming the steps it failed (a missing token fails every asset alike)."""
+    steps_by_cause: dict[str, list[str]] = {}
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
@@ -43,8 +44,14 @@ def _failure_message(result) -> str:
             while error is not None and error.cause is not None:
                 error = error.cause
             text = (error.message if error else event.message or "").strip()
-            messages.append(f"{event.step_key}: {text}")
-    return "; ".join(messages) or "the run failed (see the Dagster event log)"
+            # "orchestration.settings.SettingsError: GITHUB_TOKEN is not set..." -> the sentence itself
+            head, sep, rest = text.partition(": ")
+            if sep and "." in head and " " not in head:
+                text = rest
+            steps_by_cause.setdefault(text, []).append(event.step_key or "?")
+    lines = [f"{', '.join(steps)}: {cause}" for cause, steps in steps_by_cause.items()]
+    return "\n  ".join(["", *lines]) if len(lines) > 1 else (lines[0] if lines else
+                                                                "the run failed (see the Dagster event log)")
 
 
 def _job(defs: Definitions, name: str) -> JobDefinition | None:

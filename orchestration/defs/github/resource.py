@@ -96,7 +96,8 @@ class GitHubClient:
         self.graphql_url = settings.github_graphql_url(self.api_url)
         self.page_size = page_size
         self.sleep = sleep
-        self.http = HttpClient(name="GitHub", token_env=TOKEN_ENV, policy=policy or RetryPolicy(), sleep=sleep)
+        self.http = HttpClient(name="GitHub", token_env=TOKEN_ENV, url_env="GITHUB_API_URL",
+                                policy=policy or RetryPolicy(), sleep=sleep)
         self.http.session.headers.update({
             "Authorization": f"bearer {token}",
             "Accept": "application/vnd.github+json",

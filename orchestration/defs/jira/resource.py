@@ -107,7 +107,7 @@ class JiraClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        self.http = HttpClient(name="Jira", token_env=CREDENTIALS, policy=self.policy)
+        self.http = HttpClient(name="Jira", token_env=CREDENTIALS, url_env="JIRA_BASE_URL", policy=self.policy)
         self.http.session.auth = requests.auth.HTTPBasicAuth(self.email, self.api_token)
         self.http.session.headers["Accept"] = "application/json"
 
