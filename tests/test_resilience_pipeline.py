@@ -414,7 +414,7 @@ def test_a_rejected_token_is_not_in_the_error(tmp_path: Path, org: SyntheticOrg,
     from orchestration.pipeline import INGESTION_JOB, PipelineError, run_pipeline
 
     write_config(tmp_path, org)
-    wrong = "ghp_Wr0ngButSecretValue1234567890"
+    wrong = "not-the-real-token-Wr0ngButSecretValue1234567890"  # shaped unlike a real token on purpose
     with MockApi(MockState(org=org)) as api:
         for key, value in product_env(api, tmp_path, tmp_path / "warehouse.duckdb").items():
             monkeypatch.setenv(key, value)
