@@ -33,6 +33,16 @@ class Team:
 
 
 @dataclass(frozen=True)
+class PrTypeRule:
+    """`pr_types.<name>`: a PR with one of `labels`, or whose title or head branch starts with one of
+    `prefixes` (case-insensitive), is of type `name`. Checked in order after hotfix, before the built-in rules."""
+
+    name: str
+    labels: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RepoDeployment:
     source: str
     environment: str = "production"
@@ -58,6 +68,7 @@ class ProjectConfig:
     hotfix_window_days: int = 7
     failure_window_days: int = 7
     bots: tuple[str, ...] = ()
+    pr_type_rules: tuple[PrTypeRule, ...] = ()
     dashboard_url: str = "http://localhost:8501"
     backfill_days: int = 30
     source_path: Path | None = None
@@ -75,7 +86,8 @@ class ProjectConfig:
         return None
 
 
-_TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard", "backfill_days"}
+_TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
+             "backfill_days", "pr_types"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members"}
@@ -84,6 +96,7 @@ _REPO_DEPLOY_KEYS = {"source", "environment", "include_prereleases"}
 _HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
 _CF_KEYS = {"window_days"}
 _DASHBOARD_KEYS = {"url"}
+_PR_TYPE_KEYS = {"labels", "prefixes"}
 
 
 class _Reader:
@@ -220,6 +233,21 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
     change_failure = r.mapping(top.get("change_failure"), "change_failure", _CF_KEYS)
     dashboard = r.mapping(top.get("dashboard"), "dashboard", _DASHBOARD_KEYS)
 
+    pr_types_raw = top.get("pr_types") or {}
+    if not isinstance(pr_types_raw, dict):
+        raise r.fail("pr_types", "must be a mapping of type name to {labels, prefixes}")
+    pr_type_rules = []
+    for name, spec in pr_types_raw.items():
+        key = f"pr_types.{name}"
+        if str(name) == "hotfix":
+            raise r.fail(key, "cannot be configured: hotfix is defined by METRICS.md (branches, labels, release window)")
+        spec = r.mapping(spec, key, _PR_TYPE_KEYS)
+        rule = PrTypeRule(str(name), r.str_list(spec.get("labels"), f"{key}.labels"),
+                          r.str_list(spec.get("prefixes"), f"{key}.prefixes"))
+        if not rule.labels and not rule.prefixes:
+            raise r.fail(key, "needs at least one of labels or prefixes")
+        pr_type_rules.append(rule)
+
     return ProjectConfig(
         org=org.strip(),
         repos=repos,
@@ -239,6 +267,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         hotfix_window_days=r.positive_int(hotfix.get("window_days"), "hotfix.window_days", 7),
         failure_window_days=r.positive_int(change_failure.get("window_days"), "change_failure.window_days", 7),
         bots=r.str_list(top.get("bots"), "bots"),
+        pr_type_rules=tuple(pr_type_rules),
         dashboard_url=str(dashboard.get("url") or "http://localhost:8501"),
         backfill_days=r.positive_int(top.get("backfill_days"), "backfill_days", 30),
         source_path=path,

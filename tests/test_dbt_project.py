@@ -48,6 +48,7 @@ def test_project_config_reaches_dbt_as_vars(tmp_path):
         "hotfix": {"release_branch_patterns": ["rel/*"], "window_days": 3},
         "change_failure": {"window_days": 5},
         "bots": ["Renovate"],
+        "pr_types": {"chore": {"labels": ["Dependencies"], "prefixes": ["Chore", "ci:"]}, "docs": {"prefixes": ["docs"]}},
     }, tmp_path / "config.yaml")
     variables = dbt_vars(config)
     assert variables["repos"] == [
@@ -65,6 +66,8 @@ def test_project_config_reaches_dbt_as_vars(tmp_path):
     assert variables["incident_types"] == ["Incident", "Outage"]
     assert variables["blocked_statuses"] == ["waiting"]
     assert variables["include_subtasks"] is True
+    assert variables["pr_type_rules"] == [{"type": "chore", "labels": ["dependencies"], "prefixes": ["chore", "ci:"]},
+                                          {"type": "docs", "labels": [], "prefixes": ["docs"]}]
     flag, payload = vars_arg(variables)
     assert flag == "--vars" and json.loads(payload) == variables
     # every var the models read is declared in dbt_project.yml (so a bare `dbt build` works too)

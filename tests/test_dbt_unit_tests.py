@@ -17,7 +17,7 @@ EXPECTED_UNIT_TESTS = {
     "dora_day_percentiles_and_rates", "flow_day_rework_rate_and_review_metrics", "sprint_percentages",
     "field_history_rolls_back_from_current_value", "blocked_age_wip_and_throughput_at_end_of_day",
     "sprint_membership_spans_and_60_second_rule", "sprint_scope_events_points_at_the_right_moments",
-    "deployments_per_repo_source",
+    "deployments_per_repo_source", "pr_type_config_rules",
 }
 
 

@@ -93,3 +93,14 @@ def test_config_invalid_yaml(tmp_path: Path) -> None:
     path.write_text("org: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
+
+
+def test_config_pr_type_rules(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, {**BASE, "pr_types": {"chore": {"labels": ["deps"], "prefixes": ["ci"]}}}))
+    assert [(r.name, r.labels, r.prefixes) for r in config.pr_type_rules] == [("chore", ("deps",), ("ci",))]
+    with pytest.raises(ConfigError, match=r"`pr_types\.hotfix` cannot be configured"):
+        load_config(_write(tmp_path, {**BASE, "pr_types": {"hotfix": {"labels": ["urgent"]}}}))
+    with pytest.raises(ConfigError, match=r"`pr_types\.docs` needs at least one of labels or prefixes"):
+        load_config(_write(tmp_path, {**BASE, "pr_types": {"docs": {}}}))
+    with pytest.raises(ConfigError, match=r"`pr_types\.docs\.label` is not a known key"):
+        load_config(_write(tmp_path, {**BASE, "pr_types": {"docs": {"label": ["docs"]}}}))

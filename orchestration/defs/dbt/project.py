@@ -100,6 +100,8 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
         "incident_types": list(config.incident_types),
         "blocked_statuses": [s.lower() for s in config.blocked_statuses],
         "include_subtasks": config.include_subtasks,
+        "pr_type_rules": [{"type": rule.name, "labels": sorted({label.lower() for label in rule.labels}),
+                           "prefixes": [prefix.lower() for prefix in rule.prefixes]} for rule in config.pr_type_rules],
     }
 
 

@@ -1,4 +1,5 @@
 -- Hotfix, revert and type of each pull request (METRICS.md Delivery "Hotfix", Flow "pr_type").
+-- Type precedence: hotfix, then the config's `pr_types` rules in order, then bug, feature, other.
 with pull_requests as (
     select * from {{ ref('stg_github__pull_requests') }}
 ),
@@ -10,6 +11,10 @@ labels as (
         max(case when label = 'hotfix' then 1 else 0 end) = 1 as has_hotfix_label,
         max(case when label in ('bug', 'fix') then 1 else 0 end) = 1 as has_bug_label,
         max(case when label in ('feature', 'enhancement') then 1 else 0 end) = 1 as has_feature_label
+        {%- for rule in var('pr_type_rules') %},
+        max(case when lower(label) in {{ sql_text_list(rule['labels']) }} then 1 else 0 end) = 1
+            as has_rule_{{ loop.index }}_label
+        {%- endfor %}
     from {{ ref('stg_github__pull_request_labels') }}
     group by repo, number
 ),
@@ -48,6 +53,13 @@ flags as (
             or lower(coalesce(pr.title, '')) like 'fix%' or lower(coalesce(pr.head_branch, '')) like 'fix%' as looks_like_bug,
         coalesce(l.has_feature_label, false)
             or lower(coalesce(pr.title, '')) like 'feat%' or lower(coalesce(pr.head_branch, '')) like 'feat%' as looks_like_feature
+        {%- for rule in var('pr_type_rules') %},
+        coalesce(l.has_rule_{{ loop.index }}_label, false)
+        {%- for prefix in rule['prefixes'] %}
+            or substr(lower(coalesce(pr.title, '')), 1, {{ prefix | length }}) = {{ sql_text(prefix) }}
+            or substr(lower(coalesce(pr.head_branch, '')), 1, {{ prefix | length }}) = {{ sql_text(prefix) }}
+        {%- endfor %} as matches_rule_{{ loop.index }}
+        {%- endfor %}
     from pull_requests as pr
     left join labels as l on pr.repo = l.repo and pr.number = l.number
     left join latest_release_before_merge as lr on pr.repo = lr.repo and pr.number = lr.number
@@ -61,6 +73,9 @@ final as (
         is_revert,
         case
             when is_hotfix then 'hotfix'
+            {%- for rule in var('pr_type_rules') %}
+            when matches_rule_{{ loop.index }} then {{ sql_text(rule['type']) }}
+            {%- endfor %}
             when looks_like_bug then 'bug'
             when looks_like_feature then 'feature'
             else 'other'
