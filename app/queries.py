@@ -26,14 +26,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from orchestration.publish import BUILD_TABLE, dashboard_target
-from orchestration.settings import DatabaseTarget, SettingsError
+from emd.settings import DatabaseTarget, SettingsError
+from emd.snapshot import BUILD_TABLE, dashboard_target
 
 TTL_SECONDS = 600
-SMALL_SAMPLE = 5  # METRICS.md: mark a value drawn from fewer than 5
+SMALL_SAMPLE = 5  # docs/metrics.md: mark a value drawn from fewer than 5
 REQUIRED_TABLES = ("fct_pull_requests", "fct_deployments")
 GRAINS = {"day": "day", "week": "week"}  # the only bucket literals ever put into SQL
-# Flow measures people (METRICS.md): bot-authored PRs are left out, as in mv_flow_by_repo_day.
+# Flow measures people (docs/metrics.md): bot-authored PRs are left out, as in mv_flow_by_repo_day.
 # Delivery (deployments, lead time) counts every deployed change, as mv_dora_by_repo_day does.
 HUMAN = " and not coalesce(is_bot_author, false)"
 DENSE_DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "metrics_daily")
@@ -118,7 +118,7 @@ def _open_duckdb(target: DatabaseTarget) -> Source | EmptyWarehouse:
         if live.exists():
             reason += (f" The warehouse {live} exists but has not been published for the dashboard: "
                        "publish it with the pipeline, or by hand.")
-            commands = (*commands, "python -m orchestration.publish")
+            commands = (*commands, "python -m emd.snapshot")
         return EmptyWarehouse(reason, commands)
     for attempt in range(3):
         # The link is re-resolved on a retry: a build can be pruned between resolving and opening it
@@ -301,7 +301,7 @@ def jira_filter(scope: Scope) -> tuple[str, list[Any]]:
 
 
 def percentile(source: Source, expr: str, fraction: float) -> str:
-    """Continuous percentile of `expr` (a column name from this module), per METRICS.md."""
+    """Continuous percentile of `expr` (a column name from this module), per docs/metrics.md."""
     if source.kind == "duckdb":
         return f"quantile_cont({expr}, {fraction})"
     return f"percentile_cont({fraction}) within group (order by {expr})"
@@ -493,7 +493,7 @@ def deployment_days(source: Source, scope: Scope, window: Window) -> dict[date, 
 
 
 def deployment_tier(days_with_deployments: dict[date, int], window: Window) -> str:
-    """METRICS.md tier from the median number of deployment days per week.
+    """docs/metrics.md tier from the median number of deployment days per week.
 
     Weeks are the 7-day blocks counted back from the window's last day; leading days that do not
     fill a block are left out (a window shorter than a week is one block, scaled to 7 days).
@@ -582,7 +582,7 @@ def _pct(numerator: float | None, denominator: float | None) -> float | None:
 
 
 def planning_ratios(row: dict[str, Any] | None) -> dict[str, float | None]:
-    """METRICS.md's three planning ratios, pooled over the sprints whose sums `row` holds."""
+    """docs/metrics.md's three planning ratios, pooled over the sprints whose sums `row` holds."""
     row = row or {}
     committed = _num(row.get("committed")) or 0.0
     completed = _num(row.get("completed")) or 0.0
@@ -803,8 +803,8 @@ def data_as_of(source: Source, last_day: date | None) -> datetime:
 def include_subtasks() -> bool:
     """The project config's `jira.include_subtasks` (EMD_CONFIG), as the planning marts apply it;
     false when the dashboard has no readable config."""
-    from orchestration.config import load_config
-    from orchestration.settings import config_path
+    from emd.config import load_config
+    from emd.settings import config_path
 
     try:
         return load_config(config_path()).include_subtasks

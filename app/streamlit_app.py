@@ -1,6 +1,6 @@
 """The dashboard's entry point: `streamlit run app/streamlit_app.py`.
 
-It resolves what to read (the published build, see orchestration/publish.py), draws the sidebar
+It resolves what to read (the published build, see emd/snapshot.py), draws the sidebar
 filters every page shares, then runs the selected page from app/app_pages/.
 """
 

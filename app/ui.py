@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 import streamlit as st
 
 from app.queries import SMALL_SAMPLE, EmptyWarehouse, Tile
-from orchestration import settings
+from emd import settings
 
 DECIMALS = {"h": 1, "%": 1, "/day": 2, "days": 1, "issues": 0}
 UNIT_LABELS = {"h": "hours", "%": "%", "/day": "per day", "days": "days", "issues": "issues"}
@@ -81,7 +81,7 @@ def render_tile(tile: Tile, days: int) -> None:
         delta_color="inverse" if tile.lower_is_better else "normal",
         delta_description=words,
         help=("Lower is better." if tile.lower_is_better else "Higher is better.")
-        + " Computed from the fact rows of the selected range (see METRICS.md).",
+        + " Computed from the fact rows of the selected range (see docs/metrics.md).",
         border=True,
     )
     st.caption(sample_caption(tile))

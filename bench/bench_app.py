@@ -5,7 +5,7 @@ Targets (issue 4): each page renders in < 1.5 s; tile queries p95 < 100 ms.
 Data: `--warehouse PATH` measures an existing warehouse built by the pipeline (e.g.
 `DATABASE_URL=duckdb:///data/large.duckdb emd pipeline --synthetic --scale large ...`); without it a
 warehouse of the large synthetic org's size is generated straight into the mart tables (10 teams,
-52 repos, 45 days, 14.4 PRs per repo and day as orchestration/mock/github_data.py generates) and
+52 repos, 45 days, 14.4 PRs per repo and day as mock_apis/github_data.py generates) and
 published like the pipeline does.
 
     .venv/bin/python bench/bench_app.py [--scale large|default] [--warehouse PATH] [--repeat N]
@@ -252,9 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv or [])
     sys.path.insert(0, str(ROOT))
-    from orchestration.publish import publish_build
-    from orchestration.settings import parse_database_url
-    from orchestration.warehouse import Warehouse
+    from emd.settings import parse_database_url
+    from emd.snapshot import publish_build
+    from emd.warehouse import Warehouse
 
     with tempfile.TemporaryDirectory(prefix="bench_app_") as tmp:
         if args.warehouse:

@@ -29,12 +29,12 @@ def _env_for(api, config_path: Path, warehouse: Path) -> None:
 
 
 def main() -> None:
-    from orchestration.config import load_config
+    from emd.config import load_config
+    from emd.settings import parse_database_url
+    from mock_apis.org import SyntheticOrg
+    from mock_apis.server import MockApi, MockState
     from orchestration.defs.dbt.project import dbt_vars, run_dbt
-    from orchestration.mock.org import SyntheticOrg
-    from orchestration.mock.server import MockApi, MockState
     from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
-    from orchestration.settings import parse_database_url
 
     WORK.mkdir(parents=True, exist_ok=True)
     raw = WORK / "raw-large.duckdb"

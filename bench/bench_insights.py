@@ -25,8 +25,8 @@ WHAT_IF_MODEL, WHAT_IF_PRICE = "gpt-4o-mini", (0.15, 0.60)
 
 
 def _build_marts(log) -> None:
+    from emd.warehouse import Warehouse
     from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, PipelineError, run_pipeline
-    from orchestration.warehouse import Warehouse
 
     try:
         run_pipeline(ANCHOR - timedelta(days=DAYS - 1), ANCHOR, steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
@@ -40,7 +40,10 @@ def _build_marts(log) -> None:
 
 
 def main() -> None:
-    from orchestration.config import load_config
+    from emd.config import load_config
+    from emd.warehouse import Warehouse
+    from mock_apis.org import SyntheticOrg
+    from mock_apis.server import MockApi, MockState
     from orchestration.defs.insights.card import CardWriter, llm_settings, word_count
     from orchestration.defs.insights.definitions import write_cards
     from orchestration.defs.insights.slack_post import (
@@ -50,9 +53,6 @@ def main() -> None:
         slack_target,
     )
     from orchestration.defs.insights.store import read_rows, record_post
-    from orchestration.mock.org import SyntheticOrg
-    from orchestration.mock.server import MockApi, MockState
-    from orchestration.warehouse import Warehouse
 
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp, MockApi(MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))) as api:

@@ -55,12 +55,12 @@ def backfill(url: str, workdir: Path) -> dict:
     import yaml
     from dagster import DagsterInstance, materialize
 
+    from emd.settings import parse_database_url
+    from emd.warehouse import Warehouse
+    from mock_apis.org import SyntheticOrg
     from orchestration.defs.jira.assets import jira_issues, raw_jira_sprints, raw_jira_statuses
     from orchestration.defs.jira.resource import JiraResource
-    from orchestration.mock.org import SyntheticOrg
     from orchestration.resources import ProjectConfigResource, WarehouseResource
-    from orchestration.settings import parse_database_url
-    from orchestration.warehouse import Warehouse
 
     org = SyntheticOrg(seed=7, scale="large", anchor=ANCHOR)
     config_path = workdir / "config.yaml"

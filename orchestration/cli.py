@@ -19,8 +19,8 @@ def _date(text: str) -> date:
 
 
 def _mock_state(args: argparse.Namespace):
-    from orchestration.mock.org import SyntheticOrg
-    from orchestration.mock.server import FaultConfig, MockState
+    from mock_apis.org import SyntheticOrg
+    from mock_apis.server import FaultConfig, MockState
 
     org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date())
     return MockState(org=org, faults=FaultConfig(rate=args.fault_rate, seed=args.fault_seed),
@@ -28,7 +28,7 @@ def _mock_state(args: argparse.Namespace):
 
 
 def cmd_mock_api(args: argparse.Namespace) -> int:
-    from orchestration.mock.server import MockApi
+    from mock_apis.server import MockApi
 
     state = _mock_state(args)
     api = MockApi(state, args.host, args.port)
@@ -50,11 +50,11 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from orchestration.config import ConfigError
-    from orchestration.http import ApiError
-    from orchestration.logs import configure_logging
+    from emd.config import ConfigError
+    from emd.http import ApiError
+    from emd.logs import configure_logging
+    from emd.settings import SettingsError
     from orchestration.pipeline import PipelineError, run_pipeline
-    from orchestration.settings import SettingsError
 
     if args.end < args.start:
         print(f"emd pipeline: --end {args.end} is before --start {args.start}", file=sys.stderr)
@@ -62,7 +62,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     configure_logging()  # progress lines, and Dagster's run logs, as JSON with the run id when EMD_LOG_FORMAT=json
     try:
         if args.synthetic:
-            from orchestration.mock.server import MockApi
+            from mock_apis.server import MockApi
 
             with MockApi(_mock_state(args)) as api:
                 os.environ.update(api.env())

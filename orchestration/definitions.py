@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dagster import Definitions, colored_console_logger
 
+from emd.logs import JSON_RUN_LOGGER
 from orchestration.defs.dbt.definitions import dbt_defs
 from orchestration.defs.github.definitions import github_defs
 from orchestration.defs.ingestion import ingestion_defs, marts_after_ingestion
 from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
 from orchestration.defs.publish import publish_defs
-from orchestration.logs import JSON_RUN_LOGGER, json_run_logger
+from orchestration.loggers import json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 

@@ -54,7 +54,7 @@ def _bin(name: str) -> str:
 
 def demo_environment(root: Path, mock_url: str) -> dict[str, str]:
     """The variables the demo's pipeline, Dagster UI and dashboard share."""
-    from orchestration.mock.server import mock_environment
+    from mock_apis.server import mock_environment
 
     env = {k: v for k, v in mock_environment(mock_url).items() if k not in LLM_VARIABLES}
     return {

@@ -44,7 +44,7 @@ def _failure_message(result) -> str:
             while error is not None and error.cause is not None:
                 error = error.cause
             text = (error.message if error else event.message or "").strip()
-            # "orchestration.settings.SettingsError: GITHUB_TOKEN is not set..." -> the sentence itself
+            # "emd.settings.SettingsError: GITHUB_TOKEN is not set..." -> the sentence itself
             head, sep, rest = text.partition(": ")
             if sep and "." in head and " " not in head:
                 text = rest
@@ -64,7 +64,7 @@ def _job(defs: Definitions, name: str) -> JobDefinition | None:
 def run_job(job: JobDefinition, instance: DagsterInstance, partition_key: str | None = None,
             run_config: dict | None = None) -> str:
     """Run `job` in process; returns the Dagster run id. EMD_LOG_FORMAT=json selects the JSON run logger."""
-    from orchestration.logs import run_logger_config
+    from orchestration.loggers import run_logger_config
 
     result = job.execute_in_process(instance=instance, partition_key=partition_key,
                                     run_config={**(run_config or {}), **run_logger_config()}, raise_on_error=False)
@@ -78,7 +78,7 @@ def _progress(log: Callable[[str], None] | None, message: str, job: str, run_id:
     if log is not None:
         log(message)
         return
-    from orchestration.logs import configure_logging
+    from emd.logs import configure_logging
 
     if not logging.getLogger("emd").handlers:
         configure_logging()

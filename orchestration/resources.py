@@ -6,10 +6,10 @@ from pathlib import Path
 
 from dagster import ConfigurableResource
 
-from orchestration import settings
-from orchestration.config import ProjectConfig, load_config
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
+from emd import settings
+from emd.config import ProjectConfig, load_config
+from emd.settings import parse_database_url
+from emd.warehouse import Warehouse
 
 
 class ProjectConfigResource(ConfigurableResource):

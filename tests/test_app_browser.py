@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from test_app_pages import PUBLISHED_AT, build_fixture_warehouse
 
-from orchestration.publish import publish_build
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
+from emd.settings import parse_database_url
+from emd.snapshot import publish_build
+from emd.warehouse import Warehouse
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,8 +1,8 @@
 """The dashboard, driven from its entry point by streamlit.testing.v1.AppTest on a hand-made warehouse.
 
 The warehouse holds mart tables written by hand (`build_fixture_warehouse`), published like the
-pipeline does (orchestration.publish). Every expected tile value is computed by hand below from
-METRICS.md; the arithmetic is in the comments.
+pipeline does (emd.snapshot). Every expected tile value is computed by hand below from
+docs/metrics.md; the arithmetic is in the comments.
 
 Windows: current = 2026-03-02 .. 2026-03-15 (14 days); previous = 2026-02-16 .. 2026-03-01 (14 days).
 Teams: platform (acme/api, board 12), web (acme/web, board 34), data (acme/data-pipeline, no board).
@@ -19,9 +19,9 @@ import pytest
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
-from orchestration.publish import publish_build
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
+from emd.settings import parse_database_url
+from emd.snapshot import publish_build
+from emd.warehouse import Warehouse
 
 APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 PUBLISHED_AT = datetime(2026, 3, 16, 0, 0)
@@ -552,7 +552,7 @@ def test_unpublished_warehouse_names_the_publish_command(tmp_path: Path, monkeyp
     monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
     at = run_app()
     assert "has not been published" in at.warning[0].value
-    assert "python -m orchestration.publish" in at.code[0].value
+    assert "python -m emd.snapshot" in at.code[0].value
 
 
 def test_new_build_replaces_cached_results(published: Path) -> None:

@@ -1,6 +1,6 @@
 """dbt build over hand-crafted raw rows (tests/dbt_fixtures/scenario.py) -> mart values computed by hand.
 
-Every expected value is derived from METRICS.md and the scenario's rows; the arithmetic is in the comment.
+Every expected value is derived from docs/metrics.md and the scenario's rows; the arithmetic is in the comment.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from dbt_fixtures import scenario
 from dbt_fixtures.scenario import t
 
-from orchestration.config import parse_config
+from emd.config import parse_config
+from emd.settings import parse_database_url
+from emd.warehouse import Warehouse
 from orchestration.defs.dbt.project import dbt_vars, run_dbt
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
 
 D = date.fromisoformat
 

@@ -11,9 +11,9 @@ from datetime import date, datetime
 import pytest
 import yaml
 
+from emd.settings import database_target
+from emd.warehouse import Warehouse
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
-from orchestration.settings import database_target
-from orchestration.warehouse import Warehouse
 
 START, END = date(2026, 3, 29), date(2026, 3, 31)
 
@@ -60,7 +60,7 @@ GRACE_SECONDS = 60
 
 
 def value_intervals(created: datetime, current, changes: list[dict], parse) -> list[tuple]:
-    """METRICS.md: roll the current value back through the changes, newest to oldest ->
+    """docs/metrics.md: roll the current value back through the changes, newest to oldest ->
     [(valid_from, valid_to, value)], half-open."""
     intervals, value, until = [], current, FAR
     for change in sorted(changes, key=lambda c: (c["created_at"], c["history_id"], c["item_index"]), reverse=True):

@@ -10,10 +10,10 @@ import pytest
 from dbt_fixtures import scenario
 from dbt_fixtures.scenario import t
 
-from orchestration.config import parse_config
+from emd.config import parse_config
+from emd.settings import parse_database_url
+from emd.warehouse import Warehouse
 from orchestration.defs.dbt.project import dbt_vars, run_dbt
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
 

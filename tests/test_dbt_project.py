@@ -7,9 +7,9 @@ from pathlib import Path
 
 from dagster import AssetKey
 
-from orchestration.config import parse_config
+from emd.config import parse_config
+from emd.settings import parse_database_url
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_target_env, dbt_vars, glob_to_like, vars_arg
-from orchestration.settings import parse_database_url
 
 
 def test_duckdb_target_is_an_absolute_path(tmp_path, monkeypatch):

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.config import ConfigError, load_config
+from emd.config import ConfigError, load_config
+from emd.settings import SettingsError, github_graphql_url, parse_database_url
+from emd.warehouse import to_db_timestamp
 from orchestration.partitions import day_window, days_between
-from orchestration.settings import SettingsError, github_graphql_url, parse_database_url
-from orchestration.warehouse import to_db_timestamp
 
 
 @pytest.mark.parametrize(

@@ -12,13 +12,13 @@ import pytest
 import requests
 from dagster import AssetKey, AssetsDefinition, Definitions, materialize
 
+from emd.warehouse import RAW_TABLES
+from mock_apis.github_data import github_data
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi
 from orchestration.defs.github.definitions import github_defs
 from orchestration.defs.ingestion import ingestion_defs
-from orchestration.mock.github_data import github_data
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.warehouse import RAW_TABLES
 
 DAY = "2026-03-16"  # holds acme/api#26, a PR with 121 reviews
 GITHUB_TABLES = [t for t in RAW_TABLES if t.startswith("raw_github_")]

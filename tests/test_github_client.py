@@ -10,14 +10,14 @@ import pytest
 import requests
 from graphql import parse, validate
 
+from emd.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError, RetryPolicy
+from emd.settings import SettingsError
+from mock_apis.github import github_schema
+from mock_apis.github_data import github_data
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
 from orchestration.defs.github import queries
 from orchestration.defs.github.resource import REPOS_PER_REQUEST, GitHubClient, search_strings
-from orchestration.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError, RetryPolicy
-from orchestration.mock.github import github_schema
-from orchestration.mock.github_data import github_data
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi, MockState
-from orchestration.settings import SettingsError
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05, max_elapsed_s=5, timeout_s=5)
 

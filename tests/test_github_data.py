@@ -6,8 +6,8 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from orchestration.mock.github_data import github_data
-from orchestration.mock.org import BOT_LOGIN, SyntheticOrg
+from mock_apis.github_data import github_data
+from mock_apis.org import BOT_LOGIN, SyntheticOrg
 
 
 def ts(value: str) -> datetime:

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 import requests
 
-from orchestration.mock.github_data import github_data
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi, MockState
+from mock_apis.github_data import github_data
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
 
 TOKEN = {"Authorization": "bearer mock-github-token"}
 

@@ -13,6 +13,10 @@ import requests
 from dagster import materialize
 from test_insights_marts import NOW, PEOPLE, TITLES, _facts, build_marts, sprint4_blob, write_config
 
+from emd.settings import parse_database_url
+from emd.warehouse import Warehouse
+from mock_apis.llm import UNGROUNDED_NUMBER
+from mock_apis.server import MockApi
 from orchestration.defs.insights.blob import org_horizon, team_blobs
 from orchestration.defs.insights.card import (
     CARD_SCHEMA,
@@ -25,11 +29,7 @@ from orchestration.defs.insights.card import (
     word_count,
 )
 from orchestration.defs.insights.definitions import sprint_health
-from orchestration.mock.llm import UNGROUNDED_NUMBER
-from orchestration.mock.server import MockApi
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
 
 CARDS = 8
 

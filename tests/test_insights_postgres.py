@@ -11,11 +11,11 @@ import duckdb
 import pytest
 from test_insights_marts import _PR_COLUMNS, _SPRINT_COLUMNS, NOW, build_marts, sprint4_blob
 
+from emd.settings import parse_database_url
+from emd.warehouse import Warehouse
 from orchestration.defs.insights.card import CardWriter, fallback_card
 from orchestration.defs.insights.definitions import write_cards
 from orchestration.defs.insights.store import read_rows, record_post
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
 DDL = {

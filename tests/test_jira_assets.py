@@ -11,13 +11,13 @@ import requests
 import yaml
 from dagster import ExecuteInProcessResult, materialize
 
+from emd.settings import parse_database_url
+from emd.warehouse import RAW_TABLES, Warehouse
+from mock_apis.jira_data import jira_data
+from mock_apis.server import MockApi
 from orchestration.defs.jira.assets import jira_issues, raw_jira_sprints, raw_jira_statuses
 from orchestration.defs.jira.resource import JiraResource
-from orchestration.mock.jira_data import jira_data
-from orchestration.mock.server import MockApi
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import RAW_TABLES, Warehouse
 
 JIRA_TABLES = ("raw_jira_issues", "raw_jira_changelog", "raw_jira_sprints", "raw_jira_statuses")
 ORDER = {"raw_jira_issues": "key", "raw_jira_changelog": "issue_key, history_id, item_index",

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from emd.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError
+from emd.settings import SettingsError
+from mock_apis.jira import _jql_date
+from mock_apis.jira_data import jira_data
+from mock_apis.server import MockApi
 from orchestration.defs.jira.ingest import fetch_issue_partition
 from orchestration.defs.jira.resource import JiraClient, JiraResource, jql_window
-from orchestration.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError
-from orchestration.mock.jira import _jql_date
-from orchestration.mock.jira_data import jira_data
-from orchestration.mock.server import MockApi
-from orchestration.settings import SettingsError
 
 LA = ZoneInfo("America/Los_Angeles")
 KOLKATA = ZoneInfo("Asia/Kolkata")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
-from orchestration.mock.jira_data import (
+from mock_apis.jira_data import (
     BLOCKED,
     FLAGGED_FIELD,
     SPRINT_FIELD,
@@ -16,7 +16,7 @@ from orchestration.mock.jira_data import (
     generate,
     jira_data,
 )
-from orchestration.mock.org import SyntheticOrg
+from mock_apis.org import SyntheticOrg
 
 
 def _ids(text: str | None) -> list[int]:

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from orchestration.mock.jira import EMBEDDED_HISTORIES, jira_time
-from orchestration.mock.jira_data import jira_data
-from orchestration.mock.server import MockApi
+from mock_apis.jira import EMBEDDED_HISTORIES, jira_time
+from mock_apis.jira_data import jira_data
+from mock_apis.server import MockApi
 
 SPECS = Path("/work/shared/specs/jira")
 

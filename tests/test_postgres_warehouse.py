@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from emd.settings import parse_database_url
+from emd.snapshot import publish_build
+from emd.warehouse import Warehouse, WarehouseError
 from orchestration.defs.insights.store import SprintHealthRow, upsert_rows
-from orchestration.publish import publish_build
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse, WarehouseError
 
 pytestmark = pytest.mark.postgres
 TESTS = Path(__file__).parent

@@ -16,8 +16,8 @@ from dagster import AssetKey, Definitions, materialize
 from test_app_pages import build_fixture_warehouse
 
 from app import queries
-from orchestration.defs.publish import dashboard_snapshot, publish_defs
-from orchestration.publish import (
+from emd.settings import parse_database_url
+from emd.snapshot import (
     KEEP_BUILDS,
     MART_TABLES,
     PublishError,
@@ -26,9 +26,9 @@ from orchestration.publish import (
     publish_build,
     snapshot_path,
 )
+from emd.warehouse import Warehouse
+from orchestration.defs.publish import dashboard_snapshot, publish_defs
 from orchestration.resources import WarehouseResource
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
 
 
 def warehouse_at(path: Path) -> Warehouse:
@@ -204,7 +204,7 @@ def test_dashboard_snapshot_asset(live: Path) -> None:
 
 def test_publish_command(live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                          capsys: pytest.CaptureFixture[str]) -> None:
-    from orchestration.publish import main
+    from emd.snapshot import main
 
     monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
     assert main() == 0

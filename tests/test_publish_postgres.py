@@ -10,9 +10,9 @@ import pytest
 from test_app_pages import CURRENT, MART_DDL, build_fixture_warehouse, metric, run_app
 
 from app import queries
-from orchestration.publish import publish_build
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
+from emd.settings import parse_database_url
+from emd.snapshot import publish_build
+from emd.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
 

@@ -12,10 +12,10 @@ import pytest
 import requests
 import yaml
 
+from mock_apis.jira_data import jira_data
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi
 from orchestration.cli import main as emd
-from orchestration.mock.jira_data import jira_data
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, PipelineError, run_pipeline
 
 DAY = date(2026, 3, 23)
@@ -100,7 +100,7 @@ def today_org() -> SyntheticOrg:
 
 def test_a_sprint_without_dates_lands_and_the_marts_build(tmp_path: Path, today_org: SyntheticOrg,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestration.mock.server import MockState
+    from mock_apis.server import MockState
 
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(today_org.config(), sort_keys=False), encoding="utf-8")

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi, MockState
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
 
 DAY = date(2026, 3, 23)
 EMD = str(Path(sys.executable).with_name("emd"))

@@ -33,11 +33,11 @@ import pytest
 import requests
 import yaml
 
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi, MockState
-from orchestration.publish import MART_TABLES, SNAPSHOT_TABLES, snapshot_path
-from orchestration.settings import DatabaseTarget
-from orchestration.warehouse import RAW_KEYS, RAW_TABLES
+from emd.settings import DatabaseTarget
+from emd.snapshot import MART_TABLES, SNAPSHOT_TABLES, snapshot_path
+from emd.warehouse import RAW_KEYS, RAW_TABLES
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
 
 ANCHOR = date(2026, 3, 31)
 # Four days around the completion of WEB Sprint 14 (2026-03-21) and the end of ISO week 2026-W12, so the
@@ -435,8 +435,8 @@ def test_a_rejected_token_is_not_in_the_error(tmp_path: Path, org: SyntheticOrg,
 # (the other malformed inputs are in test_resilience_inputs.py)
 
 def test_unicode_and_emoji_reach_the_marts_and_the_snapshot_intact(baseline: Build, org: SyntheticOrg) -> None:
-    from orchestration.mock.github_data import UNICODE_TITLE_SUFFIX, github_data
-    from orchestration.mock.jira_data import UNICODE_SUMMARY_SUFFIX, jira_data
+    from mock_apis.github_data import UNICODE_TITLE_SUFFIX, github_data
+    from mock_apis.jira_data import UNICODE_SUMMARY_SUFFIX, jira_data
 
     titles = {(pr["url"].split("/pull/")[0].removeprefix("https://github.com/"), pr["number"]): pr["title"]
               for pr in github_data(org).pull_requests}
@@ -463,7 +463,7 @@ def test_a_changelog_longer_than_any_page_is_complete(tmp_path: Path, org: Synth
     """Jira embeds at most 40 histories in a search answer and pages the rest (100 per page): the
     long-running tracking issue of each board project has more than 100, and every one lands. It is
     edited until the last day, so it is in that day's partition (not in the baseline's range)."""
-    from orchestration.mock.jira_data import jira_data
+    from mock_apis.jira_data import jira_data
     from orchestration.pipeline import INGESTION_JOB, run_pipeline
 
     long = [i for i in jira_data(org).issues if len(i.histories) > 100]

@@ -16,13 +16,13 @@ from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_
 from test_insights_card import counts, llm_requests, rows, switch
 from test_insights_marts import PEOPLE, TITLES, build_marts, write_config
 
+from mock_apis.server import MockApi
 from orchestration.defs.insights.definitions import (
     insights_defs,
     post_when_sprint_completes,
     sprint_health,
     sprint_health_slack_post,
 )
-from orchestration.mock.server import MockApi
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 

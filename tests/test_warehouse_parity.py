@@ -1,7 +1,7 @@
 """The same synthetic org through the whole `emd pipeline` (ingestion per day, dbt build, Sprint Health,
 the Slack post, the dashboard) on DuckDB and on PostgreSQL gives the same marts, row by row.
 
-Every mart of METRICS.md and sprint_health's deterministic columns are compared table by table: the same
+Every mart of docs/metrics.md and sprint_health's deterministic columns are compared table by table: the same
 columns in the same order and of the same SQL type, the same keys, and per row the same values of the
 same Python type (floats within 1e-9 relative: the engines may add up in another order; timestamps as
 naive UTC). Then every dashboard page shows the same tiles and tables from the DuckDB snapshot as from
@@ -21,18 +21,18 @@ import pytest
 from conftest import ANCHOR
 from test_app_pages import run_app
 
-from orchestration.mock.org import SyntheticOrg
-from orchestration.mock.server import MockApi, MockState
+from emd.settings import parse_database_url
+from emd.snapshot import MART_TABLES
+from emd.warehouse import Warehouse
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import run_pipeline
-from orchestration.publish import MART_TABLES
-from orchestration.settings import parse_database_url
-from orchestration.warehouse import Warehouse
 
 pytestmark = pytest.mark.postgres
 
 START, END = ANCHOR - timedelta(days=3), ANCHOR  # four days keep both runs under ~20 s each
 
-# The grain of each table (METRICS.md), to sort and match rows by.
+# The grain of each table (docs/metrics.md), to sort and match rows by.
 KEYS: dict[str, tuple[str, ...]] = {
     "fct_pull_requests": ("repo", "number"),
     "fct_deployments": ("deployment_id",),

@@ -1,6 +1,6 @@
 {#- Engine-specific SQL lives here, behind adapter.dispatch, so every model builds on DuckDB and Postgres. -#}
 
-{# Continuous (linearly interpolated) percentile, METRICS.md "Percentiles". #}
+{# Continuous (linearly interpolated) percentile, docs/metrics.md "Percentiles". #}
 {% macro percentile_cont(expression, fraction) -%}
   {{ return(adapter.dispatch('percentile_cont', 'engineering_metrics')(expression, fraction)) }}
 {%- endmacro %}

@@ -1,4 +1,4 @@
--- METRICS.md: a negative lead time (author clock skew) is excluded from the metric and counted by a
+-- docs/metrics.md: a negative lead time (author clock skew) is excluded from the metric and counted by a
 -- data-quality check. This is that check: it warns with the number of such PRs, it does not fail.
 {{ config(severity='warn') }}
 select pr_id, repo, number, first_commit_at, deployed_at, lead_time_raw_hours

@@ -28,7 +28,7 @@ from dagster import (
     sensor,
 )
 
-from orchestration.config import ConfigError, load_config
+from emd.config import ConfigError, load_config
 
 INGESTION_GROUP = "ingestion"
 # Written by every ingestion run; its latest materialization says "new raw data landed".

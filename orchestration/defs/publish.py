@@ -2,7 +2,7 @@
 
 from dagster import AssetExecutionContext, AssetKey, Definitions, MaterializeResult, MetadataValue, asset
 
-from orchestration.publish import INSIGHTS_TABLES, MART_TABLES, publish_build
+from emd.snapshot import INSIGHTS_TABLES, MART_TABLES, publish_build
 from orchestration.resources import WarehouseResource
 
 SERVING_GROUP = "serving"

@@ -15,8 +15,8 @@ from typing import Any
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
 
+from emd.warehouse import RAW_KEYS, Warehouse
 from orchestration.partitions import day_window
-from orchestration.warehouse import RAW_KEYS, Warehouse
 
 CHECK_NAMES = ("no_duplicate_keys", "row_count", "fresh")
 

@@ -13,6 +13,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Config
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from emd.settings import DatabaseTarget
 from orchestration.defs.dbt.project import (
     DBT_PROJECT_DIR,
     dbt_environment,
@@ -23,7 +24,6 @@ from orchestration.defs.dbt.project import (
     vars_arg,
 )
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.settings import DatabaseTarget
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
 

@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
-from orchestration.config import ConfigError, load_config
+from emd.config import ConfigError, load_config
+from emd.settings import database_target
 from orchestration.defs.dbt.project import DBT_PROJECT_DIR, dbt_executable, dbt_target_env, dbt_vars, run_dbt
-from orchestration.settings import database_target
 
 DOCS_WORK_DIR = DBT_PROJECT_DIR / "target" / "docs"
 

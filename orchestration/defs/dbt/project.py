@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from orchestration.config import ProjectConfig
-from orchestration.settings import DatabaseTarget
+from emd.config import ProjectConfig
+from emd.settings import DatabaseTarget
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 

@@ -11,7 +11,7 @@ one run (`stats`). Callers see plain methods that return complete entities:
 - `releases_between` / `deployments_between`: newest first per repo (several repos per request),
   until a page reaches `RELEASE_LOOKBACK` / `DEPLOYMENT_LOOKBACK` before the window.
 
-HTTP retries, backoff and `retry-after` come from orchestration.http.HttpClient; on top of that the
+HTTP retries, backoff and `retry-after` come from emd.http.HttpClient; on top of that the
 client reads `rateLimit` in every answer and waits for the reset when the budget is spent.
 """
 
@@ -26,10 +26,10 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from orchestration import settings
+from emd import settings
+from emd.http import ApiError, ApiPayloadError, ApiStats, HttpClient, RetryPolicy
+from emd.settings import SettingsError
 from orchestration.defs.github import queries
-from orchestration.http import ApiError, ApiPayloadError, ApiStats, HttpClient, RetryPolicy
-from orchestration.settings import SettingsError
 
 TOKEN_ENV = "GITHUB_TOKEN"
 SEARCH_QUERY_MAX_CHARS = 256

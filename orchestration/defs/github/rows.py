@@ -1,4 +1,4 @@
-"""GitHub GraphQL entities -> rows of the raw_github_* tables (orchestration.warehouse.RAW_TABLES).
+"""GitHub GraphQL entities -> rows of the raw_github_* tables (emd.warehouse.RAW_TABLES).
 
 Pure functions (no I/O), so the mapping is easy to read and to test. Timestamps become naive UTC via
 `to_db_timestamp`; `payload` is the entity's JSON as the API returned it.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from emd.http import ApiPayloadError
+from emd.warehouse import to_db_timestamp, to_json
 from orchestration.defs.github.resource import strip_nested
-from orchestration.http import ApiPayloadError
-from orchestration.warehouse import to_db_timestamp, to_json
 
 
 def _login(actor: Any) -> str | None:

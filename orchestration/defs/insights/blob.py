@@ -4,7 +4,7 @@ The blob is what the model sees, so it holds aggregates only (numbers, sample si
 never a person's name, a PR title or an issue summary, which keeps people's data out of prompts and
 leaves a crafted title no way to steer the model.
 
-Definitions (METRICS.md):
+Definitions (docs/metrics.md):
 - A period is half-open [start, end): a sprint runs from `start_at` to `completed_at` (else `end_at`);
   an ISO week from Monday 00:00 UTC to the next Monday.
 - Cycle time p50/p90 and time to first review p50: PRs merged in the period (the merged-PR cohort of

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestration import settings
+from emd import settings
 from orchestration.defs.insights.blob import LOW_SAMPLE, METRIC_BY_KEY, METRICS, MetricSpec, canonical_json
 
 PROMPT_VERSION = "sprint-health-v1"

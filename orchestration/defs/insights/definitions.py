@@ -33,6 +33,7 @@ from dagster import (
     sensor,
 )
 
+from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
     canonical_json,
@@ -52,7 +53,6 @@ from orchestration.defs.insights.card import (
 from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
 from orchestration.defs.insights.store import SprintHealthRow, read_rows, record_post, upsert_rows
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from orchestration.warehouse import Warehouse
 
 INSIGHTS_GROUP = "insights"
 # mv_dora_by_repo_day only gives the end of the ingested range (when the last week is complete).

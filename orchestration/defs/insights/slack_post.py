@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from orchestration import settings
+from emd import settings
 from orchestration.defs.insights.blob import LOW_SAMPLE, METRIC_BY_KEY, METRICS
 from orchestration.defs.insights.card import FALLBACK_LABEL, SECTION_TITLES, format_change, format_value
 from orchestration.defs.insights.store import SprintHealthRow

@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from orchestration.warehouse import Warehouse
+from emd.warehouse import Warehouse
 
 TABLE = "sprint_health"
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from emd.http import ApiPayloadError
+from emd.warehouse import to_db_timestamp, to_json
 from orchestration.defs.jira.resource import (
     STORY_POINT_NAMES,
     IssueBatch,
@@ -30,8 +32,6 @@ from orchestration.defs.jira.resource import (
     parse_jira_time,
     sprint_ids_of,
 )
-from orchestration.http import ApiPayloadError
-from orchestration.warehouse import to_db_timestamp, to_json
 
 ISSUES = "raw_jira_issues"
 CHANGELOG = "raw_jira_changelog"

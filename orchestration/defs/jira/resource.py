@@ -11,7 +11,7 @@ and not at all for a project without Jira), and hands out a `JiraClient` whose p
   field, else the field named "Story point estimate" / "Story Points".
 - `sprints(board_id)`, `statuses()`, `changelogs(ids)`, `issue_changelog(key)`.
 
-All HTTP goes through orchestration.http.HttpClient (retries, Retry-After, counters, clear errors).
+All HTTP goes through emd.http.HttpClient (retries, Retry-After, counters, clear errors).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import requests
 from dagster import ConfigurableResource
 
-from orchestration import settings
-from orchestration.http import ApiError, ApiPayloadError, HttpClient, RetryPolicy
-from orchestration.settings import SettingsError
-from orchestration.warehouse import to_db_timestamp
+from emd import settings
+from emd.http import ApiError, ApiPayloadError, HttpClient, RetryPolicy
+from emd.settings import SettingsError
+from emd.warehouse import to_db_timestamp
 
 CREDENTIALS = "JIRA_EMAIL/JIRA_API_TOKEN"
 SEARCH_PAGE = 100  # issues per search page (Jira's most when fields and the changelog are asked for)

@@ -1,4 +1,4 @@
--- Deployments per the repo's configured source (METRICS.md Delivery "Deployment"):
+-- Deployments per the repo's configured source (docs/metrics.md Delivery "Deployment"):
 -- merge: each PR merged into the default branch, at merged_at;
 -- release: each published release (no drafts; prereleases only if configured), at published_at;
 -- deployment: each GitHub deployment to the configured environment whose latest status is success.

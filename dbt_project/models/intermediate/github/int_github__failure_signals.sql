@@ -1,4 +1,4 @@
--- Failure signals (METRICS.md "Change failure rate"): hotfix PRs and revert PRs at merged_at, and
+-- Failure signals (docs/metrics.md "Change failure rate"): hotfix PRs and revert PRs at merged_at, and
 -- incidents (Jira issues of a configured incident type) at created_at, one signal per repo of the
 -- incident's team. recovery_at is what would end the failure: the signal PR's deployment time, or
 -- the incident's resolved_at.

@@ -1,4 +1,4 @@
--- Hotfix, revert and type of each pull request (METRICS.md Delivery "Hotfix", Flow "pr_type").
+-- Hotfix, revert and type of each pull request (docs/metrics.md Delivery "Hotfix", Flow "pr_type").
 -- Type precedence: hotfix, then the config's `pr_types` rules in order, then bug, feature, other.
 with pull_requests as (
     select * from {{ ref('stg_github__pull_requests') }}

@@ -1,4 +1,4 @@
--- When each merged PR reached production (METRICS.md "Lead time for changes"): with `merge`, its own
+-- When each merged PR reached production (docs/metrics.md "Lead time for changes"): with `merge`, its own
 -- merge into the default branch; otherwise the first deployment of the repo at or after merged_at.
 with pull_requests as (
     select pr.pr_id, pr.repo, pr.number, pr.merged_at, repos.deployment_source

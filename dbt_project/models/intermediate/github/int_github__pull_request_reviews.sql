@@ -1,4 +1,4 @@
--- Review facts per pull request (METRICS.md Flow): only submitted reviews (never PENDING) by someone
+-- Review facts per pull request (docs/metrics.md Flow): only submitted reviews (never PENDING) by someone
 -- other than the author and not a bot count.
 with pull_requests as (
     select repo, number from {{ ref('stg_github__pull_requests') }}

@@ -1,4 +1,4 @@
--- Spans during which an issue was blocked (METRICS.md "Blocked ticket age"): its status was a
+-- Spans during which an issue was blocked (docs/metrics.md "Blocked ticket age"): its status was a
 -- blocked status or its Flagged field was set. One row per contiguous blocked span:
 -- blocked_from (inclusive) to blocked_to (exclusive; NULL = still blocked).
 with statuses as (

@@ -1,4 +1,4 @@
--- Field history rebuilt from the changelog (METRICS.md Planning): start from each issue's current
+-- Field history rebuilt from the changelog (docs/metrics.md Planning): start from each issue's current
 -- value and roll back change by change, newest to oldest. One row per (issue, field, interval):
 -- the field held `value` from valid_from (inclusive) to valid_to (exclusive; NULL = still now).
 -- Fields: sprint (comma-separated sprint ids), story_points (number as text), status (status id,

@@ -1,4 +1,4 @@
--- The team of each Jira issue (METRICS.md Conventions): the team of the board of its current sprint
+-- The team of each Jira issue (docs/metrics.md Conventions): the team of the board of its current sprint
 -- (the most recently started of its current sprints whose board maps to a team), else the team that
 -- lists its project, else `unassigned`.
 with issues as (

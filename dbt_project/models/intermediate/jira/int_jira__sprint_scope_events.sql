@@ -1,4 +1,4 @@
--- What each issue contributed to each started sprint (METRICS.md Planning), one row per
+-- What each issue contributed to each started sprint (docs/metrics.md Planning), one row per
 -- (sprint, issue, role) with the points that role is measured at:
 --   committed     in the sprint at start_at; points at start_at
 --   added         entered after start_at and before completion; points when it entered

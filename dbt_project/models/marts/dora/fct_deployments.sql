@@ -1,4 +1,4 @@
--- One row per deployment (METRICS.md Delivery): failure (a failure signal attributed to it), rework
+-- One row per deployment (docs/metrics.md Delivery): failure (a failure signal attributed to it), rework
 -- (it carries a hotfix or revert PR), and recovery (the earliest recovery of its attributed signals).
 with deployments as (
     select * from {{ ref('int_github__deployments') }}

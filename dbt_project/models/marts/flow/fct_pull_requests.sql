@@ -1,4 +1,4 @@
--- One row per pull request, with every flow and delivery fact METRICS.md defines for it.
+-- One row per pull request, with every flow and delivery fact docs/metrics.md defines for it.
 with pull_requests as (
     select * from {{ ref('stg_github__pull_requests') }}
 ),

@@ -1,4 +1,4 @@
--- Sprint planning metrics (METRICS.md Planning), one row per sprint of the ingested boards.
+-- Sprint planning metrics (docs/metrics.md Planning), one row per sprint of the ingested boards.
 with sprints as (
     select * from {{ ref('stg_jira__sprints') }}
 ),

@@ -14,8 +14,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from orchestration.mock.llm import take_switch
-from orchestration.mock.server import MockState, Request, Response, Router
+from mock_apis.llm import take_switch
+from mock_apis.server import MockState, Request, Response, Router
 
 DEFAULT_CHANNELS = ("C0MOCKCHAN",)
 

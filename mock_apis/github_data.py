@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from orchestration.mock.org import BOT_LOGIN, Person, Repo, SyntheticOrg
+from mock_apis.org import BOT_LOGIN, Person, Repo, SyntheticOrg
 
 LABEL_COLORS = {"bug": "d73a4a", "fix": "e99695", "feature": "a2eeef", "enhancement": "84b6eb",
                 "hotfix": "b60205", "dependencies": "0366d6"}

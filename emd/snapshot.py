@@ -18,7 +18,7 @@ read-only session; publishing records the build in the `_build` table (same colu
 schema, which is what the dashboard keys its caches on.
 
 Run by the `dashboard_snapshot` asset after the marts and sprint_health are built, or by hand:
-`python -m orchestration.publish` (uses DATABASE_URL).
+`python -m emd.snapshot` (uses DATABASE_URL).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from orchestration.settings import DatabaseTarget, database_target
-from orchestration.warehouse import Warehouse
+from emd.settings import DatabaseTarget, database_target
+from emd.warehouse import Warehouse
 
-# The marts the dashboard reads, in METRICS.md's names, then the insights table (present once the
+# The marts the dashboard reads, in docs/metrics.md's names, then the insights table (present once the
 # Sprint Health asset has run). Missing tables are reported, not invented.
 MART_TABLES: tuple[str, ...] = (
     "fct_pull_requests",
@@ -254,9 +254,9 @@ def _publish_postgres(warehouse: Warehouse, build_id: str, published_at: datetim
 
 
 def main() -> int:
-    """`python -m orchestration.publish`: publish the warehouse named by DATABASE_URL now."""
-    from orchestration.settings import SettingsError
-    from orchestration.warehouse import WarehouseError
+    """`python -m emd.snapshot`: publish the warehouse named by DATABASE_URL now."""
+    from emd.settings import SettingsError
+    from emd.warehouse import WarehouseError
 
     try:
         result = publish_build(Warehouse())

@@ -1,8 +1,9 @@
 """Structured logs: with EMD_LOG_FORMAT=json, every log line is one JSON object that carries the Dagster
 run id, for log shippers (Loki, CloudWatch, Datadog).
 
-- Dagster's run logs (every event and `context.log` call) go through the `json` run logger below: the
-  code location defines it next to Dagster's default `console` logger, and `emd pipeline` selects it
+- Dagster's run logs (every event and `context.log` call) go through the `json` run logger
+  (orchestration/loggers.py, built on the formatter below): the code location defines it next to
+  Dagster's default `console` logger, and `emd pipeline` selects it
   with run config (`run_logger_config`) when EMD_LOG_FORMAT=json.
 - The product's own Python log records (logger `emd`, e.g. the pipeline's progress lines) get the same
   JSON formatter on stderr; a record names its run with `extra={"run_id": ...}`.
@@ -18,14 +19,12 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster import Field, logger
-
 LOG_FORMAT_ENV = "EMD_LOG_FORMAT"
 JSON_RUN_LOGGER = "json"
 
 
 def json_logs() -> bool:
-    from orchestration.settings import env
+    from emd.settings import env
 
     return (env(LOG_FORMAT_ENV, "text") or "text").lower() == "json"
 
@@ -63,27 +62,10 @@ class _StdStreamHandler(logging.StreamHandler):
         super().emit(record)
 
 
-def _stderr_handler() -> logging.Handler:
+def stderr_handler() -> logging.Handler:
     handler = _StdStreamHandler("stderr")
     handler.setFormatter(JsonLineFormatter())
     return handler
-
-
-@logger(config_schema={"log_level": Field(str, is_required=False, default_value="INFO")},
-        description="Dagster run logs as JSON lines on stderr, each with the run id (EMD_LOG_FORMAT=json).")
-def json_run_logger(init_context) -> logging.Logger:
-    run_log = logging.Logger("dagster", level=init_context.logger_config["log_level"].upper())
-    run_log.addHandler(_stderr_handler())
-    return run_log
-
-
-def run_logger_config() -> dict[str, Any]:
-    """Run config for headless runs: the JSON logger when EMD_LOG_FORMAT=json; otherwise Dagster's console
-    logger at WARNING, so a terminal shows emd's one progress line per run, warnings and errors (the full
-    event log stays in the Dagster instance and its UI)."""
-    if json_logs():
-        return {"loggers": {JSON_RUN_LOGGER: {"config": {"log_level": "INFO"}}}}
-    return {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def configure_logging() -> logging.Logger:
@@ -94,7 +76,7 @@ def configure_logging() -> logging.Logger:
     for handler in list(emd.handlers):
         emd.removeHandler(handler)
     if json_logs():
-        emd.addHandler(_stderr_handler())
+        emd.addHandler(stderr_handler())
     else:
         plain = _StdStreamHandler("stdout")
         plain.setFormatter(logging.Formatter("%(message)s"))

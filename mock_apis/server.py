@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from orchestration.mock.org import SyntheticOrg
+from mock_apis.org import SyntheticOrg
 
 
 @dataclass
@@ -105,7 +105,7 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from orchestration.mock import github, jira, llm, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import github, jira, llm, slack  # noqa: PLC0415 - vendor modules register routes
 
     for vendor in (github, jira, slack, llm):
         vendor.register(router, state)

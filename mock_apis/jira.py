@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from orchestration.mock.jira_data import (
+from mock_apis.jira_data import (
     CATEGORIES,
     FLAGGED_FIELD,
     IMPEDIMENT,
@@ -42,8 +42,8 @@ from orchestration.mock.jira_data import (
     Sprint,
     jira_data,
 )
-from orchestration.mock.org import Person
-from orchestration.mock.server import MockState, Request, Response, Router
+from mock_apis.org import Person
+from mock_apis.server import MockState, Request, Response, Router
 
 SITE = "https://acme.atlassian.net"  # what `self` links point at, as on a real site
 EMBEDDED_HISTORIES = 40  # search embeds at most this many (the most recent) histories per issue

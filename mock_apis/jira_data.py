@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestration.mock.org import JiraProject, Person, SyntheticOrg
+from mock_apis.org import JiraProject, Person, SyntheticOrg
 
 # Field ids as a Jira Cloud site typically has them.
 STORY_POINT_ESTIMATE_FIELD = "customfield_10016"  # "Story point estimate" (what the boards estimate with)

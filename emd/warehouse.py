@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from orchestration.settings import DatabaseTarget, database_target
+from emd.settings import DatabaseTarget, database_target
 
 _COMMON = [("partition_date", "date"), ("fetched_at", "timestamp")]
 

@@ -19,7 +19,7 @@ import math
 import re
 from typing import Any
 
-from orchestration.mock.server import MockState, Request, Response, Router
+from mock_apis.server import MockState, Request, Response, Router
 
 UNGROUNDED_NUMBER = "987.6"
 _FILLER = ("This sentence pads the answer with words that say nothing new so that the card runs far past "

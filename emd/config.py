@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from orchestration import settings
+from emd import settings
 
 DEPLOYMENT_SOURCES = ("merge", "release", "deployment")
 REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -240,7 +240,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
     for name, spec in pr_types_raw.items():
         key = f"pr_types.{name}"
         if str(name) == "hotfix":
-            raise r.fail(key, "cannot be configured: hotfix is defined by METRICS.md (branches, labels, release window)")
+            raise r.fail(key, "cannot be configured: hotfix is defined by docs/metrics.md (branches, labels, release window)")
         spec = r.mapping(spec, key, _PR_TYPE_KEYS)
         rule = PrTypeRule(str(name), r.str_list(spec.get("labels"), f"{key}.labels"),
                           r.str_list(spec.get("prefixes"), f"{key}.prefixes"))

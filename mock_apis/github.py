@@ -1,6 +1,6 @@
 """Mock GitHub: the GraphQL API (`/graphql`, and `/api/graphql` as GitHub Enterprise Server serves it).
 
-Every query is parsed and validated against GitHub's public schema (orchestration/mock/specs/github-schema.graphql, a copy of ../shared/specs/)
+Every query is parsed and validated against GitHub's public schema (mock_apis/specs/github-schema.graphql, a copy of ../shared/specs/)
 and executed by graphql-core over that schema, so a query the real API would reject is rejected here too.
 On top of schema validation it enforces what GitHub enforces:
 
@@ -51,8 +51,8 @@ from graphql import (
     value_from_ast,
 )
 
-from orchestration.mock.github_data import GitHubData, github_data
-from orchestration.mock.server import MockState, Request, Response, Router
+from mock_apis.github_data import GitHubData, github_data
+from mock_apis.server import MockState, Request, Response, Router
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "specs" / "github-schema.graphql"
 SEARCH_RESULT_CAP = 1000
@@ -64,7 +64,7 @@ DOCS = "https://docs.github.com/graphql"
 
 
 def schema_path() -> Path:
-    """GitHub's schema shipped in orchestration/mock/specs/, overridable with EMD_GITHUB_SCHEMA."""
+    """GitHub's schema shipped in mock_apis/specs/, overridable with EMD_GITHUB_SCHEMA."""
     return Path(os.environ.get("EMD_GITHUB_SCHEMA", str(SCHEMA_PATH)))
 
 
