@@ -53,14 +53,25 @@ def latest_per_team(rows: list[SprintHealthRow], kinds: tuple[str, ...]) -> list
     return [latest[t] for t in sorted(latest)]
 
 
+# The dashboard's drilldown page (app/streamlit_app.py) and its query parameters (app/view.py).
+DRILLDOWN_PATH = "drilldown"
+
+
 def dashboard_link(base_url: str, row: SprintHealthRow) -> str:
-    """The dashboard filtered to the team and the period's days, in the dashboard's own query parameters
-    (app/view.py: `team`, `start`, `end`, inclusive UTC days)."""
+    """The dashboard's drilldown filtered to the team and the period's days (`team`, `start`, `end`,
+    inclusive UTC days): a sprint's card opens on that sprint (`sprint=<id>`), a week's card on the
+    team's sprints completed that week (`metric=planned_vs_done_pct`)."""
     last_day = (row.period_end - timedelta(microseconds=1)).date()
     parts = urlsplit(base_url)
-    params = urlencode({"team": row.team, "start": row.period_start.date().isoformat(), "end": last_day.isoformat()})
+    wanted = {"team": row.team, "start": row.period_start.date().isoformat(), "end": last_day.isoformat()}
+    if row.period_kind == "sprint":
+        wanted["sprint"] = row.period_id
+    else:
+        wanted["metric"] = "planned_vs_done_pct"
+    params = urlencode(wanted)
     query = f"{parts.query}&{params}" if parts.query else params
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
+    path = (parts.path or "/").rstrip("/") + "/" + DRILLDOWN_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
 def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
