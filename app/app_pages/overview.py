@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import queries, ui, view
+from app import drill, queries, ui, view
 
 source, current = view.current()
 st.title("Overview")
@@ -23,3 +23,4 @@ for group, tiles in queries.overview_tiles(source, current.scope, current.window
         for column, tile in zip(columns, tiles[start:start + TILES_PER_ROW], strict=False):
             with column:
                 ui.render_tile(tile, current.window.days)
+                drill.tile_link(tile.key, current)

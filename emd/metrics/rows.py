@@ -285,11 +285,33 @@ _QUALITY: tuple[tuple[str, str, str, str, str, str, str], ...] = (
 )
 
 
+_QUALITY_FLAGS = {"lead_time_clock_skew": "has_negative_lead_time", "deployment_without_pr": "has_no_pull_request",
+                  "merged_without_review": "is_merged_without_review"}
+_columns_cache: dict[tuple[str, str, str], frozenset[str]] = {}
+
+
+def table_columns(source: Source, table: str) -> frozenset[str]:
+    """The columns of a published table (once per build): a build published before a flag column
+    existed shows no note for it rather than an error."""
+    cache_key = (source.key, source.build_id, table)
+    if cache_key not in _columns_cache or source.build_id == "live":
+        if source.kind == "postgres" and source.schema:
+            found = rows(source, "select column_name from information_schema.columns "
+                                 "where table_name = ? and table_schema = ?", [table, source.schema])
+        else:
+            found = rows(source, "select column_name from information_schema.columns where table_name = ?", [table])
+        _columns_cache[cache_key] = frozenset(str(r["column_name"]) for r in found)
+    return _columns_cache[cache_key]
+
+
 def data_quality(source: Source, filters: Filters, page: str | None = None) -> list[QualityNote]:
     """The notes of `page` (all pages when None) for the window; a note with count 0 is still returned."""
     notes: list[QualityNote] = []
     for key, note_page, label, table, time_column, condition, columns in _QUALITY:
         if page is not None and note_page != page or not source.has(table):
+            continue
+        flag = _QUALITY_FLAGS.get(key)
+        if flag is not None and flag not in table_columns(source, table):
             continue
         if table == "fct_sprint_issues":
             if not source.has("mv_planning_by_sprint"):
