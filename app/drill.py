@@ -85,6 +85,15 @@ def tile_rows(source: Any, filters: Filters, metric: str) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
+def _tile_counts(_source: Any, source_key: str, build_id: str, filters: Filters, metric: str) -> dict[str, int]:
+    return rows.tile_counts(_source, filters, metric)
+
+
+def tile_counts(source: Any, filters: Filters, metric: str) -> dict[str, int]:
+    return _tile_counts(source, source.key, source.build_id, filters, metric)
+
+
+@st.cache_data(ttl=TTL_SECONDS, show_spinner=False)
 def _quality(_source: Any, source_key: str, build_id: str, filters: Filters,
              page: str | None) -> list[rows.QualityNote]:
     return rows.data_quality(_source, filters, page)

@@ -224,3 +224,11 @@ def test_page_of_a_pull_request(warehouse: Path, monkeypatch: pytest.MonkeyPatch
     text = page_text(at)
     assert "Pull request acme/api#106" in text
     assert "author clock skew" in text and "merged without a review" in text
+
+
+def test_counts_are_over_every_row_when_the_list_is_cut(source: Source) -> None:
+    assert len(rows.tile_rows(source, WINDOW, "change_failure_rate", limit=2)) == 2
+    # d1 d2 d3 dbot d4 d5 d6 d7: failed d2 d4 d6; rework d4; recovered d2 (6 h) and d4 (24 h)
+    assert rows.tile_counts(source, WINDOW, "change_failure_rate") == {
+        "rows": 8, "failed": 3, "rework": 1, "recovered": 2}
+    assert rows.tile_counts(source, WINDOW, "lead_time_p50_hours") == {"rows": 6}

@@ -120,10 +120,13 @@ def show_metric(metric_key: str) -> None:
     if found.empty:
         st.info("No rows in this range.")
         return
+    counts = drill.tile_counts(source, filters, metric_key)
+    if counts["rows"] > len(found):
+        st.caption(f"The table shows the first {len(found)} of {counts['rows']} rows, in its order; the counts "
+                   "are over every row.")
     if drill_spec.subject == "deployments":
-        failed = int(found["is_failure"].sum())
-        st.write(f"{len(found)} deployments · {failed} failed · {int(found['is_rework'].sum())} rework · "
-                 f"{int(found['recovered_at'].notna().sum())} recovered")
+        st.write(f"{counts['rows']} deployments · {counts['failed']} failed · {counts['rework']} rework · "
+                 f"{counts['recovered']} recovered")
         st.dataframe(found, hide_index=True, width="stretch", column_config={
             "deployed_at": st.column_config.DatetimeColumn("Deployed (UTC)"),
             "recovered_at": st.column_config.DatetimeColumn("Recovered (UTC)"),
@@ -134,7 +137,7 @@ def show_metric(metric_key: str) -> None:
         _picker("Open a deployment", "deployment", ids, labels)
         _notes("delivery")
     elif drill_spec.subject == "pull_requests":
-        st.write(f"{len(found)} pull requests")
+        st.write(f"{counts['rows']} pull requests")
         st.dataframe(found, hide_index=True, width="stretch", column_config={
             "created_at": st.column_config.DatetimeColumn("Opened (UTC)"),
             "merged_at": st.column_config.DatetimeColumn("Merged (UTC)"),
@@ -147,7 +150,7 @@ def show_metric(metric_key: str) -> None:
         _notes("delivery" if drill_spec.domain == "deployed_prs" else "flow")
     else:
         unit = "points" if current.unit == "points" else "issues"
-        st.write(f"{len(found)} completed sprints (by {unit})")
+        st.write(f"{counts['rows']} completed sprints (by {unit})")
         st.dataframe(found, hide_index=True, width="stretch", column_config={
             "start_at": st.column_config.DatetimeColumn("Started (UTC)"),
             "completed_at": st.column_config.DatetimeColumn("Completed (UTC)")})
@@ -315,8 +318,8 @@ def show_sprint(sprint_id: str) -> None:
     issues = rows.sprint_issues(source, int(sprint_id))
     totals = []
     for role in ("committed", "added", "removed", "completed", "completed_committed", "carryover"):
-        totals.append({"": role.replace("_", " "), "points": float(found[f"{role}_points"] or 0),
-                       "issues": int(found[f"{role}_issues"] or 0)})
+        totals.append({"": role.replace("_", " "), "points": f"{float(found[f'{role}_points'] or 0):g}",
+                       "issues": str(int(found[f"{role}_issues"] or 0))})
     st.table(pd.DataFrame(totals).set_index(""))
     committed = float(found["committed_points"] or 0)
     done = float(found["completed_points"] or 0) + float(found["carryover_points"] or 0)

@@ -22,7 +22,7 @@ from emd.metrics.filters import Filters, github_where, jira_where
 from emd.metrics.source import Source, frame, number, rows
 from emd.metrics.tiles import DOMAINS
 
-LIST_LIMIT = 5000  # rows a list shows; the counts above it are over every row
+LIST_LIMIT = 2000  # rows a list shows; the counts above it (tile_counts) are over every row
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,29 @@ def tile_rows(source: Source, filters: Filters, metric: str, limit: int = LIST_L
            f"where {domain.time} >= ? and {domain.time} < ? and {domain.rule}{where} "
            f"order by {drill.order} limit {int(limit)}")
     return frame(source, sql, [filters.start_ts, filters.end_ts, *params])
+
+
+_COUNTS = {
+    "deployments": ("count(*) as rows_, sum(case when is_failure then 1 else 0 end) as failed, "
+                    "sum(case when is_rework then 1 else 0 end) as rework, "
+                    "count(*) filter (where is_failure and recovered_at is not null) as recovered"),
+    "pull_requests": "count(*) as rows_",
+    "sprints": "count(*) as rows_",
+}
+
+
+def tile_counts(source: Source, filters: Filters, metric: str) -> dict[str, int]:
+    """How many rows the tile has in the window (`rows`), and for deployments how many failed, were
+    rework and recovered - over every row, also when the list shows only the first LIST_LIMIT."""
+    drill = DRILLS[metric]
+    domain = DOMAINS[drill.domain]
+    if not source.has(domain.table):
+        return {"rows": 0}
+    where, params = _scope(source, domain.scope, filters)
+    found = rows(source, f"select {_COUNTS[drill.subject]} from {domain.table} "  # noqa: S608 - SQL text from this module and DOMAINS
+                         f"where {domain.time} >= ? and {domain.time} < ? and {domain.rule}{where}",
+                 [filters.start_ts, filters.end_ts, *params])[0]
+    return {("rows" if k == "rows_" else k): int(v or 0) for k, v in found.items()}
 
 
 # ---------------------------------------------------------------------------------------------
