@@ -7,7 +7,6 @@ The drilldown's selection lives in the URL query string beside the filters (app/
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pandas as pd
@@ -15,43 +14,16 @@ import streamlit as st
 
 from emd.metrics import rows
 from emd.metrics.filters import Filters
-from emd.metrics.source import Source
 
 PAGE = "app_pages/drilldown.py"
 # The query-string names the drilldown keeps beside the filters (app/view.py leaves them alone).
 PARAMS = ("metric", "deployment", "pr", "sprint")
 TTL_SECONDS = 600
 
-# The tile keys the dashboard used before the metrics layer's catalogue (app/queries.py), mapped to
-# the catalogue's keys, so a tile drawn either way opens the same drilldown.
-LEGACY_KEYS = {
-    "deployment_frequency": "deployment_frequency_per_day",
-    "lead_time_p50": "lead_time_p50_hours",
-    "lead_time_p90": "lead_time_p90_hours",
-    "recovery_time_p50": "failed_deployment_recovery_p50_hours",
-    "cycle_time_p50": "cycle_time_p50_hours",
-    "cycle_time_p90": "cycle_time_p90_hours",
-    "time_to_first_review_p50": "time_to_first_review_p50_hours",
-    "reopened_rate": "pr_rework_rate",
-}
-
-
-def layer_source(source: Any) -> Source:
-    """The metrics layer's Source for the build the entry point opened (app/queries.py's Source has the
-    same fields until the app reads emd.metrics directly)."""
-    if isinstance(source, Source):
-        return source
-    return Source(**{f.name: getattr(source, f.name) for f in dataclasses.fields(Source)})
-
-
-def metric_key(key: str) -> str:
-    return LEGACY_KEYS.get(key, key)
-
-
 def filters_of(current: Any) -> Filters:
-    """The metrics layer's Filters from the sidebar's view (app/view.py View)."""
-    return Filters(org=current.org, team=current.team, repo=current.repo, start=current.window.start,
-                   end=current.window.end, granularity=current.grain)
+    """The metrics layer's Filters of the sidebar's view (app/view.py View)."""
+    filters: Filters = current.filters
+    return filters
 
 
 def filter_params(current: Any) -> dict[str, str]:
@@ -64,7 +36,7 @@ def filter_params(current: Any) -> dict[str, str]:
 
 def tile_link(key: str, current: Any) -> None:
     """Under a tile: one click to the rows it was computed from (nothing for a tile without rows)."""
-    metric = metric_key(key)
+    metric = key
     if metric not in rows.DRILLS:
         return
     st.page_link(PAGE, label="Rows behind this number", icon=":material/table_rows:",

@@ -174,6 +174,8 @@ def test_a_tile_opens_onto_its_rows_in_headless_chromium(tmp_path: Path) -> None
                 page.get_by_role("option", name="acme/api · 2026-03-03 10:00 UTC · failed").click()
                 page.get_by_text("Deployment of acme/api").wait_for(timeout=60_000)
                 _settled(page)
+                # the tables' markdown cells are drawn after the script run ends
+                page.locator('[data-testid="stTable"]').get_by_text("API-50").wait_for(timeout=30_000)
                 assert "deployment=d2" in page.url
                 text = page.locator('[data-testid="stMain"]').inner_text()
                 assert "When: 2026-03-03 10:00 UTC" in text

@@ -20,8 +20,7 @@ from emd.text import markdown_escape
 
 OPEN_LIMIT = 500  # rows offered in the "open one" picker (the table shows every row)
 
-opened, current = view.current()
-source = drill.layer_source(opened)
+source, current = view.current()
 filters = drill.filters_of(current)
 base = drill.filter_params(current)
 params = st.query_params
@@ -102,8 +101,8 @@ def _notes(page: str) -> None:
 
 
 @st.cache_data(ttl=drill.TTL_SECONDS, show_spinner=False)
-def _tile_values(_source: Any, source_key: str, build_id: str, filters: Any, unit: str) -> dict[str, Any]:
-    return {t.key: t for t in tiles(_source, filters, unit)}
+def _tile_values(_source: Any, source_key: str, build_id: str, filters: Any, basis: str | None) -> dict[str, Any]:
+    return {t.key: t for t in tiles(_source, filters, basis)}
 
 
 def show_metric(metric_key: str) -> None:
@@ -111,7 +110,7 @@ def show_metric(metric_key: str) -> None:
     drill_spec = rows.DRILLS[metric_key]
     st.title(f"Rows behind: {metric.label}")
     st.caption(current.describe())
-    tile = _tile_values(source, source.key, source.build_id, filters, current.unit).get(metric_key)
+    tile = _tile_values(source, source.key, source.build_id, filters, current.basis).get(metric_key)
     if tile is not None:
         st.markdown(f"**{metric.label}: {catalogue.format_value(metric, tile.value)}** "
                     f"from {tile.sample_size} {metric.sample_noun}. Recompute it from the rows below: "
@@ -149,8 +148,7 @@ def show_metric(metric_key: str) -> None:
         _picker("Open a pull request", "pr", [str(p) for p in found["pr_id"]], labels)
         _notes("delivery" if drill_spec.domain == "deployed_prs" else "flow")
     else:
-        unit = "points" if current.unit == "points" else "issues"
-        st.write(f"{counts['rows']} completed sprints (by {unit})")
+        st.write(f"{counts['rows']} completed sprints")
         st.dataframe(found, hide_index=True, width="stretch", column_config={
             "start_at": st.column_config.DatetimeColumn("Started (UTC)"),
             "completed_at": st.column_config.DatetimeColumn("Completed (UTC)")})
@@ -380,7 +378,7 @@ elif params.get("deployment"):
 elif params.get("sprint"):
     show_sprint(str(params["sprint"]))
 elif params.get("metric"):
-    key = drill.metric_key(str(params["metric"]))
+    key = str(params["metric"])
     if key in rows.DRILLS:
         show_metric(key)
     else:

@@ -179,14 +179,15 @@ def _where(source: Source, domain: Domain, filters: Filters) -> tuple[str, list[
 
 
 def aggregate(source: Source, domain_name: str, filters: Filters, group: str, group_params: list[Any],
-              start: datetime, end: datetime) -> dict[Any, dict[str, Any]]:
-    """The domain's aggregates over its rows with `start <= time < end`, grouped by the SQL
-    expression `group` (from this module); rows keyed by the group's value."""
+              start: datetime, end: datetime, measures: dict[str, str] | None = None) -> dict[Any, dict[str, Any]]:
+    """The domain's aggregates (or `measures`, SQL of the layer) over its rows with `start <= time < end`,
+    grouped by the SQL expression `group` (from the layer); rows keyed by the group's value."""
     domain = DOMAINS[domain_name]
     if not source.has(domain.table):
         return {}
     where, params = _where(source, domain, filters)
-    columns = ", ".join(f"{sql} as {name}" for name, sql in domain.aggregates(source).items())
+    chosen = measures if measures is not None else domain.aggregates(source)
+    columns = ", ".join(f"{sql} as {name}" for name, sql in chosen.items())
     sql = (f"select {group} as grp, {columns} from {domain.table} "  # noqa: S608 - SQL text from this module; values bound
            f"where {domain.time} >= ? and {domain.time} < ? and {domain.rule}{where} group by 1")
     return {r["grp"]: r for r in rows(source, sql, [*group_params, start, end, *params])}
