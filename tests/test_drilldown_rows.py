@@ -20,7 +20,7 @@ from emd.metrics.source import Source, open_source
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
 from emd.warehouse import Warehouse
-from tests.fixtures.drilldown import build_drilldown_warehouse
+from tests.fixtures.drilldown import build_drilldown_postgres, build_drilldown_warehouse
 from tests.fixtures.marts import PUBLISHED_AT
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +37,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return live
 
 
-@pytest.fixture()
-def source(warehouse: Path) -> Source:
-    opened = open_source(parse_database_url(f"duckdb:///{warehouse}"))
+@pytest.fixture(params=["duckdb", "postgres"])
+def source(request: pytest.FixtureRequest, warehouse: Path) -> Source:
+    """The published DuckDB build, or the same marts on real Postgres (read live, as the dashboard does)."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{warehouse}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        build_drilldown_postgres(url)
+        publish_build(Warehouse(parse_database_url(url)), now=PUBLISHED_AT)
+    opened = open_source(parse_database_url(url))
     assert isinstance(opened, Source)
     return opened
 
