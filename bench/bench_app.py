@@ -137,7 +137,7 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                        as status_name, 'indeterminate' as status_category, cast(random() * 8 as integer) as story_points,
                    timestamp '{start.isoformat()}' + to_seconds(cast(random() * {days} * 86400 as bigint)) as created_at,
                    null::timestamp as resolved_at, false as is_blocked, null::timestamp as blocked_since,
-                   null::double as cycle_time_hours, i % 10 = 0 as is_subtask
+                   null::double as cycle_time_hours, i % 10 = 0 as is_subtask, i % 10 <> 0 as counts_for_planning
             from range({teams * 500}) as t(i)""")  # noqa: S608 - generator constants
         conn.execute("update fct_jira_issues set is_blocked = true, "
                      "blocked_since = cast(? as timestamp) - to_seconds(cast(random() * 10 * 86400 as bigint)) "
@@ -157,6 +157,7 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                    15 as committed_issues, 3 as added_issues, 1 as removed_issues, 14 as completed_issues,
                    12 as completed_committed_issues, 3 as carryover_issues, 1 as unestimated_issues,
                    80.0 as planned_vs_done_pct, 22.5 as scope_change_pct, 16.3 as carryover_pct,
+                   80.0 as planned_vs_done_issues_pct, 26.7 as scope_change_issues_pct, 17.6 as carryover_issues_pct,
                    'points' as planning_basis, true as history_complete
             from range({teams}) as t(team_i), range(4) as s(s)""")  # noqa: S608 - generator constants
         conn.execute("""
