@@ -471,3 +471,25 @@ def blocked_now(source: Source, filters: Filters, as_of: datetime | None = None)
                {hours_between('blocked_since', 'cast(? as timestamp)')} / 24.0 as blocked_days
         from fct_jira_issues where is_blocked and counts_for_planning{where}
         order by blocked_since, issue_key""", [as_of, *params])  # noqa: S608 - SQL text from this module; values bound
+
+
+def activity_bounds(source: Source, filters: Filters) -> tuple[datetime | None, datetime | None]:
+    """(first, last) activity of the filtered teams/repos over all time: the first merge or deployment
+    (a review alone may belong to a PR from before the ingested range) and the last merge, first review
+    or deployment. The Sprint Health card's weeks run between them."""
+    where, params = github_where(source, filters)
+    found = rows(source, f"""
+        select min(first_t) as first_t, max(last_t) as last_t from (
+            select deployed_at as first_t, deployed_at as last_t from fct_deployments
+                where deployed_at is not null{where}
+            union all select least(merged_at, coalesce(deployed_at, merged_at)),
+                             greatest(merged_at, coalesce(first_review_at, merged_at), coalesce(deployed_at, merged_at))
+                from fct_pull_requests where merged_at is not null{where}
+            union all select deployed_at, greatest(deployed_at, coalesce(first_review_at, deployed_at))
+                from fct_pull_requests where merged_at is null and deployed_at is not null{where}
+            union all select null, first_review_at from fct_pull_requests
+                where merged_at is null and deployed_at is null and first_review_at is not null{where}
+        ) as t""", [*params, *params, *params, *params])  # noqa: S608 - SQL text from this module; values bound
+    if not found:
+        return None, None
+    return found[0]["first_t"], found[0]["last_t"]
