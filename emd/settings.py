@@ -144,7 +144,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def check_postgres_url(url: str) -> None:
     """One clear SettingsError, naming DATABASE_URL and showing it without its password, for a URL that
     libpq would misread: unencoded `/ ? # @ %` in the user name or password, or a port that is no number."""
-    shown = redact_url(url)
+    shown = redact(url, database_url_secrets(url))
     rest = url.split("://", 1)[1]
     problem = None
     if "@" in rest:
