@@ -7,14 +7,19 @@ Through the real path: the sprint_health and Slack post assets, the mock LLM and
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import duckdb
 import pytest
+from test_app_pages import CURRENT, PUBLISHED_AT, build_fixture_warehouse, run_app
 from test_insights_card import llm_requests, switch
 from test_slack_post import post_metadata, run_job, slack_env, slack_messages  # noqa: F401 - slack_env: fixture
 
-from emd.text import slack_escape
+from emd.settings import parse_database_url
+from emd.snapshot import publish_build
+from emd.text import markdown_escape, slack_escape
+from emd.warehouse import Warehouse
 from mock_apis.llm import ANGLE_BRACKETS, MENTIONS
 from mock_apis.server import MockApi
 from orchestration.defs.insights.card import FALLBACK_LABEL, mention_or_link_syntax, validate_card
@@ -106,3 +111,22 @@ def test_answer_with_angle_brackets_is_kept_and_escaped(hostile_env: MockApi) ->
     for text in _mrkdwn_texts(message):
         # every < and > left in a mrkdwn text is our own dashboard link <http://dash.example...|Open in the dashboard>
         assert text.replace("<http://dash.example", "").count("<") == 0, text
+
+
+def test_dashboard_shows_the_card_and_the_sprint_name_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    live = tmp_path / "warehouse.duckdb"
+    build_fixture_warehouse(live)
+    hostile_item = "See [the fix](https://evil.example) ![x](https://evil.example/p.png) **now** <b>"
+    with duckdb.connect(str(live)) as conn:
+        card = {"insights": [hostile_item] * 3, "risks": ["r"] * 2, "recommendations": ["x"] * 3}
+        conn.execute("update sprint_health set card_json = ?, period_name = ? where period_id = '2'",
+                     [json.dumps(card), HOSTILE_NAME])
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")), now=PUBLISHED_AT)
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{live}")
+    monkeypatch.setenv("EMD_CONFIG", str(tmp_path / "no-config.yaml"))
+    at = run_app(CURRENT, page="app_pages/sprint_health.py")
+    markdown = "\n".join(m.value for m in at.markdown)
+    # every markdown character of the outside text is escaped: no link, image or bold a reader did not ask for
+    assert f"- {markdown_escape(hostile_item)}" in markdown
+    assert "](https://evil.example)" not in markdown and "**now**" not in markdown
+    assert any(c.value.startswith(f"{markdown_escape(HOSTILE_NAME)} (sprint 2)") for c in at.caption)

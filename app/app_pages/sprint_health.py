@@ -29,7 +29,7 @@ for team in teams:
         posted = f" · posted to Slack channel {card['slack_channel']}" if card["slack_channel"] else " · posted to Slack"
     # sprint names and the card's items are outside text: escaped, so markdown in them shows as written
     st.caption(f"{markdown_escape(card['period_name'])} ({card['period_kind']} {card['period_id']}) · "
-               f"written by {markdown_escape(written_by)} at {generated} UTC{posted}")
+               f"written by {written_by} at {generated} UTC{posted}")
     body = queries.parse_json(card["card_json"]) or {}
     columns = st.columns(3)
     for column, (key, title) in zip(columns, (("insights", "Insights"), ("risks", "Risks"),
