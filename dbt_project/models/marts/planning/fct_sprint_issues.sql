@@ -1,3 +1,4 @@
+-- Keyed by issue_id (a moved issue keeps it; issue_key is its current key).
 -- The rows behind each sprint's planning numbers (docs/metrics.md Planning): one row per (sprint, issue,
 -- role) as int_jira__sprint_scope_events counts them, with the points at the moment that role is
 -- measured at, and the changelog entry that placed the issue in that role:
@@ -24,26 +25,26 @@ changelog as (
 -- A Sprint change logged at the span's entry (or exit) time is the one that made it; several items of
 -- one change at the same instant: the first by (history_id, item_index).
 sprint_changes as (
-    select issue_key, changed_at, history_id, item_index, author_account_id, from_value, to_value,
+    select issue_id, changed_at, history_id, item_index, author_account_id, from_value, to_value,
            from_string, to_string,
-           row_number() over (partition by issue_key, changed_at order by history_id, item_index) as rank_at_instant
+           row_number() over (partition by issue_id, changed_at order by history_id, item_index) as rank_at_instant
     from changelog
     where field = 'sprint'
 ),
 
 status_changes as (
-    select issue_key, changed_at, history_id, item_index, author_account_id, from_string, to_string
+    select issue_id, changed_at, history_id, item_index, author_account_id, from_string, to_string
     from changelog
     where field = 'status'
 ),
 
 completed_by as (
-    select e.sprint_id, e.issue_key, e.measured_at, s.changed_at, s.history_id, s.item_index,
+    select e.sprint_id, e.issue_id, e.measured_at, s.changed_at, s.history_id, s.item_index,
            s.author_account_id, s.from_string, s.to_string,
-           row_number() over (partition by e.sprint_id, e.issue_key, e.measured_at
+           row_number() over (partition by e.sprint_id, e.issue_id, e.measured_at
                               order by s.changed_at desc, s.history_id desc, s.item_index desc) as recency_rank
     from events as e
-    inner join status_changes as s on e.issue_key = s.issue_key and s.changed_at < e.measured_at
+    inner join status_changes as s on e.issue_id = s.issue_id and s.changed_at < e.measured_at
     where e.role = 'completed'
 ),
 
@@ -71,13 +72,13 @@ placed as (
              else coalesce(enter.to_string, enter.to_value) end as placed_by_to
     from events as e
     left join sprint_changes as enter
-        on e.issue_key = enter.issue_key and e.entered_at = enter.changed_at and enter.rank_at_instant = 1
+        on e.issue_id = enter.issue_id and e.entered_at = enter.changed_at and enter.rank_at_instant = 1
        and e.role in ('committed', 'added', 'carryover')
     left join sprint_changes as leave
-        on e.issue_key = leave.issue_key and e.left_at = leave.changed_at and leave.rank_at_instant = 1
+        on e.issue_id = leave.issue_id and e.left_at = leave.changed_at and leave.rank_at_instant = 1
        and e.role in ('removed', 'removed_done')
     left join completed_by as done
-        on e.sprint_id = done.sprint_id and e.issue_key = done.issue_key and e.measured_at = done.measured_at
+        on e.sprint_id = done.sprint_id and e.issue_id = done.issue_id and e.measured_at = done.measured_at
        and done.recency_rank = 1 and e.role = 'completed'
 ),
 
@@ -89,7 +90,7 @@ final as (
         s.sprint_name,
         s.team,
         s.board_id,
-        i.issue_id,
+        p.issue_id,
         i.summary,
         i.issue_type,
         p.measured_at,
@@ -109,7 +110,7 @@ final as (
         not coalesce(s.history_complete, false) as is_sprint_history_incomplete
     from placed as p
     inner join sprints as s on p.sprint_id = s.sprint_id
-    left join issues as i on p.issue_key = i.issue_key
+    left join issues as i on p.issue_id = i.issue_id
 )
 
 select * from final
