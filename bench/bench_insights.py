@@ -41,6 +41,7 @@ def _build_marts(log) -> None:
 
 def main() -> None:
     from emd.config import load_config
+    from emd.sprint_health import read_rows, record_post
     from emd.warehouse import Warehouse
     from mock_apis.org import SyntheticOrg
     from mock_apis.server import MockApi, MockState
@@ -52,7 +53,6 @@ def main() -> None:
         latest_per_team,
         slack_target,
     )
-    from orchestration.defs.insights.store import read_rows, record_post
 
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp, MockApi(MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))) as api:

@@ -12,10 +12,10 @@ import pytest
 from test_insights_marts import _PR_COLUMNS, _SPRINT_COLUMNS, NOW, build_marts, sprint4_blob
 
 from emd.settings import parse_database_url
+from emd.sprint_health import read_rows, record_post
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.card import CardWriter, fallback_card
 from orchestration.defs.insights.definitions import write_cards
-from orchestration.defs.insights.store import read_rows, record_post
 
 pytestmark = pytest.mark.postgres
 DDL = {

@@ -33,6 +33,7 @@ from dagster import (
     sensor,
 )
 
+from emd.sprint_health import SprintHealthRow, read_rows, record_post, upsert_rows
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
@@ -51,7 +52,6 @@ from orchestration.defs.insights.card import (
     llm_settings,
 )
 from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
-from orchestration.defs.insights.store import SprintHealthRow, read_rows, record_post, upsert_rows
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emd import settings
+from emd.sprint_health import SprintHealthRow
 from orchestration.defs.insights.blob import LOW_SAMPLE, METRIC_BY_KEY, METRICS
 from orchestration.defs.insights.card import FALLBACK_LABEL, SECTION_TITLES, format_change, format_value
-from orchestration.defs.insights.store import SprintHealthRow
 
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 _GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}

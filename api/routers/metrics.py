@@ -1,0 +1,46 @@
+"""`/metrics`: the tiles of a window and the series of one metric, as the layer computes them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api import schemas
+from api.deps import SeriesFilters, SourceDep, WindowFilters
+from emd.metrics import tiles as layer
+from emd.metrics.catalogue import CATALOGUE
+from emd.metrics.filters import Filters
+
+router = APIRouter(prefix="/metrics", tags=["metrics"])
+
+ERRORS = {422: {"description": "a filter is not valid; `detail[].loc` names the parameter"},
+          503: {"model": schemas.Problem, "description": "no published build to read yet (the reason and "
+                                                         "the command that fills the warehouse)"}}
+
+
+def applied(filters: Filters) -> schemas.AppliedFilters:
+    return schemas.AppliedFilters.model_validate({
+        "org": filters.org, "team": filters.team, "repo": filters.repo, "from": filters.start,
+        "to": filters.end, "days": filters.days, "granularity": filters.granularity})
+
+
+@router.get("/tiles", response_model=schemas.TilesResponse, responses=ERRORS,  # type: ignore[arg-type]
+            summary="Every tile of the catalogue for a window, with the previous equal period")
+def tiles(source: SourceDep, filters: WindowFilters) -> schemas.TilesResponse:
+    found = layer.tiles(source, filters)
+    out = applied(filters)
+    out.granularity = None
+    return schemas.TilesResponse(filters=out, tiles=[schemas.Tile(
+        key=t.key, label=t.label, value=t.value, unit=t.unit, sample_size=t.sample_size,
+        low_sample=t.low_sample, previous=t.previous, change=t.change, previous_ingested=t.previous_ingested,
+    ) for t in found])
+
+
+@router.get("/series/{metric}", response_model=schemas.SeriesResponse, responses=ERRORS,  # type: ignore[arg-type]
+            summary="One metric per day or ISO week over a window")
+def series(metric: schemas.SeriesMetric, source: SourceDep,  # type: ignore[valid-type]
+           filters: SeriesFilters) -> schemas.SeriesResponse:
+    spec = CATALOGUE[metric.value]
+    points = layer.series(source, spec.key, filters)
+    return schemas.SeriesResponse(metric=metric, label=spec.label, unit=spec.unit, filters=applied(filters),
+                                  points=[schemas.SeriesPoint(bucket=p.bucket, value=p.value,
+                                                              sample_size=p.sample_size) for p in points])
