@@ -44,7 +44,7 @@ Team = Annotated[str | None, Query(description="team name from the config's `tea
 Repo = Annotated[str | None, Query(description="repository, owner/name", max_length=300)]
 From = Annotated[date | None, Query(alias="from", description="first UTC day, inclusive (YYYY-MM-DD); "
                                                               "default: 29 days before `to`")]
-To = Annotated[date | None, Query(description="last UTC day, inclusive (YYYY-MM-DD); default: the last "
+To = Annotated[date | None, Query(alias="to", description="last UTC day, inclusive (YYYY-MM-DD); default: the last "
                                               "ingested day")]
 Granularity = Annotated[Literal["day", "week"], Query(description="bucket of a series")]
 Basis = Annotated[Literal["points", "issues"] | None, Query(description="planning metrics by story points or by issue count (the dashboard's toggle); default: points, or issues for sprints without estimates")]

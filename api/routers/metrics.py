@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import schemas
-from api.deps import SeriesFilters, SourceDep, WindowFilters
+from api.deps import Basis, SeriesFilters, SourceDep, WindowFilters
 from emd.metrics import tiles as layer
 from emd.metrics.catalogue import CATALOGUE
 from emd.metrics.filters import Filters
@@ -25,8 +25,8 @@ def applied(filters: Filters) -> schemas.AppliedFilters:
 
 @router.get("/tiles", response_model=schemas.TilesResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="Every tile of the catalogue for a window, with the previous equal period")
-def tiles(source: SourceDep, filters: WindowFilters) -> schemas.TilesResponse:
-    found = layer.tiles(source, filters)
+def tiles(source: SourceDep, filters: WindowFilters, basis: Basis = None) -> schemas.TilesResponse:
+    found = layer.tiles(source, filters, basis)
     out = applied(filters)
     out.granularity = None
     return schemas.TilesResponse(filters=out, tiles=[schemas.Tile(
@@ -38,9 +38,9 @@ def tiles(source: SourceDep, filters: WindowFilters) -> schemas.TilesResponse:
 @router.get("/series/{metric}", response_model=schemas.SeriesResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="One metric per day or ISO week over a window")
 def series(metric: schemas.SeriesMetric, source: SourceDep,  # type: ignore[valid-type]
-           filters: SeriesFilters) -> schemas.SeriesResponse:
+           filters: SeriesFilters, basis: Basis = None) -> schemas.SeriesResponse:
     spec = CATALOGUE[metric.value]
-    points = layer.series(source, spec.key, filters)
+    points = layer.series(source, spec.key, filters, basis)
     return schemas.SeriesResponse(metric=metric, label=spec.label, unit=spec.unit, filters=applied(filters),
                                   points=[schemas.SeriesPoint(bucket=p.bucket, value=p.value,
                                                               sample_size=p.sample_size) for p in points])

@@ -33,7 +33,8 @@ from dagster import (
     sensor,
 )
 
-from emd.sprint_health import SprintHealthRow, read_rows, record_post, upsert_rows
+from emd.slack import SlackPoster, latest_per_team, post_card, slack_target
+from emd.sprint_health import SprintHealthRow, read_rows, upsert_rows
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
@@ -51,7 +52,6 @@ from orchestration.defs.insights.card import (
     fallback_card,
     llm_settings,
 )
-from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"
@@ -196,10 +196,8 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
     actions = {"posted": 0, "updated": 0}
     lines = []
     for row in latest:
-        message = build_message(row, dashboard_url)
-        channel, ts, action = poster.publish(message, row.slack_channel, row.slack_ts)
         # Recorded right away, so a failure on a later team never causes a duplicate for this one.
-        record_post(wh, row.key, channel, ts, json.dumps(message, ensure_ascii=False), _now())
+        _, _, action = post_card(poster, wh, row, dashboard_url)
         actions[action] += 1
         lines.append(f"| {row.team} | {row.period_name} | {action} |")
     table = "| team | period | action |\n|---|---|---|\n" + "\n".join(lines)
