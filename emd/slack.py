@@ -23,6 +23,9 @@ from emd.sprint_health import SprintHealthRow, record_post
 from emd.text import slack_escape
 from emd.warehouse import Warehouse, WarehouseError
 
+# Blobs written before the blob took the catalogue's keys (orchestration/defs/insights/blob.py still writes
+# `deploys_per_day`): read under the catalogue's key. Drop once every stored blob uses catalogue keys.
+LEGACY_BLOB_KEYS = {"deploys_per_day": "deployment_frequency_per_day"}
 SECTION_TITLES = {"insights": "Insights", "risks": "Risks", "recommendations": "Recommendations"}
 FALLBACK_LABEL = "Rule-based summary (no LLM)"
 
@@ -105,10 +108,11 @@ def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
     blob = json.loads(row.metrics_json)
     card = json.loads(row.card_json)
     kind = row.period_kind
+    metrics = {LEGACY_BLOB_KEYS.get(key, key): entry for key, entry in blob["metrics"].items()}
     fields = [
-        {"type": "mrkdwn", "text": _metric_field(spec.key, blob["metrics"][spec.key], kind)}
+        {"type": "mrkdwn", "text": _metric_field(spec.key, metrics[spec.key], kind)}
         for spec in CARD_METRICS
-        if spec.key in blob["metrics"] and blob["metrics"][spec.key]["value"] is not None
+        if spec.key in metrics and metrics[spec.key]["value"] is not None
     ][:10]  # Slack allows at most 10 fields per section
     title = f"Sprint Health: {row.team} \u00b7 {row.period_name}"  # plain_text below: Slack renders no markup
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
