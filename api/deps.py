@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
+from pydantic import BeforeValidator
 
 from emd.metrics import filters as layer_filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
@@ -42,10 +43,20 @@ SourceDep = Annotated[Source, Depends(get_source)]
 Org = Annotated[str | None, Query(description="organisation (the config's `org`)", max_length=200)]
 Team = Annotated[str | None, Query(description="team name from the config's `teams:`", max_length=200)]
 Repo = Annotated[str | None, Query(description="repository, owner/name", max_length=300)]
-From = Annotated[date | None, Query(alias="from", description="first UTC day, inclusive (YYYY-MM-DD); "
-                                                              "default: 29 days before `to`")]
-To = Annotated[date | None, Query(alias="to", description="last UTC day, inclusive (YYYY-MM-DD); default: the last "
-                                              "ingested day")]
+def _iso_day(value: object) -> object:
+    """Only YYYY-MM-DD: pydantic's lax mode would read `0` as 1970-01-01 (a Unix timestamp)."""
+    if isinstance(value, str) and not (len(value) == 10 and value[4] == value[7] == "-"
+                                       and value.replace("-", "").isdigit()):
+        raise ValueError(f"{value!r} is not a UTC day of the form YYYY-MM-DD")
+    return value
+
+
+From = Annotated[date | None, BeforeValidator(_iso_day),
+                 Query(alias="from", description="first UTC day, inclusive (YYYY-MM-DD); default: 29 days before "
+                                                 "`to`, not before the first ingested day")]
+To = Annotated[date | None, BeforeValidator(_iso_day),
+               Query(alias="to", description="last UTC day, inclusive (YYYY-MM-DD); default: the newest day with "
+                                             "data")]
 Granularity = Annotated[Literal["day", "week"], Query(description="bucket of a series")]
 Basis = Annotated[Literal["points", "issues"] | None, Query(description="planning metrics by story points or by issue count (the dashboard's toggle); default: points, or issues for sprints without estimates")]
 

@@ -6,13 +6,21 @@ it to `MetricKey` (tiles) and, when it has a series, to `SeriesMetric` (the path
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from emd.metrics.catalogue import CATALOGUE
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# The warehouse stores naive UTC timestamps; the API writes them as RFC 3339 with their offset (`...Z`).
+UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 MetricKey = StrEnum("MetricKey", {key: key for key in CATALOGUE})  # type: ignore[misc]
 MetricKey.__doc__ = "A metric of the catalogue (docs/metrics.md)."
@@ -78,7 +86,7 @@ class SeriesResponse(BaseModel):
 class SlackPost(BaseModel):
     channel: str | None = None
     ts: str | None = None
-    posted_at: datetime | None = None
+    posted_at: UtcDatetime | None = None
 
 
 class SprintHealthCard(BaseModel):
@@ -92,11 +100,11 @@ class SprintHealthResponse(BaseModel):
     period_kind: Literal["sprint", "week"] | str
     period_id: str = Field(description="the Jira sprint id, or the ISO week (2026-W12) of a team without sprints")
     period_name: str
-    period_start: datetime
-    period_end: datetime
+    period_start: UtcDatetime
+    period_end: UtcDatetime
     source: str = Field(description="model | fallback (the rule-based card)")
     model: str | None
-    generated_at: datetime
+    generated_at: UtcDatetime
     card: SprintHealthCard
     card_text: str
     metrics: dict[str, Any] = Field(description="the metrics blob the card was written from")
@@ -121,7 +129,7 @@ class SlackSummaryResponse(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     build_id: str
-    published_at: datetime | None
+    published_at: UtcDatetime | None
     age_seconds: float | None = Field(description="seconds since the snapshot was published")
     warehouse: str = Field(description="duckdb | postgres")
 

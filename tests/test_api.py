@@ -201,6 +201,8 @@ def test_every_series_metric_of_the_catalogue_is_served(client: TestClient) -> N
     ("/metrics/tiles", {"from": "2026-03-15", "to": "2026-03-02"}, "from"),
     ("/metrics/tiles", {"from": "2026-13-01"}, "from"),
     ("/metrics/tiles", {"to": "yesterday"}, "to"),
+    ("/metrics/tiles", {"to": "0"}, "to"),  # not read as a Unix timestamp
+    ("/metrics/tiles", {"from": "2026-3-2"}, "from"),
     ("/metrics/series/cycle_time_p50_hours", {"granularity": "month"}, "granularity"),
     ("/metrics/series/no_such_metric", {}, "metric"),
     ("/insights/sprint-health", {"team": "nosuchteam"}, "team"),
@@ -221,7 +223,7 @@ def test_sprint_health_card_and_its_metrics(client: TestClient) -> None:
     assert (body["period_id"], body["period_name"], body["period_kind"]) == ("2", "API Sprint 2", "sprint")
     assert body["card"] == PLATFORM_CARD
     assert body["metrics"] == {"sprint": "API Sprint 2", "committed_points": 30}
-    assert body["slack"] == {"channel": "C123", "ts": "1710000000.000100", "posted_at": "2026-03-13T18:00:00"}
+    assert body["slack"] == {"channel": "C123", "ts": "1710000000.000100", "posted_at": "2026-03-13T18:00:00Z"}
 
     by_id = client.get("/insights/sprint-health", params={"team": "platform", "sprint": "1"}).json()
     by_name = client.get("/insights/sprint-health", params={"team": "platform", "sprint": "API Sprint 1"}).json()
@@ -236,7 +238,7 @@ def test_sprint_health_card_and_its_metrics(client: TestClient) -> None:
 def test_healthz_names_the_build_and_its_age(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["warehouse"] == "duckdb"
-    assert body["published_at"] == "2026-03-16T00:00:00"
+    assert body["published_at"] == "2026-03-16T00:00:00Z"
     assert body["build_id"].startswith("20260316T000000")
     assert body["age_seconds"] > 0
 

@@ -30,7 +30,7 @@ def tiles(source: SourceDep, filters: WindowFilters, basis: Basis = None) -> sch
     out = applied(filters)
     out.granularity = None
     return schemas.TilesResponse(filters=out, tiles=[schemas.Tile(
-        key=t.key, label=t.label, value=t.value, unit=t.unit, sample_size=t.sample_size,
+        key=schemas.MetricKey(t.key), label=t.label, value=t.value, unit=t.unit, sample_size=t.sample_size,
         low_sample=t.low_sample, previous=t.previous, change=t.change, previous_ingested=t.previous_ingested,
     ) for t in found])
 
