@@ -7,6 +7,8 @@ so every client reads one format whether pydantic or the layer found the problem
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
@@ -16,6 +18,8 @@ from pydantic import BeforeValidator
 
 from emd.metrics import filters as layer_filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
+from emd.settings import SettingsError
+from emd.snapshot import dashboard_target
 
 DEFAULT_DAYS = 30
 
@@ -29,10 +33,35 @@ def empty_warehouse(empty: EmptyWarehouse) -> HTTPException:
     return HTTPException(503, detail={"reason": empty.reason, "commands": list(empty.commands)})
 
 
-def get_source() -> Source:
-    """The published build the dashboard reads (DATABASE_URL, read now): opened per request, cheap, since
-    the layer keeps one read-only connection per build file."""
+_opened: dict[str, Source] = {}
+_opened_lock = threading.Lock()
+
+
+def current_source() -> Source | EmptyWarehouse:
+    """The published build the dashboard reads (DATABASE_URL, read now). A DuckDB build file never changes
+    once published, so while the snapshot link still points at the same file, the Source opened for it is
+    reused; a new build (the link switched) is opened afresh. Postgres is opened per request."""
+    try:
+        target = dashboard_target()
+    except SettingsError as exc:
+        return EmptyWarehouse(str(exc), ())
+    if target.kind != "duckdb" or target.duckdb_path is None or not target.duckdb_path.exists():
+        return open_source()
+    real = os.path.realpath(target.duckdb_path)
+    with _opened_lock:
+        known = _opened.get(real)
+    if known is not None and os.path.exists(real):
+        return known
     source = open_source()
+    if isinstance(source, Source) and source.path == real:
+        with _opened_lock:
+            _opened.clear()  # only the newest build is asked for
+            _opened[real] = source
+    return source
+
+
+async def get_source() -> Source:
+    source = current_source()
     if isinstance(source, EmptyWarehouse):
         raise empty_warehouse(source)
     return source
@@ -92,12 +121,12 @@ def _param_name(param: str) -> str:
     return {"start": "from", "end": "to"}.get(param, param)
 
 
-def window_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
+async def window_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
                    start: From = None, end: To = None) -> layer_filters.Filters:
     return make_filters(source, org, team, repo, start, end)
 
 
-def series_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
+async def series_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
                    start: From = None, end: To = None, granularity: Granularity = "day") -> layer_filters.Filters:
     return make_filters(source, org, team, repo, start, end, granularity)
 

@@ -264,3 +264,41 @@ def test_openapi_documents_every_route_and_the_metric_enum(client: TestClient) -
     assert set(schema["components"]["schemas"]["SeriesMetric"]["enum"]) == {k for k, m in CATALOGUE.items()
                                                                             if m.series}
     assert client.get("/docs").status_code == 200
+
+
+def test_a_build_from_older_marts_answers_503_not_500(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    build_duckdb_warehouse(path)
+    conn = duckdb.connect(str(path))
+    conn.execute("alter table mv_planning_by_sprint drop column planning_basis")  # as before the metrics layer
+    conn.close()
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{path}")), now=PUBLISHED_AT)
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{path}")
+    with TestClient(create_app(), raise_server_exceptions=False) as old:
+        answer = old.get("/metrics/tiles", params=WINDOW)
+    assert answer.status_code == 503, answer.text
+    assert "older version of the marts" in answer.json()["detail"]["reason"]
+    assert "planning_basis" in answer.json()["detail"]["reason"]
+
+
+def test_answers_are_cached_per_build_and_computed_once(client: TestClient, live: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from emd.metrics import tiles as layer
+
+    calls: list[object] = []
+    original = layer.tiles
+
+    def counted(*args, **kwargs):
+        calls.append(args[1])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(layer, "tiles", counted)
+    first = client.get("/metrics/tiles", params={**WINDOW, "team": "web"}).json()
+    assert client.get("/metrics/tiles", params={**WINDOW, "team": "web"}).json() == first
+    assert len(calls) == 1
+    # A new build (republished: its own build id and file) is computed afresh.
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")), now=PUBLISHED_AT)
+    assert client.get("/metrics/tiles", params={**WINDOW, "team": "web"}).json()["tiles"] == first["tiles"]
+    assert len(calls) == 2

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api import schemas
+from api.cache import answers
 from api.deps import Basis, SeriesFilters, SourceDep, WindowFilters
 from emd.metrics import tiles as layer
 from emd.metrics.catalogue import CATALOGUE
 from emd.metrics.filters import Filters
+from emd.metrics.source import Source
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
@@ -25,7 +27,17 @@ def applied(filters: Filters) -> schemas.AppliedFilters:
 
 @router.get("/tiles", response_model=schemas.TilesResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="Every tile of the catalogue for a window, with the previous equal period")
-def tiles(source: SourceDep, filters: WindowFilters, basis: Basis = None) -> schemas.TilesResponse:
+async def tiles(source: SourceDep, filters: WindowFilters, basis: Basis = None) -> Response:
+    body = await answers.get_async(source, ("tiles", filters, basis), lambda: _json(_tiles(source, filters, basis)))
+    return Response(body, media_type="application/json")
+
+
+def _json(answer: schemas.BaseModel) -> bytes:
+    """The answer encoded once (as FastAPI encodes a response model: by alias), then served from the cache."""
+    return answer.model_dump_json(by_alias=True).encode()
+
+
+def _tiles(source: Source, filters: Filters, basis: str | None) -> schemas.TilesResponse:
     found = layer.tiles(source, filters, basis)
     out = applied(filters)
     out.granularity = None
@@ -37,8 +49,15 @@ def tiles(source: SourceDep, filters: WindowFilters, basis: Basis = None) -> sch
 
 @router.get("/series/{metric}", response_model=schemas.SeriesResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="One metric per day or ISO week over a window")
-def series(metric: schemas.SeriesMetric, source: SourceDep,  # type: ignore[valid-type]
-           filters: SeriesFilters, basis: Basis = None) -> schemas.SeriesResponse:
+async def series(metric: schemas.SeriesMetric, source: SourceDep,  # type: ignore[valid-type]
+                 filters: SeriesFilters, basis: Basis = None) -> Response:
+    body = await answers.get_async(source, ("series", metric.value, filters, basis),
+                                   lambda: _json(_series(source, metric, filters, basis)))
+    return Response(body, media_type="application/json")
+
+
+def _series(source: Source, metric: schemas.SeriesMetric, filters: Filters,  # type: ignore[valid-type]
+            basis: str | None) -> schemas.SeriesResponse:
     spec = CATALOGUE[metric.value]
     points = layer.series(source, spec.key, filters, basis)
     return schemas.SeriesResponse(metric=metric, label=spec.label, unit=spec.unit, filters=applied(filters),
