@@ -18,16 +18,11 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emd import settings
-from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE, Metric, format_value
+from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, format_change, value_text
+from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE
 from emd.sprint_health import SprintHealthRow, record_post
 from emd.text import slack_escape
 from emd.warehouse import Warehouse, WarehouseError
-
-# Blobs written before the blob took the catalogue's keys (orchestration/defs/insights/blob.py still writes
-# `deploys_per_day`): read under the catalogue's key. Drop once every stored blob uses catalogue keys.
-LEGACY_BLOB_KEYS = {"deploys_per_day": "deployment_frequency_per_day"}
-SECTION_TITLES = {"insights": "Insights", "risks": "Risks", "recommendations": "Recommendations"}
-FALLBACK_LABEL = "Rule-based summary (no LLM)"
 
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 _GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
@@ -74,22 +69,9 @@ def dashboard_link(base_url: str, row: SprintHealthRow) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
 
 
-def format_change(spec: Metric, entry: dict[str, Any]) -> str:
-    """The change against the previous period: relative for durations and rates per day, points for percentages."""
-    change = entry["change"]
-    sign = "+" if change > 0 else "-"
-    if spec.unit == "rate":
-        return f"{sign}{format_value(spec, abs(change), trim=True).removesuffix('%')} pts"
-    if spec.unit == "%":
-        return f"{sign}{format_value(spec, abs(change), trim=True).removesuffix('%')} pts"
-    if entry.get("change_pct") is not None:
-        return f"{sign}{abs(entry['change_pct']):.1f}".rstrip("0").rstrip(".") + "%"
-    return f"{sign}{format_value(spec, abs(change), trim=True)}"
-
-
 def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
     spec = CATALOGUE[key]
-    text = f"*{spec.label}*\n{format_value(spec, entry['value'], trim=True)}"
+    text = f"*{spec.label}*\n{value_text(spec, entry['value'])}"
     if entry["trend"] in ("better", "worse"):
         arrow = "\u2191" if entry["change"] > 0 else "\u2193"  # up / down
         mark = ":large_green_circle:" if entry["trend"] == "better" else ":red_circle:"
@@ -108,7 +90,7 @@ def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
     blob = json.loads(row.metrics_json)
     card = json.loads(row.card_json)
     kind = row.period_kind
-    metrics = {LEGACY_BLOB_KEYS.get(key, key): entry for key, entry in blob["metrics"].items()}
+    metrics = blob["metrics"]
     fields = [
         {"type": "mrkdwn", "text": _metric_field(spec.key, metrics[spec.key], kind)}
         for spec in CARD_METRICS

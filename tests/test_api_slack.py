@@ -84,11 +84,11 @@ def test_post_then_update_the_same_message(slack: MockApi, client: TestClient, l
     assert len(posted) == 1 and posted[0]["ts"] == body["ts"]
     blocks = posted[0]["blocks"]
     assert blocks[0]["text"]["text"] == "Sprint Health: platform \u00b7 API Sprint 2"
-    # The blob's two metrics in the catalogue's order: change failure rate 37.5%, +4.2 points (0.0417 x 100),
-    # worse; cycle time 30 h, +114.3% (16 / 14), worse.
+    # The blob's two metrics in the card's order (catalogue.CARD_METRICS): cycle time 30 h, +114.3% (16 / 14),
+    # worse; change failure rate 37.5%, +4.2 points (0.0417 x 100), worse.
     assert [f["text"] for f in blocks[1]["fields"]] == [
-        "*Change failure rate*\n37.5%  \u2191 +4.2 pts :red_circle: worse\n_n=8_",
         "*PR cycle time p50*\n30 h  \u2191 +114.3% :red_circle: worse\n_n=5_",
+        "*Change failure rate*\n37.5%  \u2191 +4.2 pts :red_circle: worse\n_n=8_",
     ]
     assert "\u2022 API Sprint 2 finished 80% of its commitment." in blocks[3]["text"]["text"]
     # The dashboard link: the sprint's days (03-02 09:00 .. 03-13 17:00).
