@@ -98,21 +98,6 @@ async def load(url: str, shapes: list[dict[str, str]], clients: int, requests: i
     return latencies, errors
 
 
-def add_layer_columns(live: Path) -> None:
-    """Columns the marts gained with the metrics layer that bench_app's generator does not write yet."""
-    import duckdb
-
-    conn = duckdb.connect(str(live))
-    try:
-        conn.execute("alter table mv_planning_by_sprint add column if not exists planning_basis varchar")
-        conn.execute("update mv_planning_by_sprint set planning_basis = "
-                     "case when committed_points > 0 then 'points' else 'issues' end")
-        conn.execute("alter table fct_jira_issues add column if not exists counts_for_planning boolean")
-        conn.execute("update fct_jira_issues set counts_for_planning = not coalesce(is_subtask, false)")
-    finally:
-        conn.close()
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="bench_api")
     parser.add_argument("--scale", choices=["large", "default"], default="large")
@@ -129,7 +114,6 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="emd-bench-api-") as tmp:
         live = Path(tmp) / "warehouse.duckdb"
         counts = generate_warehouse(live, args.scale)
-        add_layer_columns(live)
         publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")))
         print(f"warehouse ({args.scale}): " + ", ".join(f"{t} {n}" for t, n in counts.items()))
         port = free_port()
