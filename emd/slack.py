@@ -86,7 +86,9 @@ def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
 
 
 def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
-    """{"text": notification text, "blocks": Block Kit blocks} for one card."""
+    """{"text": notification text, "blocks": Block Kit blocks} for one card. Outside text (team and sprint
+    names, the card's items, the model's name) is escaped wherever Slack reads mrkdwn: in mrkdwn blocks and in
+    the top-level `text`; the header is plain_text, which Slack shows as written."""
     blob = json.loads(row.metrics_json)
     card = json.loads(row.card_json)
     kind = row.period_kind
@@ -112,7 +114,7 @@ def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
     link = dashboard_link(dashboard_url, row)
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"{period} \u00b7 <{link}|Open in the dashboard> \u00b7 {source}"}]})
-    return {"text": slack_escape(f"{title}: {card['insights'][0]}")[:300], "blocks": blocks}
+    return {"text": slack_escape(f"{title}: {card['insights'][0]}"[:300]), "blocks": blocks}
 
 
 RECORD_TRIES = 5
