@@ -36,6 +36,7 @@ from emd.text import markdown_escape
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.cache import _now, write_cards
 from orchestration.defs.insights.card import CardWriter, llm_settings
+from orchestration.job_names import INSIGHTS_JOB
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"
@@ -107,7 +108,7 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
 
 
 insights_job = define_asset_job(
-    "insights_job",
+    INSIGHTS_JOB,
     # The dashboard snapshot is republished so the dashboard shows the new cards.
     selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.groups("serving"),
     description="Write the Sprint Health cards, post each team's latest one to Slack, republish the dashboard.",
