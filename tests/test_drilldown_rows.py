@@ -213,7 +213,7 @@ def test_page_opens_a_deployment_from_the_list(warehouse: Path, monkeypatch: pyt
 
 
 def test_page_shows_a_sprint_with_its_changelog_entries(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # where a Slack post's "Open in the dashboard" lands (orchestration/defs/insights/slack_post.py)
+    # where a Slack post's "Open in the dashboard" lands (emd/slack.py)
     at = run_app(warehouse, monkeypatch, team="web", **CURRENT, sprint="7")
     assert not at.exception
     text = page_text(at)
