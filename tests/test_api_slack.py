@@ -92,7 +92,7 @@ def test_post_then_update_the_same_message(slack: MockApi, client: TestClient, l
     ]
     assert "\u2022 API Sprint 2 finished 80% of its commitment." in blocks[3]["text"]["text"]
     # The dashboard link: the sprint's days (03-02 09:00 .. 03-13 17:00).
-    assert "<http://dash.example:8501/?team=platform&start=2026-03-02&end=2026-03-13|Open in the dashboard>" in (
+    assert "<http://dash.example:8501/drilldown?team=platform&start=2026-03-02&end=2026-03-13&sprint=2|Open in the dashboard>" in (
         blocks[-1]["elements"][0]["text"])
     assert stored_post(live, "2") == ("C0MOCKCHAN", body["ts"])
 
