@@ -235,7 +235,8 @@ class _Reader:
         try:
             ZoneInfo(zone.strip())
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(f"{key}.timezone", f"is not a known IANA time zone (got {zone!r}; e.g. Europe/Berlin)")
+            raise self.fail(f"{key}.timezone",
+                            f"is not a known IANA time zone (got {zone!r}; e.g. Europe/Berlin)") from None
         days_raw = spec.get("days", ["mon", "tue", "wed", "thu", "fri"])
         if not isinstance(days_raw, list) or not days_raw or not all(
                 isinstance(d, str) and d.strip().lower()[:3] in WEEKDAYS for d in days_raw):
