@@ -11,9 +11,8 @@ st.title("Sprint Health")
 st.caption("The latest card of each team: written by a model from the metrics shown under it "
            "(or by the deterministic fallback when no model answered).")
 
-cards = queries.latest_cards(source, current.scope)
-dims = queries.dimensions(source)
-teams = list(current.scope.teams) if current.scope.teams is not None else list(dims.teams)
+cards = queries.latest_cards(source, current.filters)
+teams = list(current.teams)
 for team in teams:
     st.subheader(team)
     card = cards.get(team)

@@ -41,6 +41,9 @@ final as (
         -- more columns
         fip.started_at,
         i.is_subtask,
+        -- Which issues the planning metrics count (docs/metrics.md): sub-tasks only when the config
+        -- includes them (jira.include_subtasks). Surfaces filter on this column, never on the config.
+        {% if var('include_subtasks') %}true{% else %}not i.is_subtask{% endif %} as counts_for_planning,
         i.is_flagged,
         i.issue_type in {{ sql_text_list(var('incident_types')) }} as is_incident,
         t.team_sprint_id as sprint_id,

@@ -63,6 +63,7 @@ final as (
         cast(100.0 as double precision) * t.completed_committed_issues / nullif(t.committed_issues, 0) as planned_vs_done_issues_pct,
         cast(100.0 as double precision) * (t.added_issues + t.removed_issues) / nullif(t.committed_issues, 0) as scope_change_issues_pct,
         cast(100.0 as double precision) * t.carryover_issues / nullif(t.completed_issues + t.carryover_issues, 0) as carryover_issues_pct,
+        case when coalesce(t.committed_points, 0) > 0 then 'points' else 'issues' end as planning_basis,
         coalesce(t.removed_done_issues, 0) as removed_done_issues,
         s.goal,
         coalesce(s.start_at >= i.first_day, false) as history_complete
