@@ -45,6 +45,9 @@ MART_TABLES: tuple[str, ...] = (
     "mv_planning_by_sprint",
     "mv_planning_by_team_day",
     "metrics_daily",
+    "fct_agreement_breaches",
+    "fct_agreement_subjects",
+    "mv_agreement_adherence_by_team_week",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
 SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES

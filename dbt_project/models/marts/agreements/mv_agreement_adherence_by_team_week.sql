@@ -17,6 +17,10 @@ windows as (
     from weeks
 ),
 
+working_teams as (
+    select distinct team from {{ ref('int_config__working_hours') }}
+),
+
 subjects as (
     select * from {{ ref('fct_agreement_subjects') }}
 ),
@@ -69,8 +73,10 @@ final as (
         case when coalesce(c.applied_items, 0) > 0
              then cast(c.applied_items - c.breached_items as double precision) / c.applied_items end as adherence_rate,
         case when coalesce(c.applied_items, 0) > 0
-             then 100.0 * (c.applied_items - c.breached_items) / c.applied_items end as adherence_pct
+             then 100.0 * (c.applied_items - c.breached_items) / c.applied_items end as adherence_pct,
+        a.rule = 'first_review_within_hours' and wt.team is not null as counts_working_hours
     from agreements as a
+    left join working_teams as wt on a.team = wt.team
     cross join weeks as w
     left join counts as c on a.team = c.team and a.rule = c.rule and w.week_start = c.week_start
 )
