@@ -83,3 +83,23 @@ def test_fixture_columns_are_the_marts_columns() -> None:
             documented[model["name"]] = [c["name"] for c in model["columns"]]
     for table, ddl in DDL.items():
         assert [part.split()[0] for part in ddl.split(",")] == documented[table], table
+
+
+def test_sprint_health_blob_gains_each_agreed_rules_adherence(tmp_path: Path) -> None:
+    import duckdb
+
+    from orchestration.defs.insights.blob import add_agreements
+
+    live = tmp_path / "warehouse.duckdb"
+    build_duckdb_agreements(live)
+    blob = {"team": "platform", "period": {"kind": "week", "start": "2026-03-02T00:00:00", "end": "2026-03-16T00:00:00"},
+            "previous_periods": [{"id": "p", "start": "2026-02-16T00:00:00", "end": "2026-03-02T00:00:00"}]}
+    other = {**blob, "team": "web"}
+    with duckdb.connect(str(live), read_only=True) as conn:
+        add_agreements(blob, conn, "duckdb")
+        add_agreements(other, conn, "duckdb")
+    # 2 of 4 PRs held in the period, 0 of 1 in the one before; the proposed WIP rule is not in the card
+    assert blob["agreements"] == {"first_review_within_hours": {
+        "label": "First review within 8 working hours", "threshold": 8.0, "sample_of": "PRs",
+        "held_rate": 0.5, "held": 2, "sample_size": 4, "previous": [0.0]}}
+    assert "agreements" not in other  # a team without agreements: its blob (and cached card) is unchanged

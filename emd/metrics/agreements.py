@@ -7,6 +7,7 @@ agreements page, the Sprint Health blob and anything else that asks. No Streamli
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +49,11 @@ class Adherence:
     is_proposed: bool
     applied: int
     breached: int
+    counts_working_hours: bool = False
+
+    @property
+    def label(self) -> str:
+        return rule_label(self.rule, self.threshold, self.counts_working_hours)
 
     @property
     def held(self) -> int:
@@ -90,9 +96,10 @@ counted as (
     group by team, rule
 ),
 rules as (
-    select distinct team, rule, threshold, is_proposed from mv_agreement_adherence_by_team_week where 1 = 1 {teams}
+    select distinct team, rule, threshold, is_proposed, counts_working_hours
+    from mv_agreement_adherence_by_team_week where 1 = 1 {teams}
 )
-select r.team, r.rule, r.threshold, r.is_proposed, coalesce(c.applied, 0) as applied,
+select r.team, r.rule, r.threshold, r.is_proposed, r.counts_working_hours, coalesce(c.applied, 0) as applied,
        coalesce(c.breached, 0) as breached
 from rules as r
 left join counted as c on r.team = c.team and r.rule = c.rule
@@ -108,18 +115,41 @@ def _team_condition(source: Source, filters: Filters) -> tuple[str, list[Any]]:
     return jira_where(source, filters)  # agreements are per team; a repo does not narrow them
 
 
+def _adherence(run: Callable[[str, list[Any]], list[dict[str, Any]]], teams: str, team_params: list[Any],
+               start: datetime, end: datetime) -> list[Adherence]:
+    sql = _ADHERENCE_SQL.replace("{teams}", teams)
+    found = run(sql, [end, start, *team_params, end, start, *team_params])
+    return [Adherence(team=r["team"], rule=r["rule"], threshold=float(r["threshold"]),
+                      is_proposed=bool(r["is_proposed"]), applied=int(r["applied"]), breached=int(r["breached"]),
+                      counts_working_hours=bool(r["counts_working_hours"]))
+            for r in found]
+
+
 def adherence(source: Source, filters: Filters, start: datetime | None = None,
               end: datetime | None = None) -> list[Adherence]:
     """Adherence of every configured rule (agreed and proposed) of the teams in scope over [start, end)
     (default: the filters' range)."""
-    start = start or filters.start_ts
-    end = end or filters.end_ts
     teams, params = _team_condition(source, filters)
-    sql = _ADHERENCE_SQL.replace("{teams}", teams)
-    found = rows(source, sql, [end, start, *params, end, start, *params])
-    return [Adherence(team=r["team"], rule=r["rule"], threshold=float(r["threshold"]),
-                      is_proposed=bool(r["is_proposed"]), applied=int(r["applied"]), breached=int(r["breached"]))
-            for r in found]
+    return _adherence(lambda sql, p: rows(source, sql, p), teams, params, start or filters.start_ts,
+                      end or filters.end_ts)
+
+
+def team_adherence(conn: Any, kind: str, team: str, start: datetime, end: datetime) -> list[Adherence]:
+    """The same, for one team on an open DB-API connection to the live warehouse (the Sprint Health asset
+    reads the warehouse it writes, not the published build). Empty when the marts are not built."""
+    placeholder = "?" if kind == "duckdb" else "%s"
+    present = conn.execute(
+        "select count(distinct table_name) from information_schema.tables where table_name in "  # noqa: S608
+        f"({', '.join([placeholder] * len(TABLES))})", list(TABLES)).fetchone()[0]
+    if present < len(TABLES):
+        return []
+
+    def run(sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        cursor = conn.execute(sql if kind == "duckdb" else sql.replace("?", "%s"), params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    return _adherence(run, " and team = ?", [team], start, end)
 
 
 def weekly_adherence(source: Source, filters: Filters) -> list[dict[str, Any]]:

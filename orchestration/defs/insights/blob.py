@@ -377,6 +377,32 @@ def build_blob(facts: TeamFacts, period: Period, previous: Sequence[Period], hor
     }
 
 
+def add_agreements(blob: dict[str, Any], conn: Any, kind: str) -> None:
+    """The team's agreed working-agreement rules and how often each held in the period and the previous ones
+    (docs/metrics.md "Working agreements": held = items it applied to that never breached it in the period;
+    emd/metrics/agreements.py). Added only for a team with agreements, so other blobs (and their cached
+    cards) stay as they were."""
+    from emd.metrics.agreements import SUBJECT_NOUNS, team_adherence
+
+    def of(start: str, end: str) -> dict[str, Any]:
+        found = team_adherence(conn, kind, blob["team"], datetime.fromisoformat(start), datetime.fromisoformat(end))
+        return {a.rule: a for a in found if not a.is_proposed}
+
+    current = of(blob["period"]["start"], blob["period"]["end"])
+    if not current:
+        return
+    before = [of(p["start"], p["end"]) for p in blob["previous_periods"]]
+    entries = {}
+    for rule, item in sorted(current.items()):
+        previous = [b.get(rule) for b in before]
+        entries[rule] = {
+            "label": item.label, "threshold": item.threshold, "sample_of": SUBJECT_NOUNS[rule],
+            "held_rate": _round(item.rate, 3), "held": item.held, "sample_size": item.applied,
+            "previous": [_round(p.rate, 3) if p is not None else None for p in previous],
+        }
+    blob["agreements"] = entries
+
+
 def canonical_json(blob: dict[str, Any]) -> str:
     return json.dumps(blob, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -36,6 +36,7 @@ from dagster import (
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
+    add_agreements,
     canonical_json,
     ingested_until,
     load_team_facts,
@@ -84,6 +85,9 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
         team = facts.get(name)
         if team is not None:
             out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
+    with wh.connect(read_only=wh.kind == "duckdb") as conn:
+        for item in out:
+            add_agreements(item.blob, conn, wh.kind)
     return out
 
 
