@@ -86,8 +86,6 @@ def test_fixture_columns_are_the_marts_columns() -> None:
 
 
 def test_sprint_health_blob_gains_each_agreed_rules_adherence(tmp_path: Path) -> None:
-    import duckdb
-
     from orchestration.defs.insights.blob import add_agreements
 
     live = tmp_path / "warehouse.duckdb"
@@ -95,9 +93,9 @@ def test_sprint_health_blob_gains_each_agreed_rules_adherence(tmp_path: Path) ->
     blob = {"team": "platform", "period": {"kind": "week", "start": "2026-03-02T00:00:00", "end": "2026-03-16T00:00:00"},
             "previous_periods": [{"id": "p", "start": "2026-02-16T00:00:00", "end": "2026-03-02T00:00:00"}]}
     other = {**blob, "team": "web"}
-    with duckdb.connect(str(live), read_only=True) as conn:
-        add_agreements(blob, conn, "duckdb")
-        add_agreements(other, conn, "duckdb")
+    with source.reading(parse_database_url(f"duckdb:///{live}")) as live_source:  # as the Sprint Health asset reads
+        add_agreements(blob, live_source)
+        add_agreements(other, live_source)
     # 2 of 4 PRs held in the period, 0 of 1 in the one before; the proposed WIP rule is not in the card
     assert blob["agreements"] == {"first_review_within_hours": {
         "label": "First review within 8 working hours", "threshold": 8.0, "sample_of": "PRs",

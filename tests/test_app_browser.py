@@ -15,11 +15,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_app_pages import PUBLISHED_AT, build_fixture_warehouse
 
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
 from emd.warehouse import Warehouse
+from tests.fixtures.marts import PUBLISHED_AT
+from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehouse
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]

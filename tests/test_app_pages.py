@@ -16,15 +16,13 @@ from pathlib import Path
 import duckdb
 import pytest
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
-from streamlit.testing.v1 import AppTest
 
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
 from emd.warehouse import Warehouse
+from tests.fixtures.app import captions, metric, run_app
 from tests.fixtures.marts import CURRENT, PUBLISHED_AT
 from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehouse
-
-APP = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 
 
 @pytest.fixture
@@ -38,27 +36,6 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("GITHUB_API_URL", raising=False)
     monkeypatch.setenv("EMD_CONFIG", str(tmp_path / "no-config.yaml"))  # defaults: sub-tasks left out
     return live
-
-
-def run_app(query: dict[str, str] | None = None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metric(at: AppTest, label: str):
-    found = [m for m in at.metric if m.label == label]
-    assert found, f"no tile {label!r}; tiles: {[m.label for m in at.metric]}"
-    return found[0]
-
-
-def captions(at: AppTest) -> str:
-    return "\n".join(c.value for c in at.caption)
 
 
 def test_overview_tiles_equal_hand_computed_values(published: Path) -> None:

@@ -7,7 +7,6 @@ agreements page, the Sprint Health blob and anything else that asks. No Streamli
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,41 +114,17 @@ def _team_condition(source: Source, filters: Filters) -> tuple[str, list[Any]]:
     return jira_where(source, filters)  # agreements are per team; a repo does not narrow them
 
 
-def _adherence(run: Callable[[str, list[Any]], list[dict[str, Any]]], teams: str, team_params: list[Any],
-               start: datetime, end: datetime) -> list[Adherence]:
-    sql = _ADHERENCE_SQL.replace("{teams}", teams)
-    found = run(sql, [end, start, *team_params, end, start, *team_params])
-    return [Adherence(team=r["team"], rule=r["rule"], threshold=float(r["threshold"]),
-                      is_proposed=bool(r["is_proposed"]), applied=int(r["applied"]), breached=int(r["breached"]),
-                      counts_working_hours=bool(r["counts_working_hours"]))
-            for r in found]
-
-
 def adherence(source: Source, filters: Filters, start: datetime | None = None,
               end: datetime | None = None) -> list[Adherence]:
     """Adherence of every configured rule (agreed and proposed) of the teams in scope over [start, end)
     (default: the filters' range)."""
+    start, end = start or filters.start_ts, end or filters.end_ts
     teams, params = _team_condition(source, filters)
-    return _adherence(lambda sql, p: rows(source, sql, p), teams, params, start or filters.start_ts,
-                      end or filters.end_ts)
-
-
-def team_adherence(conn: Any, kind: str, team: str, start: datetime, end: datetime) -> list[Adherence]:
-    """The same, for one team on an open DB-API connection to the live warehouse (the Sprint Health asset
-    reads the warehouse it writes, not the published build). Empty when the marts are not built."""
-    placeholder = "?" if kind == "duckdb" else "%s"
-    present = conn.execute(
-        "select count(distinct table_name) from information_schema.tables where table_name in "  # noqa: S608
-        f"({', '.join([placeholder] * len(TABLES))})", list(TABLES)).fetchone()[0]
-    if present < len(TABLES):
-        return []
-
-    def run(sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        cursor = conn.execute(sql if kind == "duckdb" else sql.replace("?", "%s"), params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    return _adherence(run, " and team = ?", [team], start, end)
+    found = rows(source, _ADHERENCE_SQL.replace("{teams}", teams), [end, start, *params, end, start, *params])
+    return [Adherence(team=r["team"], rule=r["rule"], threshold=float(r["threshold"]),
+                      is_proposed=bool(r["is_proposed"]), applied=int(r["applied"]), breached=int(r["breached"]),
+                      counts_working_hours=bool(r["counts_working_hours"]))
+            for r in found]
 
 
 def weekly_adherence(source: Source, filters: Filters) -> list[dict[str, Any]]:

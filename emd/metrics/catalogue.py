@@ -38,8 +38,12 @@ class Metric:
     series: bool  # has a series per day/week (GET /metrics/series/{key})
     dora_key: bool  # one of DORA's four keys: shows its performance band
     group: str = "Flow"  # the dashboard's tile group (GROUPS)
-    in_card: bool = False  # part of the Sprint Health blob / card
+    card_rank: int | None = None  # place in the Sprint Health blob / card (None: not on the card)
     sprint_sample_noun: str | None = None  # the sample of one sprint's value (planning metrics)
+
+    @property
+    def in_card(self) -> bool:
+        return self.card_rank is not None
 
     @property
     def lower_is_better(self) -> bool:
@@ -58,13 +62,13 @@ _METRICS: tuple[Metric, ...] = (
            ("changes reach users less often", "changes reach users more often"),
            "bigger batches make each release riskier",
            "Deploy on every merge to main, with feature flags for unfinished work.",
-           series=True, dora_key=True, group="Delivery (DORA)", in_card=True),
+           series=True, dora_key=True, group="Delivery (DORA)", card_rank=4),
     Metric("lead_time_p50_hours", "Lead time p50", "h", "lower", "deployed PRs",
            "Median of deployment time − first commit over the PRs deployed in the window (negative ones excluded).",
            ("changes take longer to reach production", "changes reach production sooner"),
            "fixes and features reach users later",
            "Find where merged work waits before release and automate that step.",
-           series=True, dora_key=True, group="Delivery (DORA)", in_card=True),
+           series=True, dora_key=True, group="Delivery (DORA)", card_rank=5),
     Metric("lead_time_p90_hours", "Lead time p90", "h", "lower", "deployed PRs",
            "90th percentile of lead time over the PRs deployed in the window.",
            ("the slowest changes take longer to ship", "fewer changes wait long to ship"),
@@ -76,7 +80,7 @@ _METRICS: tuple[Metric, ...] = (
            ("more releases need a fix", "fewer releases need a fix"),
            "rework takes time from planned work",
            "Hold a short review of each failed deployment and add a test for its cause.",
-           series=True, dora_key=True, group="Delivery (DORA)", in_card=True),
+           series=True, dora_key=True, group="Delivery (DORA)", card_rank=6),
     Metric("failed_deployment_recovery_p50_hours", "Failed deployment recovery time p50", "h", "lower",
            "recovered failed deployments",
            "Median of first fix (hotfix/revert deployed, incident resolved) − failed deployment, over the "
@@ -97,19 +101,19 @@ _METRICS: tuple[Metric, ...] = (
            ("work takes longer to merge", "work merges faster"),
            "work may spill past the period end",
            "Split large pull requests so each merges within a day or two.",
-           series=True, dora_key=False, group="Flow", in_card=True),
+           series=True, dora_key=False, group="Flow", card_rank=1),
     Metric("cycle_time_p90_hours", "PR cycle time p90", "h", "lower", "merged PRs",
            "90th percentile of cycle time over the human-authored PRs merged in the window.",
            ("the slowest PRs wait longer", "fewer PRs drag on"),
            "long-running PRs invite merge conflicts",
            "List the slowest open pull requests at stand-up and unblock them first.",
-           series=True, dora_key=False, group="Flow", in_card=True),
+           series=True, dora_key=False, group="Flow", card_rank=2),
     Metric("time_to_first_review_p50_hours", "Time to first review p50", "h", "lower", "reviewed merged PRs",
            "Median of first review − ready for review over the reviewed human-authored PRs merged in the window.",
            ("authors wait longer for feedback", "authors get feedback sooner"),
            "idle PRs pile up and context switching grows",
            "Set a review rotation so every ready pull request is reviewed the same day.",
-           series=True, dora_key=False, group="Flow", in_card=True),
+           series=True, dora_key=False, group="Flow", card_rank=3),
     Metric("pr_rework_rate", "PR rework rate", "rate", "lower", "closed or merged PRs",
            "Human-authored PRs closed or merged in the window that were reopened at least once / such PRs.",
            ("more PRs are reopened", "fewer PRs are reopened"),
@@ -122,19 +126,19 @@ _METRICS: tuple[Metric, ...] = (
            ("less committed work got done", "more committed work got done"),
            "roadmap dates slip",
            "Plan to the recent completion rate and check committed work daily.",
-           series=True, dora_key=False, group="Planning", in_card=True, sprint_sample_noun="committed issues"),
+           series=True, dora_key=False, group="Planning", card_rank=9, sprint_sample_noun="committed issues"),
     Metric("scope_change_pct", "Scope change", "%", "lower", "completed sprints",
            "(Added + removed) / committed points (or issues), pooled over the sprints completed in the window.",
            ("the plan moved more mid-sprint", "the plan held better"),
            "commitments become unreliable for stakeholders",
            "Freeze scope after planning; send new requests to the backlog unless urgent.",
-           series=True, dora_key=False, group="Planning", in_card=True, sprint_sample_noun="committed issues"),
+           series=True, dora_key=False, group="Planning", card_rank=7, sprint_sample_noun="committed issues"),
     Metric("carryover_pct", "Carryover", "%", "lower", "completed sprints",
            "Carryover / (completed + carryover) points (or issues), pooled over the sprints completed in the window.",
            ("more work slipped to the next sprint", "less work slipped"),
            "the next sprint starts behind",
            "Commit to less next sprint and split stories that carried over.",
-           series=True, dora_key=False, group="Planning", in_card=True, sprint_sample_noun="committed issues"),
+           series=True, dora_key=False, group="Planning", card_rank=8, sprint_sample_noun="committed issues"),
     Metric("blocked_issues", "Blocked issues", "issues", "lower", "blocked issues",
            "Issues blocked (blocked status or Flagged) at the end of the window's last day.",
            ("more work is stuck", "less work is stuck"),
@@ -150,7 +154,8 @@ _METRICS: tuple[Metric, ...] = (
 )
 
 CATALOGUE: dict[str, Metric] = {m.key: m for m in _METRICS}
-CARD_METRICS: tuple[Metric, ...] = tuple(m for m in _METRICS if m.in_card)
+# The Sprint Health card's metrics, in card order (the fallback card breaks ties in this order).
+CARD_METRICS: tuple[Metric, ...] = tuple(sorted((m for m in _METRICS if m.in_card), key=lambda m: m.card_rank or 0))
 PLANNING_KEYS: tuple[str, ...] = ("planned_vs_done_pct", "scope_change_pct", "carryover_pct")
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +47,7 @@ class Source:
     path: str | None = None  # the build's own DuckDB file (the stable symlink resolved)
     url: str | None = field(default=None, repr=False)
     schema: str | None = None  # Postgres: the marts' schema
+    conn: Any = field(default=None, compare=False, repr=False)  # `reading()`: the block's own connection
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -191,6 +193,26 @@ def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
                   published_at=build[1] if build else None, tables=tables, url=url, schema=schema)
 
 
+@contextmanager
+def reading(target: DatabaseTarget) -> Iterator[Source]:
+    """The live warehouse itself (not the published build), read only, over one connection that is
+    closed when the block ends: for the pipeline's own steps (the Sprint Health blob is built before
+    the build is published). The source's build_id is "live", so nothing is cached on it."""
+    from emd.warehouse import Warehouse
+
+    with Warehouse(target).connect(read_only=True) as conn:
+        if target.kind == "duckdb":
+            found = conn.execute("select table_name from information_schema.tables "
+                                 "where table_catalog = current_database()").fetchall()
+            schema = None
+        else:
+            found = conn.execute("select table_name from information_schema.tables "
+                                 "where table_schema = current_schema()").fetchall()
+            schema = conn.execute("select current_schema()").fetchone()[0]
+        yield Source(kind=target.kind, label=target.describe(), key=f"live:{target.describe()}", build_id="live",
+                     published_at=None, tables=frozenset(r[0] for r in found), schema=schema, conn=conn)
+
+
 # ---------------------------------------------------------------------------------------------
 # Running SQL
 
@@ -202,6 +224,14 @@ def _to_python(value: Any) -> Any:
 def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """Run one statement (written with `?` placeholders) with bound parameters; rows as dicts.
     Decimals become floats, so both engines answer the same Python types."""
+    if source.conn is not None:
+        cur = source.conn.cursor()
+        try:
+            cur.execute(sql if source.kind == "duckdb" else sql.replace("?", "%s"), list(params))
+            columns = [d[0] for d in cur.description or []]
+            return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
+        finally:
+            cur.close()
     if source.kind == "duckdb":
         assert source.path is not None
         cur = _duckdb_connection(source.path).cursor()
@@ -223,6 +253,8 @@ def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
 
 def frame(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
     """`rows` as a data frame (typed columns on DuckDB)."""
+    if source.conn is not None:
+        return pd.DataFrame(rows(source, sql, params))
     if source.kind == "duckdb":
         assert source.path is not None
         cur = _duckdb_connection(source.path).cursor()

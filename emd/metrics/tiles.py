@@ -193,12 +193,29 @@ def aggregate(source: Source, domain_name: str, filters: Filters, group: str, gr
     return {r["grp"]: r for r in rows(source, sql, [*group_params, start, end, *params])}
 
 
+def aggregate_periods(source: Source, domain_name: str, filters: Filters,
+                      periods: dict[str, tuple[datetime, datetime]]) -> dict[str, dict[str, Any]]:
+    """The domain's aggregates over each named period [start, end), in one statement (a `union all`
+    of one select per period: bound values stay in the WHERE clauses, where DuckDB uses them best)."""
+    domain = DOMAINS[domain_name]
+    if not source.has(domain.table) or not periods:
+        return {}
+    where, params = _where(source, domain, filters)
+    columns = ", ".join(f"{sql} as {name}" for name, sql in domain.aggregates(source).items())
+    parts, values = [], []
+    for i, (start, end) in enumerate(periods.values()):
+        parts.append(f"select {i} as grp, {columns} from {domain.table} "  # noqa: S608 - SQL text from this module; values bound
+                     f"where {domain.time} >= ? and {domain.time} < ? and {domain.rule}{where}")
+        values += [start, end, *params]
+    names = list(periods)
+    return {names[int(r["grp"])]: r for r in rows(source, " union all ".join(parts), values)}
+
+
 def window_aggregates(source: Source, domain_name: str, filters: Filters) -> dict[str, dict[str, Any]]:
     """The domain's aggregates of the window ('current') and of the previous equal period ('previous')."""
     prev = filters.previous()
-    time_column = DOMAINS[domain_name].time
-    return aggregate(source, domain_name, filters, f"case when {time_column} >= ? then 'current' else 'previous' end",
-                     [filters.start_ts], prev.start_ts, filters.end_ts)
+    return aggregate_periods(source, domain_name, filters, {"current": (filters.start_ts, filters.end_ts),
+                                                            "previous": (prev.start_ts, prev.end_ts)})
 
 
 def period_values(source: Source, filters: Filters, start: datetime, end: datetime,
@@ -286,12 +303,12 @@ def _tile(key: str, value: float | None, n: int, previous: float | None, previou
 def _with_bands(source: Source, filters: Filters, out: list[TileValue], ingested: bool) -> list[TileValue]:
     values = {t.key: t.value for t in out}
     previous = {t.key: t.previous for t in out}
-    days_now = deployment_days(source, filters)
-    values["deployment_days_per_week_median"] = deployment_days_per_week_median(days_now, filters)
+    prev = filters.previous()
+    # One statement for both periods' deployment days (grouped by day: no bound value in the GROUP BY).
+    days = deployment_days(source, filters.with_range(prev.start, filters.end))
+    values["deployment_days_per_week_median"] = deployment_days_per_week_median(days, filters)
     if ingested:
-        prev = filters.previous()
-        previous["deployment_days_per_week_median"] = deployment_days_per_week_median(
-            deployment_days(source, prev), prev)
+        previous["deployment_days_per_week_median"] = deployment_days_per_week_median(days, prev)
     banded = []
     for t in out:
         if CATALOGUE[t.key].dora_key:
@@ -313,7 +330,7 @@ def deployment_days_per_week_median(days_with_deployments: dict[date, int], filt
     counted back from the window's last day; leading days that do not fill a block are left out (a
     window shorter than a week is one block, scaled to 7 days)."""
     blocks = max(1, filters.days // 7)
-    per_block: list[float] = []
+    per_block: list[float] = []  # days outside the window are never looked at
     for i in range(blocks):
         block_end = filters.end - timedelta(days=7 * i)
         block_days = [block_end - timedelta(days=k) for k in range(min(7, filters.days))]
@@ -471,3 +488,25 @@ def blocked_now(source: Source, filters: Filters, as_of: datetime | None = None)
                {hours_between('blocked_since', 'cast(? as timestamp)')} / 24.0 as blocked_days
         from fct_jira_issues where is_blocked and counts_for_planning{where}
         order by blocked_since, issue_key""", [as_of, *params])  # noqa: S608 - SQL text from this module; values bound
+
+
+def activity_bounds(source: Source, filters: Filters) -> tuple[datetime | None, datetime | None]:
+    """(first, last) activity of the filtered teams/repos over all time: the first merge or deployment
+    (a review alone may belong to a PR from before the ingested range) and the last merge, first review
+    or deployment. The Sprint Health card's weeks run between them."""
+    where, params = github_where(source, filters)
+    found = rows(source, f"""
+        select min(first_t) as first_t, max(last_t) as last_t from (
+            select deployed_at as first_t, deployed_at as last_t from fct_deployments
+                where deployed_at is not null{where}
+            union all select least(merged_at, coalesce(deployed_at, merged_at)),
+                             greatest(merged_at, coalesce(first_review_at, merged_at), coalesce(deployed_at, merged_at))
+                from fct_pull_requests where merged_at is not null{where}
+            union all select deployed_at, greatest(deployed_at, coalesce(first_review_at, deployed_at))
+                from fct_pull_requests where merged_at is null and deployed_at is not null{where}
+            union all select null, first_review_at from fct_pull_requests
+                where merged_at is null and deployed_at is null and first_review_at is not null{where}
+        ) as t""", [*params, *params, *params, *params])  # noqa: S608 - SQL text from this module; values bound
+    if not found:
+        return None, None
+    return found[0]["first_t"], found[0]["last_t"]

@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emd import settings
-from orchestration.defs.insights.blob import LOW_SAMPLE, METRIC_BY_KEY, METRICS
-from orchestration.defs.insights.card import FALLBACK_LABEL, SECTION_TITLES, format_change, format_value
+from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE
+from orchestration.defs.insights.formatting import FALLBACK_LABEL, SECTION_TITLES, format_change, value_text
 from orchestration.defs.insights.store import SprintHealthRow
 
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
@@ -64,8 +64,8 @@ def dashboard_link(base_url: str, row: SprintHealthRow) -> str:
 
 
 def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
-    spec = METRIC_BY_KEY[key]
-    text = f"*{spec.label}*\n{format_value(spec, entry['value'])}"
+    spec = CATALOGUE[key]
+    text = f"*{spec.label}*\n{value_text(spec, entry['value'])}"
     if entry["trend"] in ("better", "worse"):
         arrow = "\u2191" if entry["change"] > 0 else "\u2193"  # up / down
         mark = ":large_green_circle:" if entry["trend"] == "better" else ":red_circle:"
@@ -86,7 +86,7 @@ def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
     kind = row.period_kind
     fields = [
         {"type": "mrkdwn", "text": _metric_field(spec.key, blob["metrics"][spec.key], kind)}
-        for spec in METRICS
+        for spec in CARD_METRICS
         if spec.key in blob["metrics"] and blob["metrics"][spec.key]["value"] is not None
     ][:10]  # Slack allows at most 10 fields per section
     title = f"Sprint Health: {row.team} \u00b7 {row.period_name}"
