@@ -19,6 +19,7 @@ from streamlit.proto.Metric_pb2 import Metric as MetricProto
 
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
+from emd.text import markdown_escape
 from emd.warehouse import Warehouse
 from tests.fixtures.app import captions, metric, run_app
 from tests.fixtures.marts import CURRENT, PUBLISHED_AT
@@ -291,7 +292,7 @@ def test_planning_page_explains_a_team_without_a_board(published: Path) -> None:
 def test_sprint_health_page_shows_latest_card_per_team(published: Path) -> None:
     at = run_app(CURRENT, page="app_pages/sprint_health.py")
     markdown = "\n".join(m.value for m in at.markdown)
-    assert "API Sprint 2 finished 80% of its commitment." in markdown
+    assert markdown_escape("API Sprint 2 finished 80% of its commitment.") in markdown  # outside text, escaped
     assert "older card" not in markdown
     info = " ".join(i.value for i in at.info)
     assert "No Sprint Health card exists yet for web" in info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts, queries, ui, view
+from emd.text import markdown_escape
 
 source, current = view.current()
 st.title("Planning")
@@ -19,7 +20,7 @@ without_board = [t for t in in_scope if t not in with_sprints]
 
 
 def _no_board_text(teams: list[str]) -> str:
-    names = ", ".join(f"**{t}**" for t in teams)
+    names = ", ".join(f"**{markdown_escape(t)}**" for t in teams)
     return (f"No Jira sprints for {names}: a team without a scrum board has nothing to plan against, so "
             "committed / completed / carryover cannot be measured. To get them, list the team's board id "
             "under `teams.<team>.jira_boards` (and `jira.boards`) in the project config (EMD_CONFIG) and run "

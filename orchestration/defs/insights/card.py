@@ -119,6 +119,17 @@ def word_count(card: dict[str, list[str]]) -> int:
     return sum(len(item.split()) for name in SHAPE for item in card.get(name, []))
 
 
+# Slack mention and link syntax (<!channel>, <!here>, <!subteam^S1>, <@U1>, <#C1>, <https://x|y>, <mailto:...>)
+# and bare links: a card never needs them, and an answer carrying them was steered by text in its input.
+_SLACK_SYNTAX = re.compile(r"<\s*[!@#]|<\s*(?:https?|mailto|slack):|<[^<>]*\|[^<>]*>|\bhttps?://|\bwww\.",
+                           re.IGNORECASE)
+
+
+def mention_or_link_syntax(text: str) -> list[str]:
+    """The Slack mention or link syntax (and bare links) found in `text`."""
+    return [m.group(0) for m in _SLACK_SYNTAX.finditer(text)]
+
+
 def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     """Every rule the card breaks, in words the model can act on; empty when the card is fine."""
     if not isinstance(card, dict):
@@ -138,6 +149,9 @@ def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     bad = sorted(set(ungrounded_numbers(" ".join(i for name in SHAPE for i in card[name]), blob)))
     if bad:
         violations.append("these numbers are not in the blob (use only the blob's numbers): " + ", ".join(bad))
+    if any(mention_or_link_syntax(i) for name in SHAPE for i in card[name]):
+        violations.append("the card contains Slack mention or link syntax (<!channel>, <!here>, <@user>, "
+                          "<https://...|...>) or a link: write plain sentences with no mentions and no links")
     return violations
 
 

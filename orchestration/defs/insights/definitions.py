@@ -31,6 +31,7 @@ from dagster import (
     sensor,
 )
 
+from emd.text import markdown_escape
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.cache import _now, write_cards
 from orchestration.defs.insights.card import CardWriter, llm_settings
@@ -101,7 +102,8 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
         # Recorded right away, so a failure on a later team never causes a duplicate for this one.
         record_post(wh, row.key, channel, ts, json.dumps(message, ensure_ascii=False), _now())
         actions[action] += 1
-        lines.append(f"| {row.team} | {row.period_name} | {action} |")
+        # outside text in a markdown table: escaped, so a name shows as written (no links, no table breaks)
+        lines.append(f"| {markdown_escape(row.team)} | {markdown_escape(row.period_name)} | {action} |")
     table = "| team | period | action |\n|---|---|---|\n" + "\n".join(lines)
     return MaterializeResult(metadata={
         **actions, "slack_api_calls": poster.calls, "channel": target.channel, "messages": MetadataValue.md(table)})

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emd import settings
 from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE
+from emd.text import slack_escape
 from orchestration.defs.insights.formatting import FALLBACK_LABEL, SECTION_TITLES, format_change, value_text
 from orchestration.defs.insights.store import SprintHealthRow
 
@@ -80,7 +81,9 @@ def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
 
 
 def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
-    """{"text": notification text, "blocks": Block Kit blocks} for one card."""
+    """{"text": notification text, "blocks": Block Kit blocks} for one card. Outside text (team and sprint
+    names, the card's items, the model's name) is escaped wherever Slack reads mrkdwn: in mrkdwn blocks and in
+    the top-level `text`; the header is plain_text, which Slack shows as written."""
     blob = json.loads(row.metrics_json)
     card = json.loads(row.card_json)
     kind = row.period_kind
@@ -97,14 +100,15 @@ def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"_No metric has data this {kind}._"}})
     blocks.append({"type": "divider"})
     for name, heading in SECTION_TITLES.items():
-        bullets = "\n".join(f"\u2022 {item}" for item in card[name])
+        bullets = "\n".join(f"\u2022 {slack_escape(item)}" for item in card[name])
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{heading}*\n{bullets}"[:3000]}})
-    source = FALLBACK_LABEL if row.source == "fallback" else f"Written by {row.model} from aggregate metrics only"
+    source = (FALLBACK_LABEL if row.source == "fallback"
+              else f"Written by {slack_escape(row.model)} from aggregate metrics only")
     period = f"{kind.capitalize()} {row.period_start:%Y-%m-%d} \u2192 {row.period_end:%Y-%m-%d}"
     link = dashboard_link(dashboard_url, row)
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"{period} \u00b7 <{link}|Open in the dashboard> \u00b7 {source}"}]})
-    return {"text": f"{title}: {card['insights'][0]}"[:300], "blocks": blocks}
+    return {"text": slack_escape(f"{title}: {card['insights'][0]}"[:300]), "blocks": blocks}
 
 
 def explain_slack_error(error: str, method: str, channel: str) -> str:

@@ -28,7 +28,7 @@ totals as (
             as completed_committed_points,
         cast(sum(case when role = 'completed' and is_committed_issue then 1 else 0 end) as bigint) as completed_committed_issues,
         cast(sum(case when role = 'removed_done' then 1 else 0 end) as bigint) as removed_done_issues,
-        count(distinct case when is_unestimated then issue_key end) as unestimated_issues
+        count(distinct case when is_unestimated then issue_id end) as unestimated_issues
     from events
     group by sprint_id
 ),
