@@ -25,20 +25,20 @@ evaluations as (
 ),
 
 issues as (
-    select issue_key, team from {{ ref('fct_jira_issues') }}
+    select issue_id, team from {{ ref('fct_jira_issues') }}
     {% if not var('include_subtasks') %}where not is_subtask{% endif %}
 ),
 
 in_progress as (
-    select s.issue_key, i.team, s.valid_from, s.valid_to
+    select s.issue_id, i.team, s.valid_from, s.valid_to
     from {{ ref('int_jira__status_history') }} as s
-    inner join issues as i on s.issue_key = i.issue_key
+    inner join issues as i on s.issue_id = i.issue_id
     inner join teams as t on i.team = t.team
     where s.status_category = 'indeterminate'
 ),
 
 counted as (
-    select p.team, e.evaluated_at, count(distinct p.issue_key) as wip_issues
+    select p.team, e.evaluated_at, count(distinct p.issue_id) as wip_issues
     from in_progress as p
     inner join evaluations as e
         on p.valid_from < e.evaluated_at and coalesce(p.valid_to, cast('9999-12-31' as timestamp)) >= e.evaluated_at

@@ -250,7 +250,7 @@ pr_breaches as (
 
 -- ---------------------------------------------------------------- Jira issues: blocked_max_days
 issues as (
-    select issue_key, team, summary from {{ ref('fct_jira_issues') }}
+    select issue_id, issue_key, team, summary from {{ ref('fct_jira_issues') }}
     {% if not var('include_subtasks') %}where not is_subtask{% endif %}
 ),
 
@@ -263,7 +263,7 @@ blocked_breaches as (
         cast(null as {{ dbt.type_string() }}) as subject_url,
         cast(null as {{ dbt.type_string() }}) as author
     from {{ ref('int_jira__blocked_spans') }} as b
-    inner join issues as i on b.issue_key = i.issue_key
+    inner join issues as i on b.issue_id = i.issue_id  -- an issue is its id; subject_key is its current key
     inner join agreements as a on i.team = a.team and a.rule = 'blocked_max_days'
     where (b.blocked_to is null or b.blocked_from + a.threshold * interval '1 day' < b.blocked_to)
       and b.blocked_from + a.threshold * interval '1 day' <= (select as_of from as_of)
@@ -311,7 +311,7 @@ sprints as (
 scope_so_far as (
     select
         s.sprint_id, s.sprint_name, s.team, s.completed_at, a.rule, a.threshold, a.is_proposed, e.measured_at,
-        sum(coalesce(e.story_points, 0)) over (partition by s.sprint_id order by e.measured_at, e.issue_key
+        sum(coalesce(e.story_points, 0)) over (partition by s.sprint_id order by e.measured_at, e.issue_id
                                                rows between unbounded preceding and current row)
             * 100.0 / s.committed_points as scope_change_pct
     from sprints as s

@@ -36,7 +36,7 @@ pr_subjects as (
 ),
 
 issues as (
-    select issue_key, team from {{ ref('fct_jira_issues') }}
+    select issue_id, issue_key, team from {{ ref('fct_jira_issues') }}
     {% if not var('include_subtasks') %}where not is_subtask{% endif %}
 ),
 
@@ -49,9 +49,9 @@ issue_subjects as (
         cast(null as integer) as wip_issues,
         cast(null as boolean) as is_breached_evaluation
     from {{ ref('int_jira__blocked_spans') }} as b
-    inner join issues as i on b.issue_key = i.issue_key
+    inner join issues as i on b.issue_id = i.issue_id
     inner join agreements as a on i.team = a.team and a.rule = 'blocked_max_days'
-    group by i.team, a.rule, a.threshold, a.is_proposed, i.issue_key
+    group by i.team, a.rule, a.threshold, a.is_proposed, i.issue_id, i.issue_key
 ),
 
 sprint_subjects as (
