@@ -28,6 +28,7 @@ UNIT_OPTIONS = ("sprint", "points", "issues")
 UNIT_LABELS = {"sprint": "Each sprint's", "points": "Points", "issues": "Issues"}
 # Query-string names (also the widgets' keys, so tests set widgets by these keys).
 PARAMS = ("org", "team", "repo", "start", "end", "grain", "unit")
+DRILL_PARAMS = ("metric", "deployment", "pr", "sprint")  # app/drill.py
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,8 @@ def _mirror_in_url(view: View) -> None:
         "grain": view.grain, "unit": view.unit,
     }
     present = {k: v for k, v in wanted.items() if v is not None}
+    # The drilldown's selection (app/drill.py PARAMS) stays in the URL beside the filters.
+    present.update({k: st.query_params[k] for k in DRILL_PARAMS if k in st.query_params})
     if {k: st.query_params.get(k) for k in st.query_params} != present:
         st.query_params.from_dict(present)
 

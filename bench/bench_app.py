@@ -26,6 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("app_pages/overview.py", "app_pages/delivery.py", "app_pages/flow.py", "app_pages/planning.py",
          "app_pages/sprint_health.py")
+DRILLDOWN = "app_pages/drilldown.py"
+# The drilldowns measured: the longest lists (every deployment, every deployed PR) and one of each subject.
+DRILLS = (("metric", "change_failure_rate"), ("metric", "lead_time_p50_hours"), ("metric", "planned_vs_done_pct"),
+          ("deployment", None), ("pr", None), ("sprint", None))
 SCALES = {  # teams, repos, days, PRs per repo and day (the synthetic org's shape)
     "large": (10, 52, 45, 14.4),
     "default": (3, 6, 45, 1.35),
@@ -87,16 +91,44 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                    u_type < 0.03 as is_hotfix, u_type between 0.03 and 0.05 as is_revert,
                    case when u_type < 0.03 then 'hotfix' when u_type < 0.3 then 'bug'
                         when u_type < 0.7 then 'feature' else 'other' end as pr_type,
-                   additions, deletions, additions + deletions as pr_size
+                   additions, deletions, additions + deletions as pr_size,
+                   case when merged_at is not null then 'dep-' || repo || '#' || number end as deployment_id,
+                   false as has_negative_lead_time, merged_at is not null and u_review >= 0.9
+                       as is_merged_without_review,
+                   case when merged_at is not null then cycle + 3 end as lead_time_raw_hours
             from shaped""")  # noqa: S608 - generator constants
+        # ~1 % of deployed PRs with a skewed author clock (the drilldowns' data-quality note)
+        conn.execute("update fct_pull_requests set has_negative_lead_time = true, lead_time_hours = null, "
+                     "lead_time_raw_hours = -1.5 where deployed_at is not null and random() < 0.01")
         conn.execute("""
             create table fct_deployments as
             select 'dep-' || pr_id as deployment_id, repo, team, deployed_at, 'merge' as source,
                    random() < 0.12 as is_failure, is_hotfix or is_revert as is_rework,
-                   null::timestamp as recovered_at
+                   null::timestamp as recovered_at, null::double as recovery_hours,
+                   0 as failure_signals, 1 as deployed_prs, repo || '#' || number as source_ref,
+                   false as has_no_pull_request
             from fct_pull_requests where deployed_at is not null""")
         conn.execute("update fct_deployments set recovered_at = deployed_at + to_seconds(cast(random() * 86400 "
                      "as bigint)) where is_failure and random() < 0.85")
+        conn.execute("update fct_deployments set failure_signals = 1, recovery_hours = "
+                     "epoch(recovered_at - deployed_at) / 3600.0 where is_failure")
+        # the rows behind the numbers (drilldowns): one signal per failed deployment, two reviews per PR
+        conn.execute("""
+            create table fct_failure_signals as
+            select 'incident:' || deployment_id as signal_id, 'incident' as signal_kind, 'jira' as signal_source,
+                   'INC-' || row_number() over () as signal_ref, repo, team,
+                   deployed_at + interval 2 hour as signal_at, recovered_at as recovery_at, deployment_id,
+                   deployed_at as deployment_deployed_at, source as deployment_source, 'attributed' as attribution,
+                   deployment_id as previous_deployment_id, deployed_at as previous_deployed_at,
+                   2.0 as hours_after_previous_deployment, 7 as failure_window_days, recovery_hours
+            from fct_deployments where is_failure""")
+        conn.execute("""
+            create table fct_pull_request_reviews as
+            select pr_id, repo, number as pr_number, pr_id || ':' || k as review_id, 'rev' || k as reviewer,
+                   case when k = 0 then 'COMMENTED' else 'APPROVED' end as state,
+                   first_review_at + to_seconds(k * 3600) as submitted_at, 1 as comment_count,
+                   false as is_bot_reviewer, false as is_self_review, true as is_counted
+            from fct_pull_requests, range(2) as t(k) where first_review_at is not null""")
         conn.execute(f"""
             create table fct_jira_issues as
             select 'T' || lpad(cast(i % {teams} as varchar), 2, '0') || '-' || i as issue_key,
@@ -129,6 +161,20 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                    80.0 as planned_vs_done_issues_pct, 26.7 as scope_change_issues_pct,
                    17.6 as carryover_issues_pct, 'points' as planning_basis, true as history_complete
             from range({teams}) as t(team_i), range(4) as s(s)""")  # noqa: S608 - generator constants
+        conn.execute("""
+            create table fct_sprint_issues as
+            select s.sprint_id, s.team || '-' || i as issue_key,
+                   case when i < 15 then 'committed' when i < 18 then 'added' when i < 19 then 'removed'
+                        when i < 33 then 'completed' else 'carryover' end as role,
+                   s.sprint_name, s.team, s.board_id, cast(i as varchar) as issue_id, 'Issue ' || i as summary,
+                   'Story' as issue_type, s.start_at as measured_at, cast(i % 5 as double) as story_points,
+                   i = 3 as is_unestimated, 'indeterminate' as status_category, i < 15 as is_committed_issue,
+                   i between 19 and 30 as is_completed_committed, s.start_at as entered_at,
+                   null::timestamp as left_at, 'sprint' as placed_by_field, s.start_at as placed_by_changed_at,
+                   'h' || i as placed_by_history_id, 'acct' as placed_by_author_account_id,
+                   null::varchar as placed_by_from, s.sprint_name as placed_by_to,
+                   false as is_sprint_history_incomplete
+            from mv_planning_by_sprint as s, range(36) as t(i)""")
         day_series = f"range(date '{start.isoformat()}', date '{(ANCHOR + timedelta(days=1)).isoformat()}', interval 1 day)"
         conn.execute(f"""
             create table mv_planning_by_team_day as
@@ -236,13 +282,33 @@ def bench_tile_queries(repeat: int) -> None:
           f"{len(CATALOGUE)} tiles)")
 
 
+def drill_ids() -> dict[str, str]:
+    """One failed deployment, the deployed PR with the longest lead time, and a completed sprint."""
+    from emd.metrics.source import Source, open_source, rows
+
+    source = open_source()
+    assert isinstance(source, Source), source
+    one = rows(source, """
+        select (select deployment_id from fct_deployments where is_failure order by deployed_at desc limit 1) as d,
+               (select pr_id from fct_pull_requests where lead_time_hours is not null
+                order by lead_time_hours desc limit 1) as p,
+               (select sprint_id from mv_planning_by_sprint where completed_at is not null
+                order by completed_at desc limit 1) as s""")[0]
+    return {"deployment": str(one["d"]), "pr": str(one["p"]), "sprint": str(one["s"])}
+
+
 def bench_pages(repeat: int) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     print("page renders (AppTest, wall clock of one run; cold = caches cleared first):")
+    ids = drill_ids()
+    measured: list[tuple[str, str, dict[str, str]]] = [(page, page, {}) for page in PAGES]
+    for param, value in DRILLS:
+        query = {param: value or ids[param]}
+        measured.append((DRILLDOWN, f"drilldown ?{param}={query[param][:24]}", query))
     worst = 0.0
-    for page in PAGES:
+    for page, name, query in measured:
         cold, warm = [], []
         for _ in range(repeat):
             st.cache_data.clear()
@@ -250,17 +316,19 @@ def bench_pages(repeat: int) -> None:
             at.run()
             if page != PAGES[0]:
                 at.switch_page(page)
+            for key, value in query.items():
+                at.query_params[key] = value
             st.cache_data.clear()
             began = time.perf_counter()
             at.run()
             cold.append(time.perf_counter() - began)
             if at.exception:
-                raise RuntimeError(f"{page}: {at.exception[0].value}")
+                raise RuntimeError(f"{name}: {at.exception[0].value}")
             began = time.perf_counter()
             at.run()
             warm.append(time.perf_counter() - began)
         worst = max(worst, max(cold))
-        print(f"  {page:28s} cold p50 {statistics.median(cold) * 1000:6.0f} ms  max {max(cold) * 1000:6.0f} ms"
+        print(f"  {name:44s} cold p50 {statistics.median(cold) * 1000:6.0f} ms  max {max(cold) * 1000:6.0f} ms"
               f"   warm p50 {statistics.median(warm) * 1000:6.0f} ms")
     print(f"slowest page render (cold): {worst * 1000:.0f} ms (target < 1500 ms: {'OK' if worst < 1.5 else 'MISSED'})")
 

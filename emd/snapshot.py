@@ -48,6 +48,10 @@ MART_TABLES: tuple[str, ...] = (
     "fct_agreement_breaches",
     "fct_agreement_subjects",
     "mv_agreement_adherence_by_team_week",
+    # the rows behind the numbers (the dashboard's drilldowns)
+    "fct_failure_signals",
+    "fct_pull_request_reviews",
+    "fct_sprint_issues",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
 SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES

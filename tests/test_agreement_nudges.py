@@ -13,11 +13,11 @@ import yaml
 from dagster import materialize
 
 from emd.config import load_config
+from emd.slack import SlackPoster, slack_target
 from emd.warehouse import Warehouse
 from mock_apis.server import MockApi
 from orchestration.defs.alerts.definitions import agreement_digest, agreement_nudges, post_digests
 from orchestration.defs.alerts.store import read_nudges
-from orchestration.defs.insights.slack_post import SlackPoster, slack_target
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ import duckdb
 import pytest
 
 from emd.settings import parse_database_url
+from emd.sprint_health import read_rows, record_post
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.cache import write_cards
 from orchestration.defs.insights.card import CardWriter, fallback_card
-from orchestration.defs.insights.store import read_rows, record_post
 from tests.fixtures.insights import NOW, build_marts, sprint4_blob
 from tests.fixtures.marts import MART_DDL
 

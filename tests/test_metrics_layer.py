@@ -271,3 +271,18 @@ def test_fixture_columns_are_the_marts_columns() -> None:
         missing = set(columns(table)) - documented[table]
         assert not missing, f"{table}: fixture columns not in the dbt model's YAML: {sorted(missing)}"
     assert set(MART_DDL) >= set(MART_TABLES)
+
+
+def test_metricflow_metrics_are_named_and_labelled_as_the_catalogue() -> None:
+    """The MetricFlow metrics beside the marts use the catalogue's keys and labels (DECISIONS.md)."""
+    defined: dict[str, str] = {}
+    for path in DBT_MODELS.rglob("*__semantic_models.yml"):
+        for m in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("metrics") or []:
+            defined[m["name"]] = m["label"]
+    in_catalogue = {k: v for k, v in defined.items() if k in catalogue.CATALOGUE}
+    assert len(in_catalogue) >= 9
+    for key, label in in_catalogue.items():
+        assert label == catalogue.CATALOGUE[key].label, key
+    # The helper metrics (counts a ratio is built from) are not catalogue metrics.
+    assert set(defined) - set(in_catalogue) <= {"deployments", "failed_deployments", "rework_deployments",
+                                                "finished_prs", "reopened_prs"}

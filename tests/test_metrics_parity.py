@@ -1,5 +1,5 @@
 """Parity: for the same window, the dashboard's tiles, the Sprint Health blob's values and the metrics
-layer's tiles are equal (the API's tiles join this test once the API exists: they read the same layer).
+layer's tiles are equal, and the API's tiles (`GET /metrics/tiles`) are the layer's.
 
 The warehouse is tests/fixtures/insights.py's. The window is platform's ISO week 2026-W13
 (2026-03-23 .. 2026-03-29, i.e. [03-23 00:00, 03-30 00:00)), in which PRs c and d were merged and
@@ -78,3 +78,34 @@ def test_card_and_dashboard_report_carryover_on_the_same_basis(published: Path) 
     assert (table.loc["Sprint 4", "basis"], table.loc["Sprint 4", "carryover_pct"]) == ("points", 25.0)
     assert (blobs["101"]["planning_basis"], blobs["101"]["metrics"]["carryover_pct"]["value"]) == ("issue counts", 10.0)
     assert (table.loc["Sprint 1", "basis"], table.loc["Sprint 1", "carryover_pct"]) == ("issues", 10.0)
+
+
+def test_api_tiles_are_the_layers_and_the_dashboards(published: Path) -> None:
+    """The API's side of parity: `GET /metrics/tiles` for the same week answers the layer's tiles, every key,
+    and the hand-computed values the dashboard shows; the API's card for Sprint 4 carries the blob's figure."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    source = open_source()
+    assert isinstance(source, Source)
+    layer = {t.key: t for t in tiles.tiles(source, WEEK)}
+    at = run_app({"team": "platform", "start": "2026-03-23", "end": "2026-03-29"})
+    with TestClient(create_app()) as client:
+        answer = client.get("/metrics/tiles", params={"team": "platform", "from": "2026-03-23", "to": "2026-03-29"})
+        card = client.get("/insights/sprint-health", params={"team": "platform", "sprint": "104"})
+    assert answer.status_code == 200, answer.text
+    api = {t["key"]: t for t in answer.json()["tiles"]}
+    assert set(api) == set(layer)
+    for key, tile in layer.items():
+        assert (api[key]["value"], api[key]["sample_size"], api[key]["previous"], api[key]["change"],
+                api[key]["low_sample"]) == (tile.value, tile.sample_size, tile.previous, tile.change,
+                                            tile.low_sample), key
+    for key, by_hand in HAND.items():
+        m = CATALOGUE[key]
+        assert api[key]["value"] == pytest.approx(by_hand), key
+        assert metric(at, f"{m.label} ({UNIT_WORDS[m.unit]})").value.split(" · ")[0] == format_value(
+            m, api[key]["value"]), key
+    # Sprint 4's card (estimated): carryover 25.0 by points, as the planning table shows it.
+    assert card.status_code == 200, card.text
+    assert card.json()["metrics"]["metrics"]["carryover_pct"]["value"] == 25.0

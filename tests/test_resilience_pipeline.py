@@ -411,7 +411,7 @@ def test_no_token_in_logs_events_warehouse_snapshot_prompts_or_slack(baseline: B
 def test_a_rejected_token_is_not_in_the_error(tmp_path: Path, org: SyntheticOrg,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A 401 names the variable to fix, never the (wrong) value the user set."""
-    from orchestration.defs.insights.slack_post import SlackPoster, SlackPostError, SlackTarget
+    from emd.slack import SlackPoster, SlackPostError, SlackTarget
     from orchestration.pipeline import INGESTION_JOB, PipelineError, run_pipeline
 
     write_config(tmp_path, org)

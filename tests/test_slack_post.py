@@ -100,7 +100,8 @@ def test_block_kit_message(slack_env: MockApi, warehouse_path: Path) -> None:
     assert [s.count("\u2022 ") for s in sections] == [3, 2, 3]
     context = blocks[-1]["elements"][0]["text"]
     assert context.startswith("Sprint 2026-03-16 \u2192 2026-03-30 \u00b7 "
-                              "<http://dash.example:8501/?team=platform&start=2026-03-16&end=2026-03-30|Open in the dashboard>")
+                              "<http://dash.example:8501/drilldown?team=platform&start=2026-03-16&end=2026-03-30&sprint=104"
+                              "|Open in the dashboard>")
     assert context.endswith("Written by mock-model from aggregate metrics only")
 
 
@@ -207,6 +208,8 @@ def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path) -> No
 def test_dashboard_link_of_a_week_ends_on_its_sunday(slack_env: MockApi) -> None:
     assert run_job().success
     message = next(m for m in slack_messages(slack_env) if "data" in m["blocks"][0]["text"]["text"])
-    # 2026-W13 is [Mon 03-23, Mon 03-30): the dashboard's inclusive window ends on Sunday 03-29
-    assert "<http://dash.example:8501/?team=data&start=2026-03-23&end=2026-03-29|Open in the dashboard>" in \
+    # 2026-W13 is [Mon 03-23, Mon 03-30): the dashboard's inclusive window ends on Sunday 03-29; a week's card
+    # opens on the team's sprints completed that week
+    assert ("<http://dash.example:8501/drilldown?team=data&start=2026-03-23&end=2026-03-29"
+            "&metric=planned_vs_done_pct|Open in the dashboard>") in \
         message["blocks"][-1]["elements"][0]["text"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, queries, view
+from app import charts, drill, queries, view
 
 source, current = view.current()
 st.title("Delivery")
@@ -53,3 +53,5 @@ else:
         "recovery_hours": st.column_config.NumberColumn("Recovery (hours)", format="%.1f"),
         "is_rework": st.column_config.CheckboxColumn("Rework"),
     })
+
+drill.show_quality_notes(source, current, "delivery")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, queries, ui, view
+from app import charts, drill, queries, ui, view
 
 source, current = view.current()
 st.title("Flow")
@@ -61,3 +61,5 @@ else:
         "time_to_first_review_hours": st.column_config.NumberColumn("First review (h)", format="%.1f"),
         "size_lines": st.column_config.NumberColumn("Size (lines)"),
     })
+
+drill.show_quality_notes(source, current, "flow")

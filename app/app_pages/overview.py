@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import queries, ui, view
+from app import drill, queries, ui, view
 from emd.metrics.catalogue import CATALOGUE, GROUPS, dora_source_note
 
 TILES_PER_ROW = 3
@@ -41,3 +41,4 @@ for group in GROUPS:
                 trend = (queries.series(source, tile.key, trend_filters, current.basis)
                          if CATALOGUE[tile.key].series else None)
                 ui.render_tile(tile, f.days, trend)
+                drill.tile_link(tile.key, current)

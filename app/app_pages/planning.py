@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, queries, ui, view
+from app import charts, drill, queries, ui, view
 from emd.text import markdown_escape
 
 source, current = view.current()
@@ -86,3 +86,5 @@ else:
             "blocked_since": st.column_config.DatetimeColumn("Blocked since (UTC)"),
             "blocked_days": st.column_config.NumberColumn("Blocked for (days)", format="%.1f"),
         })
+
+drill.show_quality_notes(source, current, "planning")

@@ -32,6 +32,7 @@ from dagster import (
 
 from emd import settings
 from emd.config import ProjectConfig
+from emd.slack import SlackPoster, slack_target
 from emd.warehouse import Warehouse
 from orchestration.defs.alerts.nudges import (
     Breach,
@@ -43,7 +44,6 @@ from orchestration.defs.alerts.nudges import (
     new_breaches,
 )
 from orchestration.defs.alerts.store import NudgeRow, read_nudges, record_nudge
-from orchestration.defs.insights.slack_post import SlackPoster, slack_target
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 ALERTS_GROUP = "alerts"

@@ -1,6 +1,6 @@
 """The `agreement_nudges` table: every Slack message the working-agreement nudges posted, with the breaches it
 lists. A breach listed in any stored message is never posted again; a re-run edits stored messages
-(chat.update) instead of posting new ones, like the Sprint Health post (orchestration/defs/insights/store.py).
+(chat.update) instead of posting new ones, like the Sprint Health post (emd/sprint_health.py).
 """
 
 from __future__ import annotations

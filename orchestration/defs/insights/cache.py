@@ -7,7 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from emd.card_formatting import card_text
 from emd.metrics.source import reading
+from emd.sprint_health import SprintHealthRow, read_rows, upsert_rows
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
@@ -21,8 +23,6 @@ from orchestration.defs.insights.blob import (
 )
 from orchestration.defs.insights.card import PROMPT_VERSION, CardWriter
 from orchestration.defs.insights.fallback import fallback_card
-from orchestration.defs.insights.formatting import card_text
-from orchestration.defs.insights.store import SprintHealthRow, read_rows, upsert_rows
 
 # A rule-based card written because the model could not be reached is retried on the next run.
 UNAVAILABLE_PREFIX = "unavailable: "

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emd import settings
+from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
 from orchestration.defs.insights.blob import canonical_json
 from orchestration.defs.insights.fallback import fallback_card
-from orchestration.defs.insights.formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
 
 __all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "card_text", "fallback_card"]  # re-exported
 

@@ -10,7 +10,6 @@
 
 
 import hashlib
-import json
 
 from dagster import (
     AssetExecutionContext,
@@ -31,12 +30,13 @@ from dagster import (
     sensor,
 )
 
+from emd.slack import SlackPoster, latest_per_team, post_card, slack_target
+from emd.sprint_health import read_rows
 from emd.text import markdown_escape
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.cache import _now, write_cards
 from orchestration.defs.insights.card import CardWriter, llm_settings
-from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
-from orchestration.defs.insights.store import read_rows, record_post
+from orchestration.job_names import INSIGHTS_JOB
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"
@@ -97,10 +97,8 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
     actions = {"posted": 0, "updated": 0}
     lines = []
     for row in latest:
-        message = build_message(row, dashboard_url)
-        channel, ts, action = poster.publish(message, row.slack_channel, row.slack_ts)
         # Recorded right away, so a failure on a later team never causes a duplicate for this one.
-        record_post(wh, row.key, channel, ts, json.dumps(message, ensure_ascii=False), _now())
+        _, _, action = post_card(poster, wh, row, dashboard_url)
         actions[action] += 1
         # outside text in a markdown table: escaped, so a name shows as written (no links, no table breaks)
         lines.append(f"| {markdown_escape(row.team)} | {markdown_escape(row.period_name)} | {action} |")
@@ -110,7 +108,7 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
 
 
 insights_job = define_asset_job(
-    "insights_job",
+    INSIGHTS_JOB,
     # The dashboard snapshot is republished so the dashboard shows the new cards.
     selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.groups("serving"),
     description="Write the Sprint Health cards, post each team's latest one to Slack, republish the dashboard.",

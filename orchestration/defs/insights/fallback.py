@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from emd.card_formatting import format_change, sample_note, trimmed, value_text
 from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE
-from orchestration.defs.insights.formatting import format_change, sample_note, trimmed, value_text
 
 _DEFAULT_ADVICE = (
     "Keep pull requests small and reviewed within a working day.",

@@ -41,19 +41,20 @@ spans as (
 ),
 
 roles as (
-    select sprint_id, issue_id, issue_key, 'committed' as role, start_at as measured_at, false as just_before, entered_at
+    select sprint_id, issue_id, issue_key, 'committed' as role, start_at as measured_at, false as just_before, entered_at,
+           left_at
     from spans
     where entered_effective_at <= start_at and (left_effective_at is null or left_effective_at > start_at)
     union all
-    select sprint_id, issue_id, issue_key, 'added', entered_at, false, entered_at
+    select sprint_id, issue_id, issue_key, 'added', entered_at, false, entered_at, left_at
     from spans
     where entered_effective_at > start_at and (completion_at is null or entered_effective_at < completion_at)
     union all
-    select sprint_id, issue_id, issue_key, 'left', left_at, false, entered_at
+    select sprint_id, issue_id, issue_key, 'left', left_at, false, entered_at, left_at
     from spans
     where left_effective_at > start_at and (completion_at is null or left_effective_at < completion_at)
     union all
-    select sprint_id, issue_id, issue_key, 'at_completion', completion_at, true, entered_at
+    select sprint_id, issue_id, issue_key, 'at_completion', completion_at, true, entered_at, left_at
     from spans
     where completion_at is not null
       and entered_effective_at < completion_at
@@ -101,7 +102,10 @@ final as (
         m.story_points,
         m.story_points is null as is_unestimated,
         m.status_category,
-        c.issue_id is not null as is_committed_issue
+        c.issue_id is not null as is_committed_issue,
+        -- the membership span the row comes from (fct_sprint_issues finds the changelog entries by them)
+        m.entered_at,
+        m.left_at
     from measured as m
     left join committed_issues as c on m.sprint_id = c.sprint_id and m.issue_id = c.issue_id
 )

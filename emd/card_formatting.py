@@ -1,4 +1,4 @@
-"""How the Sprint Health card and its Slack post word a metric: its value, its change, its sample, and the
+"""How the Sprint Health card (orchestration/defs/insights) and its Slack post (emd/slack.py) word a metric: its value, its change, its sample, and the
 card as plain text. Values are formatted by the catalogue (emd/metrics/catalogue.py `format_value`)."""
 
 from __future__ import annotations
