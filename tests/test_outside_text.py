@@ -12,8 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_app_pages import CURRENT, PUBLISHED_AT, build_fixture_warehouse, run_app
-from test_insights_card import llm_requests, switch
 from test_slack_post import post_metadata, run_job, slack_env, slack_messages  # noqa: F401 - slack_env: fixture
 
 from emd.settings import parse_database_url
@@ -23,8 +21,12 @@ from emd.warehouse import Warehouse
 from mock_apis.llm import ANGLE_BRACKETS, MENTIONS
 from mock_apis.server import MockApi
 from orchestration.defs.insights.card import FALLBACK_LABEL, mention_or_link_syntax, validate_card
+from tests.fixtures.app import run_app
+from tests.fixtures.marts import CURRENT, PUBLISHED_AT
+from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehouse
+from tests.fixtures.mock import llm_requests, switch
 
-# Sprint 104 ("Sprint 4") is platform's latest closed sprint in the hand-made marts (test_insights_marts).
+# Sprint 104 ("Sprint 4") is platform's latest closed sprint in the hand-made marts (tests/fixtures/insights.py).
 HOSTILE_NAME = "Sprint 4 <!channel> & <@U024BE7LH> <https://evil.example/x|win> > [click](https://evil.example)"
 # The same, as Slack must receive it in mrkdwn and in the top-level text (&amp; &lt; &gt;; nothing else).
 HOSTILE_NAME_SLACK = ("Sprint 4 &lt;!channel&gt; &amp; &lt;@U024BE7LH&gt; &lt;https://evil.example/x|win&gt; &gt; "
