@@ -113,6 +113,24 @@ def blocked_trend(df: pd.DataFrame) -> alt.Chart:
     )
 
 
+def agreement_adherence(df: pd.DataFrame) -> alt.Chart:
+    """Per rule, how often the agreement held each ISO week (% of the items it applied to)."""
+    data = df.dropna(subset=["adherence_pct"]).copy()
+    data["week_start"] = pd.to_datetime(data["week_start"])
+    data["rule_label"] = data["label"] + data["is_proposed"].map({True: " (proposed)", False: ""})
+    return (
+        alt.Chart(data, title="How often each agreement held, per week (% of the items it applied to)", height=HEIGHT)
+        .mark_line(point=True)
+        .encode(x=alt.X("week_start:T", title="Week starting (UTC)", axis=alt.Axis(format="%b %d")),
+                y=alt.Y("adherence_pct:Q", title="% held", scale=alt.Scale(domain=[0, 100])),
+                color=alt.Color("rule_label:N", title="Rule"),
+                strokeDash=alt.StrokeDash("team:N", title="Team"),
+                tooltip=["team:N", "rule_label:N", "week_start:T", alt.Tooltip("adherence_pct:Q", format=".1f"),
+                         "held_items:Q", "applied_items:Q"])
+    )
+
+
+
 TIMELINE_PARTS = ("coding", "pickup", "review", "deploy")
 
 

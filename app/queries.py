@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from emd.metrics import breakdowns, filters, tiles
+from emd.metrics import agreements, breakdowns, filters, tiles
 from emd.metrics.filters import Dimensions, Filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
 from emd.metrics.tiles import Point, TileValue
@@ -130,3 +130,27 @@ def latest_cards(source: Source, f: Filters) -> dict[str, dict[str, Any]]:
 
 
 parse_json = breakdowns.parse_json
+
+
+# Working agreements (emd/metrics/agreements.py).
+_agreement_adherence = _cached(agreements.adherence)
+_weekly_adherence = _cached(agreements.weekly_adherence)
+_agreement_breaches = _cached(agreements.breaches)
+
+
+def agreements_available(source: Source) -> bool:
+    return agreements.available(source)
+
+
+def agreement_adherence(source: Source, f: Filters) -> list[agreements.Adherence]:
+    return _agreement_adherence(source, f)
+
+
+def weekly_adherence(source: Source, f: Filters) -> pd.DataFrame:
+    return _frame(_weekly_adherence(source, f), ["team", "rule", "label", "week_start", "threshold", "is_proposed",
+                                                  "applied_items", "breached_items", "held_items", "adherence_pct",
+                                                  "counts_working_hours"])
+
+
+def agreement_breaches(source: Source, f: Filters) -> pd.DataFrame:
+    return _frame(_agreement_breaches(source, f))

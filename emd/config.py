@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -42,6 +43,43 @@ class PrTypeRule:
     prefixes: tuple[str, ...] = ()
 
 
+# Working agreements (docs/metrics.md "Working agreements"): rule -> (unit, whether the threshold must be a whole
+# number, the smallest allowed value).
+AGREEMENT_RULES: dict[str, tuple[str, bool, float]] = {
+    "first_review_within_hours": ("hours", False, 0.0),
+    "pr_open_max_days": ("days", False, 0.0),
+    "pr_size_max_lines": ("lines", True, 0.0),
+    "blocked_max_days": ("days", False, 0.0),
+    "wip_max_issues": ("issues", True, 0.0),
+    "sprint_scope_change_max_pct": ("%", False, 0.0),
+}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    """`working_agreements.<team>.working_hours`: the days (ISO weekday numbers, Monday = 1) and the local
+    hours [start, end) the team works (minutes after local midnight), in its IANA time zone."""
+
+    timezone: str
+    days: tuple[int, ...] = (1, 2, 3, 4, 5)
+    start_minute: int = 9 * 60
+    end_minute: int = 17 * 60
+
+
+@dataclass(frozen=True)
+class WorkingAgreement:
+    """`working_agreements.<team>`: the rules a team agreed to (rule -> threshold), rules it is only trying out
+    (`proposed`: evaluated over history and shown on the dashboard, never nudged), its working hours and whether
+    Slack nudges may mention PR authors."""
+
+    team: str
+    rules: dict[str, float] = field(default_factory=dict)
+    proposed: dict[str, float] = field(default_factory=dict)
+    working_hours: WorkingHours | None = None
+    mention_authors: bool = False
+
+
 @dataclass(frozen=True)
 class RepoDeployment:
     source: str
@@ -71,7 +109,11 @@ class ProjectConfig:
     pr_type_rules: tuple[PrTypeRule, ...] = ()
     dashboard_url: str = "http://localhost:8501"
     backfill_days: int = 30
+    working_agreements: tuple[WorkingAgreement, ...] = ()
     source_path: Path | None = None
+
+    def agreement_of(self, team: str) -> WorkingAgreement | None:
+        return next((a for a in self.working_agreements if a.team == team), None)
 
     def deployment_for(self, repo: str) -> RepoDeployment:
         return self.repo_deployments.get(
@@ -87,7 +129,7 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types"}
+             "backfill_days", "pr_types", "working_agreements"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members"}
@@ -97,6 +139,9 @@ _HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
 _CF_KEYS = {"window_days"}
 _DASHBOARD_KEYS = {"url"}
 _PR_TYPE_KEYS = {"labels", "prefixes"}
+_AGREEMENT_KEYS = set(AGREEMENT_RULES) | {"working_hours", "mention_authors", "proposed"}
+_WORKING_HOURS_KEYS = {"timezone", "days", "start", "end"}
+_HHMM_RE = re.compile(r"^([01]?[0-9]|2[0-4]):([0-5][0-9])$")
 
 
 class _Reader:
@@ -151,6 +196,85 @@ class _Reader:
         if value not in DEPLOYMENT_SOURCES:
             raise self.fail(key, f"must be one of {', '.join(DEPLOYMENT_SOURCES)} (got {value!r})")
         return str(value)
+
+
+    def threshold(self, value: Any, key: str, rule: str) -> float:
+        unit, whole, minimum = AGREEMENT_RULES[rule]
+        kind = "whole number" if whole else "number"
+        if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not isinstance(value, int)):
+            raise self.fail(key, f"must be a {kind} of {unit} (got {value!r})")
+        positive = unit in ("hours", "days", "lines")
+        if value < minimum or (positive and value == minimum):
+            raise self.fail(key, f"must be {'greater than' if positive else 'at least'} {minimum:g} (got {value!r})")
+        return float(value)
+
+    def rules(self, spec: dict[str, Any], key: str) -> dict[str, float]:
+        return {rule: self.threshold(spec[rule], f"{key}.{rule}", rule) for rule in AGREEMENT_RULES
+                if spec.get(rule) is not None}
+
+    def clock(self, value: Any, key: str, default: int) -> int:
+        """A local time "HH:MM" as minutes after midnight ("24:00" = 1440)."""
+        if value is None:
+            return default
+        match = _HHMM_RE.match(value) if isinstance(value, str) else None
+        if match is None:
+            hint = " (quote it: unquoted 09:00 reads as a number in YAML)" if isinstance(value, int) else ""
+            raise self.fail(key, f"must be a time \"HH:MM\"{hint} (got {value!r})")
+        minutes = int(match.group(1)) * 60 + int(match.group(2))
+        if minutes > 24 * 60:
+            raise self.fail(key, f"must be at most \"24:00\" (got {value!r})")
+        return minutes
+
+    def working_hours(self, value: Any, key: str) -> WorkingHours | None:
+        if value is None:
+            return None
+        spec = self.mapping(value, key, _WORKING_HOURS_KEYS)
+        zone = spec.get("timezone")
+        if not isinstance(zone, str) or not zone.strip():
+            raise self.fail(f"{key}.timezone", "is required: the team's IANA time zone, e.g. Europe/Berlin")
+        try:
+            ZoneInfo(zone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(f"{key}.timezone",
+                            f"is not a known IANA time zone (got {zone!r}; e.g. Europe/Berlin)") from None
+        days_raw = spec.get("days", ["mon", "tue", "wed", "thu", "fri"])
+        if not isinstance(days_raw, list) or not days_raw or not all(
+                isinstance(d, str) and d.strip().lower()[:3] in WEEKDAYS for d in days_raw):
+            raise self.fail(f"{key}.days", f"must be a non-empty list of weekdays ({', '.join(WEEKDAYS)})")
+        days = tuple(sorted({WEEKDAYS.index(d.strip().lower()[:3]) + 1 for d in days_raw}))
+        start = self.clock(spec.get("start"), f"{key}.start", 9 * 60)
+        end = self.clock(spec.get("end"), f"{key}.end", 17 * 60)
+        if end <= start:
+            raise self.fail(f"{key}.end", f"must be later than start ({start // 60:02d}:{start % 60:02d}); "
+                                          "overnight hours are not supported")
+        return WorkingHours(zone.strip(), days, start, end)
+
+
+def parse_working_agreements(r: _Reader, raw: Any, team_names: set[str]) -> tuple[WorkingAgreement, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise r.fail("working_agreements", "must be a mapping of team name to its rules, e.g. "
+                                           "`platform: {first_review_within_hours: 8}`")
+    agreements = []
+    for name, spec in raw.items():
+        key = f"working_agreements.{name}"
+        if str(name) not in team_names:
+            known = ", ".join(sorted(team_names)) or "none configured"
+            raise r.fail(key, f"names a team that is not listed under teams (teams: {known})")
+        spec = r.mapping(spec, key, _AGREEMENT_KEYS)
+        proposed_spec = r.mapping(spec.get("proposed"), f"{key}.proposed", set(AGREEMENT_RULES))
+        rules = r.rules(spec, key)
+        proposed = r.rules(proposed_spec, f"{key}.proposed")
+        both = sorted(set(rules) & set(proposed))
+        if both:
+            raise r.fail(f"{key}.proposed.{both[0]}", "is also an agreed rule of this team: keep one of the two")
+        agreements.append(WorkingAgreement(
+            team=str(name), rules=rules, proposed=proposed,
+            working_hours=r.working_hours(spec.get("working_hours"), f"{key}.working_hours"),
+            mention_authors=r.boolean(spec.get("mention_authors"), f"{key}.mention_authors", False),
+        ))
+    return tuple(agreements)
 
 
 def parse_config(raw: Any, path: Path) -> ProjectConfig:
@@ -270,6 +394,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         pr_type_rules=tuple(pr_type_rules),
         dashboard_url=str(dashboard.get("url") or "http://localhost:8501"),
         backfill_days=r.positive_int(top.get("backfill_days"), "backfill_days", 30),
+        working_agreements=parse_working_agreements(r, top.get("working_agreements"), {t.name for t in teams}),
         source_path=path,
     )
 

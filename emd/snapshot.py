@@ -45,6 +45,9 @@ MART_TABLES: tuple[str, ...] = (
     "mv_planning_by_sprint",
     "mv_planning_by_team_day",
     "metrics_daily",
+    "fct_agreement_breaches",
+    "fct_agreement_subjects",
+    "mv_agreement_adherence_by_team_week",
     # the rows behind the numbers (the dashboard's drilldowns)
     "fct_failure_signals",
     "fct_pull_request_reviews",

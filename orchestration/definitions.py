@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, colored_console_logger
 
 from emd.logs import JSON_RUN_LOGGER
+from orchestration.defs.alerts.definitions import alerts_defs
 from orchestration.defs.dbt.definitions import dbt_defs
 from orchestration.defs.github.definitions import github_defs
 from orchestration.defs.ingestion import ingestion_defs, marts_after_ingestion
@@ -27,6 +28,7 @@ def build_definitions() -> Definitions:
         jira_defs(),
         dbt_defs(),
         insights_defs(),
+        alerts_defs(),
         publish_defs(),
         # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
         Definitions(sensors=[marts_after_ingestion], resources=shared_resources(),

@@ -101,6 +101,18 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
         "include_subtasks": config.include_subtasks,
         "pr_type_rules": [{"type": rule.name, "labels": sorted({label.lower() for label in rule.labels}),
                            "prefixes": [prefix.lower() for prefix in rule.prefixes]} for rule in config.pr_type_rules],
+        "working_agreements": [
+            {"team": a.team, "rule": rule, "threshold": threshold, "is_proposed": proposed}
+            for a in config.working_agreements
+            for proposed, rules in ((False, a.rules), (True, a.proposed))
+            for rule, threshold in sorted(rules.items())
+        ],
+        "working_hours": [
+            {"team": a.team, "timezone": a.working_hours.timezone, "iso_weekday": day,
+             "start_minute": a.working_hours.start_minute, "end_minute": a.working_hours.end_minute}
+            for a in config.working_agreements if a.working_hours is not None
+            for day in a.working_hours.days
+        ],
     }
 
 

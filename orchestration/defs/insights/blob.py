@@ -328,6 +328,36 @@ def build_blob(team: TeamMetrics, period: Period, previous: Sequence[Period], ho
     }
 
 
+def add_agreements(blob: dict[str, Any], source: Source) -> None:
+    """The team's agreed working-agreement rules and how often each held in the period and the previous ones
+    (docs/metrics.md "Working agreements": held = items it applied to that never breached it in the period;
+    emd/metrics/agreements.py). Added only for a team with agreements, so other blobs (and their cached
+    cards) stay as they were."""
+    from emd.metrics import agreements
+
+    if not agreements.available(source):
+        return
+    team = Filters(team=blob["team"])
+
+    def of(start: str, end: str) -> dict[str, Any]:
+        found = agreements.adherence(source, team, datetime.fromisoformat(start), datetime.fromisoformat(end))
+        return {a.rule: a for a in found if not a.is_proposed}
+
+    current = of(blob["period"]["start"], blob["period"]["end"])
+    if not current:
+        return
+    before = [of(p["start"], p["end"]) for p in blob["previous_periods"]]
+    entries = {}
+    for rule, item in sorted(current.items()):
+        previous = [b.get(rule) for b in before]
+        entries[rule] = {
+            "label": item.label, "threshold": item.threshold, "sample_of": agreements.SUBJECT_NOUNS[rule],
+            "held_rate": _round(item.rate, 3), "held": item.held, "sample_size": item.applied,
+            "previous": [_round(p.rate, 3) if p is not None else None for p in previous],
+        }
+    blob["agreements"] = entries
+
+
 def canonical_json(blob: dict[str, Any]) -> str:
     return json.dumps(blob, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

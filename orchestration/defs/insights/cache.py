@@ -13,6 +13,7 @@ from emd.sprint_health import SprintHealthRow, read_rows, upsert_rows
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
+    add_agreements,
     canonical_json,
     ingested_until,
     load_teams,
@@ -47,6 +48,8 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
         out: list[PeriodBlob] = []
         for team in teams.values():
             out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
+        for item in out:
+            add_agreements(item.blob, source)
     return out
 
 
