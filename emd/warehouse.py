@@ -194,8 +194,6 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[Any]:
         """A DB-API connection; committed on success, rolled back on error, always closed."""
         if self.target.kind == "duckdb":
-            import duckdb
-
             path = self.target.duckdb_path
             assert path is not None
             if not read_only:

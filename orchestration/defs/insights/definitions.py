@@ -43,16 +43,11 @@ from orchestration.defs.insights.blob import (
     org_horizon,
     team_blobs,
 )
-from orchestration.defs.insights.card import (
-    PROMPT_VERSION,
-    CardWriter,
-    card_text,
-    fallback_card,
-    llm_settings,
-)
-from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
+from orchestration.defs.insights.card import PROMPT_VERSION, CardWriter, card_text, fallback_card
+from orchestration.defs.insights.resources import LlmResource, SlackResource
+from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team
 from orchestration.defs.insights.store import SprintHealthRow, read_rows, record_post, upsert_rows
-from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"
 # mv_dora_by_repo_day only gives the end of the ingested range (when the last week is complete).
@@ -149,14 +144,15 @@ def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: d
     group_name=INSIGHTS_GROUP,
     kinds={"python", "openai"},
     deps=MART_DEPS,
+    pool=WAREHOUSE_POOL,
     description="One Sprint Health card per team and completed sprint (or ISO week for teams without sprints).",
 )
 def sprint_health(context: AssetExecutionContext, project_config: ProjectConfigResource,
-                  warehouse: WarehouseResource) -> MaterializeResult:
+                  warehouse: WarehouseResource, llm: LlmResource) -> MaterializeResult:
     """Metrics blob -> model (or the rule-based card) -> the `sprint_health` table; cached by blob hash."""
     config = project_config.load()
     wh = warehouse.get()
-    writer = CardWriter(llm_settings())
+    writer = CardWriter(llm.settings())
     figures = write_cards(wh, [t.name for t in config.teams], writer, _now())
     context.log.info(f"sprint_health: {figures['cards_written']} cards written, {figures['cache_hits']} cached, "
                      f"{figures['model_calls']} model calls, {figures['llm_tokens']} tokens")
@@ -178,12 +174,14 @@ class SlackPostConfig(Config):
     group_name=INSIGHTS_GROUP,
     kinds={"python", "slack"},
     deps=[AssetKey("sprint_health")],
+    pool=WAREHOUSE_POOL,
     description="Posts each team's latest Sprint Health card to Slack once; re-runs edit that message.",
 )
 def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostConfig,
-                             project_config: ProjectConfigResource, warehouse: WarehouseResource) -> MaterializeResult:
+                             project_config: ProjectConfigResource, warehouse: WarehouseResource,
+                             slack: SlackResource) -> MaterializeResult:
     """Block Kit post of each team's most recent completed period; chat.update when it was posted before."""
-    target = slack_target()
+    target = slack.target()
     if target is None:
         note = "SLACK_BOT_TOKEN and SLACK_CHANNEL_ID are not both set: nothing was posted (Slack is optional)"
         context.log.info(note)
@@ -212,6 +210,7 @@ insights_job = define_asset_job(
     # The dashboard snapshot is republished so the dashboard shows the new cards.
     selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.groups("serving"),
     description="Write the Sprint Health cards, post each team's latest one to Slack, republish the dashboard.",
+    tags={"emd/serial": "insights"},  # one at a time (dagster.yaml), so a card is never posted twice
 )
 
 
@@ -256,4 +255,5 @@ def weekly_cards(context):
 
 def insights_defs() -> Definitions:
     return Definitions(assets=[sprint_health, sprint_health_slack_post], jobs=[insights_job],
-                       sensors=[post_when_sprint_completes], schedules=[weekly_cards])
+                       sensors=[post_when_sprint_completes], schedules=[weekly_cards],
+                       resources={"llm": LlmResource(), "slack": SlackResource()})
