@@ -29,6 +29,7 @@ from orchestration.defs.insights.card import (
     word_count,
 )
 from orchestration.defs.insights.definitions import sprint_health
+from orchestration.defs.insights.resources import LlmResource
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 CARDS = 8
@@ -44,7 +45,8 @@ def insights_env(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def run_cards():
     return materialize([sprint_health], resources={"project_config": ProjectConfigResource(),
-                                                   "warehouse": WarehouseResource()}, raise_on_error=False)
+                                                   "warehouse": WarehouseResource(), "llm": LlmResource()},
+                       raise_on_error=False)
 
 
 def metadata(result) -> dict:

@@ -44,3 +44,26 @@ def test_the_resources_read_the_environment_when_used(monkeypatch: pytest.Monkey
     client = JiraResource().client()
     assert client.base_url == "https://acme.atlassian.net"
     assert JiraResource().client() is not client  # one client per resource (per run), never shared between runs
+
+
+@pytest.mark.parametrize("url,kind,other", [("duckdb:///data/x.duckdb", "duckdb", "postgres"),
+                                            ("postgresql://u@127.0.0.1:5432/db", "postgres", "duckdb")])
+def test_asset_kinds_follow_the_warehouse(monkeypatch: pytest.MonkeyPatch, url: str, kind: str, other: str) -> None:
+    from dagster import AssetKey
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    graph = build_definitions().resolve_asset_graph()
+    for key, source in [("raw_github_pull_requests", "github"), ("raw_jira_issues", "jira"),
+                        ("fct_pull_requests", "dbt"), ("dashboard_snapshot", "python")]:
+        kinds = set(graph.get(AssetKey(key)).kinds)
+        assert {source, kind} <= kinds and other not in kinds, (key, kinds)
+
+
+def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
+    from dagster import AssetsDefinition
+
+    defs = build_definitions()
+    pools = {a.node_def.name: a.node_def.pool for a in defs.assets or [] if isinstance(a, AssetsDefinition)}
+    assert pools == {name: "warehouse" for name in (
+        "github_pull_requests", "raw_github_releases", "raw_github_deployments", "jira_issues", "raw_jira_sprints",
+        "raw_jira_statuses", "dbt_models", "sprint_health", "sprint_health_slack_post", "dashboard_snapshot")}

@@ -90,7 +90,7 @@ def ingest_days(warehouse: Warehouse, partition_keys: Sequence[str],
     """Fetch and replace each day on its own, oldest first (a run may hold many days of a backfill); a failure
     leaves the days already written in place, and a re-run replaces them again."""
     out = IngestedDays()
-    per_check: dict[tuple[Any, str], list[tuple[str, AssetCheckResult]]] = {}
+    per_check: dict[tuple[Any, Any], list[tuple[str, AssetCheckResult]]] = {}
     for key in sorted(partition_keys):
         written, checks = write_and_check(warehouse, dict(fetch(key)), key)
         out.by_day[key] = written
