@@ -88,8 +88,12 @@ def main() -> None:
             runs += 1
             if not result.success:
                 raise RuntimeError(f"partitions {chunk[0]}..{chunk[-1]} failed")
+            seen: set[str] = set()
             for event in result.get_asset_materialization_events():
                 table = event.asset_key.path[-1]
+                if table in seen:  # a run over many days records one event per day, each with the run's totals
+                    continue
+                seen.add(table)
                 meta = event.step_materialization_data.materialization.metadata
                 rows[table] = rows.get(table, 0) + int(meta["rows"].value)
                 if table == "raw_github_pull_requests":
