@@ -44,8 +44,8 @@ def main() -> None:
     from emd.warehouse import Warehouse
     from mock_apis.org import SyntheticOrg
     from mock_apis.server import MockApi, MockState
+    from orchestration.defs.insights.cache import write_cards
     from orchestration.defs.insights.card import CardWriter, llm_settings, word_count
-    from orchestration.defs.insights.definitions import write_cards
     from orchestration.defs.insights.slack_post import (
         SlackPoster,
         build_message,

@@ -53,7 +53,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from emd.config import ConfigError
     from emd.http import ApiError
     from emd.logs import configure_logging
-    from emd.settings import SettingsError
+    from emd.settings import SettingsError, database_target
     from orchestration.pipeline import PipelineError, run_pipeline
 
     if args.end < args.start:
@@ -61,6 +61,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         return 2
     configure_logging()  # progress lines, and Dagster's run logs, as JSON with the run id when EMD_LOG_FORMAT=json
     try:
+        database_target()  # a malformed DATABASE_URL: one message now, not one per failed step
         if args.synthetic:
             from mock_apis.server import MockApi
 

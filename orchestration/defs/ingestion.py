@@ -30,6 +30,7 @@ from dagster import (
 )
 
 from emd.config import ConfigError, load_config
+from orchestration.job_names import INGESTION_JOB, INSIGHTS_JOB, MARTS_FULL_REFRESH_JOB, MARTS_JOB
 from orchestration.partitions import MAX_PARTITIONS_PER_RUN
 
 INGESTION_GROUP = "ingestion"
@@ -39,13 +40,13 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 ACTIVE_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
                    DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
 # Runs that do not ingest: the marts wait for every other run (ingestion_job, UI backfills' asset runs).
-NOT_INGESTION_JOBS = ("marts_job", "marts_full_refresh_job", "insights_job")
+NOT_INGESTION_JOBS = (MARTS_JOB, MARTS_FULL_REFRESH_JOB, INSIGHTS_JOB)
 # Written by every ingestion run; its latest materialization says "new raw data landed".
 INGESTION_SENTINEL = AssetKey("raw_github_pull_requests")
 MARTS_SENTINEL = AssetKey("metrics_daily")
 
 ingestion_job = define_asset_job(
-    "ingestion_job",
+    INGESTION_JOB,
     selection=AssetSelection.groups(INGESTION_GROUP),
     description="Fetch one UTC day of GitHub and Jira activity into the raw_* tables.",
 )
@@ -98,7 +99,7 @@ def first_run_backfill(context: SensorEvaluationContext):
     return range_run_requests(backfill_partition_keys(datetime.now(timezone.utc), days), "first-run")
 
 
-@sensor(job_name="marts_job", default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
+@sensor(job_name=MARTS_JOB, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def marts_after_ingestion(context: SensorEvaluationContext):
     """Rebuild the marts once ingestion is idle and has landed data newer than the last build."""
     latest = context.instance.get_latest_materialization_event(INGESTION_SENTINEL)
@@ -113,7 +114,7 @@ def marts_after_ingestion(context: SensorEvaluationContext):
     active = context.instance.get_runs(filters=RunsFilter(statuses=ACTIVE_STATUSES), limit=100)
     if any(run.job_name not in NOT_INGESTION_JOBS for run in active):
         return SkipReason("waiting for ingestion runs to finish")
-    if any(run.job_name == "marts_job" for run in active):
+    if any(run.job_name == MARTS_JOB for run in active):
         return SkipReason("a marts build is in progress")
     return RunRequest(run_key=f"marts-after-{latest.timestamp}")
 

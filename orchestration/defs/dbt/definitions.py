@@ -9,9 +9,8 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.assets import build_dbt_assets, dbt_project
 from orchestration.defs.dbt.project import dbt_executable
+from orchestration.job_names import MARTS_FULL_REFRESH_JOB, MARTS_JOB
 
-MARTS_JOB = "marts_job"
-MARTS_FULL_REFRESH_JOB = "marts_full_refresh_job"
 # dagster.yaml limits runs with this tag to one at a time (two dbt builds at once would replace each other's tables).
 SERIAL_TAGS = {"emd/serial": "marts"}
 

@@ -19,6 +19,8 @@ from typing import Any
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
     MaterializeResult,
@@ -45,8 +47,10 @@ from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, Wareh
 
 # The warehouse's kind (duckdb / postgres) is added where the Definitions are built (orchestration/definitions.py).
 KINDS = {"jira"}
+STORY_POINTS_CHECK = "story_points_numeric"
 ISSUE_TABLES = {
-    ISSUES: "Jira issues of the configured projects updated in the UTC day (one row per key), state at fetch time.",
+    ISSUES: "Jira issues of the configured projects updated in the UTC day (one row per issue id), state at "
+            "fetch time.",
     CHANGELOG: "The complete changelog of those issues, one row per changed item; sprint, story_points, status "
                "and flagged are normalized (see orchestration/defs/jira/ingest.py).",
 }
@@ -73,7 +77,10 @@ def _metadata(client: JiraClient | None, before: ApiStats, days: IngestedDays, t
     name="jira_issues",
     specs=[AssetSpec(table, group_name=INGESTION_GROUP, kinds=KINDS, description=text)
            for table, text in ISSUE_TABLES.items()],
-    check_specs=[spec for table in ISSUE_TABLES for spec in check_specs(table)],
+    check_specs=[*(spec for table in ISSUE_TABLES for spec in check_specs(table)),
+                 AssetCheckSpec(STORY_POINTS_CHECK, asset=ISSUES,
+                                description="Every story-points value is a number (others are stored as no "
+                                            "estimate and count under unestimated_issues).")],
     partitions_def=daily_partitions,
     backfill_policy=ingestion_backfill_policy,
     pool=WAREHOUSE_POOL,
@@ -86,22 +93,42 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     client = jira.client() if config.jira_projects else None
     before = _spent_before(client)
     last: dict[str, Any] = {}
+    not_numeric: list[str] = []
 
     def fetch(key: str) -> dict[str, list[dict[str, Any]]]:
         partition = fetch_issue_partition(client, config.jira_projects, config.jira_boards,
                                           config.story_points_field, *day_window(key))
         last.update(partition.metadata)
+        not_numeric.extend(partition.story_points_not_numeric)
         return partition.rows
 
     days = ingest_days(warehouse.get(), context.partition_keys, fetch)
     context.log.info(f"Jira {days.window()}: {days.written} in {client.stats.requests - before.requests if client else 0}"
                      " requests")
+    if not_numeric:
+        context.log.warning(f"Jira {days.window()}: {story_points_note(not_numeric)}")
     for table in days.written:
         yield MaterializeResult(asset_key=table, metadata=_metadata(
             client, before, days, table,
             {"issues": days.written[ISSUES], "projects": ", ".join(config.jira_projects),
              **{k: v for k, v in last.items() if k != "window"}}))
     yield from days.checks
+    yield story_points_check(not_numeric)
+
+
+def story_points_note(not_numeric: list[str]) -> str:
+    shown = "; ".join(not_numeric[:10]) + (f"; and {len(not_numeric) - 10} more" if len(not_numeric) > 10 else "")
+    return (f"{len(not_numeric)} issue(s) have a story-points value that is not a number ({shown}); they are "
+            "stored as unestimated. Estimate them with a number field, or set jira.story_points_field in the "
+            "project config to the numeric field your boards estimate with.")
+
+
+def story_points_check(not_numeric: list[str]) -> AssetCheckResult:
+    # A warning: the day lands (those issues count as unestimated), but someone should fix the estimates.
+    return AssetCheckResult(asset_key=ISSUES, check_name=STORY_POINTS_CHECK, passed=not not_numeric,
+                            severity=AssetCheckSeverity.WARN,
+                            metadata={"issues_not_numeric": len(not_numeric),
+                                      "note": story_points_note(not_numeric) if not_numeric else "all numeric"})
 
 
 @asset(
