@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
+	# The dbt manifest the code location loads (so loading Dagster's definitions never runs `dbt parse`).
+	$(PY) -c 'from orchestration.defs.dbt.assets import dbt_project, ensure_manifest; ensure_manifest(dbt_project())'
 	touch $(STAMP)
 
 setup: $(STAMP)

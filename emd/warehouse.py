@@ -7,12 +7,20 @@ naive UTC `timestamp`s.
 
 A partition is written with `replace_partition`: delete the partition's rows and insert the new ones
 in one transaction, so a failed or killed run leaves the previous rows, and a re-run gives the same rows.
+The same transaction records the partition in `raw_ingested_partitions` (table, source, day, fetch time,
+row count), so a day on which a source reported nothing is still an ingested day (dbt's calendar reads it).
+
+DuckDB allows one writing process per file. The Dagster instance settings (dagster.yaml, pool `warehouse`)
+keep writers apart; `connect` also waits briefly for a lock another process holds (a sensor reading, a
+developer's shell) before it fails with a message that says so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -102,8 +110,34 @@ RAW_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# One row per (raw table, partition) ever written, rows or not: the record of which days were ingested.
+INGESTED_PARTITIONS = "raw_ingested_partitions"
+INGESTED_PARTITIONS_COLUMNS: list[tuple[str, str]] = [
+    ("table_name", "text"), ("source", "text"),  # github | jira (the table name's prefix)
+    ("partition_date", "date"), ("fetched_at", "timestamp"), ("row_count", "integer"),
+]
+
+# How long `connect` waits for a DuckDB file lock held by another process (EMD_WAREHOUSE_LOCK_WAIT_SECONDS).
+LOCK_WAIT_SECONDS = 30.0
+
+
 class WarehouseError(RuntimeError):
     pass
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "Could not set lock" in text or "Conflicting lock" in text
+
+
+def _lock_wait_seconds() -> float:
+    raw = os.environ.get("EMD_WAREHOUSE_LOCK_WAIT_SECONDS", "").strip()
+    if not raw:
+        return LOCK_WAIT_SECONDS
+    try:
+        return max(0.0, float(raw))
+    except ValueError as exc:
+        raise WarehouseError(f"EMD_WAREHOUSE_LOCK_WAIT_SECONDS must be a number of seconds, got {raw!r}") from exc
 
 
 def to_db_timestamp(value: datetime | str | None) -> datetime | None:
@@ -160,16 +194,11 @@ class Warehouse:
     def connect(self, read_only: bool = False) -> Iterator[Any]:
         """A DB-API connection; committed on success, rolled back on error, always closed."""
         if self.target.kind == "duckdb":
-            import duckdb
-
             path = self.target.duckdb_path
             assert path is not None
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                duck = duckdb.connect(str(path), read_only=read_only)
-            except duckdb.Error as exc:
-                raise WarehouseError(f"cannot open the DuckDB warehouse {path}: {exc}") from exc
+            duck = self._open_duckdb(path, read_only)
             try:
                 yield duck
             finally:
@@ -198,6 +227,29 @@ class Warehouse:
             finally:
                 conn.close()
 
+    @staticmethod
+    def _open_duckdb(path: Any, read_only: bool) -> Any:
+        """Open the file; while another process holds its lock, retry with backoff for a bounded time."""
+        import duckdb
+
+        wait = _lock_wait_seconds()
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        while True:
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise WarehouseError(f"cannot open the DuckDB warehouse {path}: {exc}") from exc
+                if time.monotonic() + delay > deadline:
+                    raise WarehouseError(
+                        f"cannot open the DuckDB warehouse {path}: another process held its lock for more than "
+                        f"{wait:.0f}s (EMD_WAREHOUSE_LOCK_WAIT_SECONDS). DuckDB allows one writer per file: run "
+                        "Dagster with the project's dagster.yaml (pool `warehouse`, limit 1), or stop the other "
+                        f"process. {exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     def _placeholder(self) -> str:
         return "?" if self.kind == "duckdb" else "%s"
 
@@ -209,7 +261,7 @@ class Warehouse:
                 f"search_path ({search_path}, from DATABASE_URL's options=-csearch_path=...) exists; "
                 "create it first (create schema <name>)"
             )
-        for table, columns in RAW_TABLES.items():
+        for table, columns in [*RAW_TABLES.items(), (INGESTED_PARTITIONS, INGESTED_PARTITIONS_COLUMNS)]:
             cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)
             conn.execute(f"create table if not exists {table} ({cols})")
 
@@ -256,6 +308,12 @@ class Warehouse:
                         with conn.cursor() as cur:
                             cur.executemany(sql, values)
                     written[table] = len(values)
+                    # The partition is ingested even when the source reported nothing for it.
+                    conn.execute(f"delete from {INGESTED_PARTITIONS} where table_name = {ph} "  # noqa: S608
+                                 f"and partition_date = {ph}", [table, day])
+                    conn.execute(f"insert into {INGESTED_PARTITIONS} (table_name, source, partition_date, "  # noqa: S608
+                                 f"fetched_at, row_count) values ({ph}, {ph}, {ph}, {ph}, {ph})",
+                                 [table, table.split("_")[1], day, fetched, len(values)])
                 if self.kind == "duckdb":
                     conn.execute("commit")
             except BaseException:

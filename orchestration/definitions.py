@@ -1,10 +1,29 @@
-"""The Dagster code location: the only place that builds the top-level Definitions."""
+"""The Dagster code location: the only place that builds the top-level Definitions.
+
+`defs` is loaded lazily (Dagster calls it when it loads the code location; importing this module runs
+nothing). Cross-cutting policy is applied here:
+- every asset's `kinds` gets the warehouse's kind (duckdb or postgres, from DATABASE_URL) instead of a fixed one;
+- runs use the in-process executor: a run's steps go one after another in one process (no process start-up
+  per step, and the Jira client and its lookups are shared by the run's steps). Across runs, the assets
+  that write the warehouse share the concurrency pool `warehouse`, limited by the instance's dagster.yaml.
+"""
 
 from __future__ import annotations
 
-from dagster import Definitions, colored_console_logger
+import warnings
 
+from dagster import (
+    AssetSpec,
+    Definitions,
+    PreviewWarning,
+    colored_console_logger,
+    definitions,
+    in_process_executor,
+)
+
+from emd import settings
 from emd.logs import JSON_RUN_LOGGER
+from emd.settings import SettingsError
 from orchestration.defs.alerts.definitions import alerts_defs
 from orchestration.defs.dbt.definitions import dbt_defs
 from orchestration.defs.github.definitions import github_defs
@@ -15,14 +34,33 @@ from orchestration.defs.publish import publish_defs
 from orchestration.loggers import json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
+WAREHOUSE_KINDS = {"duckdb", "postgres"}
+
 
 def shared_resources() -> dict:
     # Both read EMD_CONFIG / DATABASE_URL when a run uses them, never at import time.
     return {"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()}
 
 
+def warehouse_kind() -> str | None:
+    """duckdb or postgres, as DATABASE_URL says; None when it is malformed (the run then says what to fix)."""
+    try:
+        return settings.database_target().kind
+    except SettingsError:
+        return None
+
+
+def with_warehouse_kind(spec: AssetSpec, kind: str | None) -> AssetSpec:
+    """Replace any warehouse kind on the spec (dagster-dbt adds the adapter it parsed with) by this one."""
+    kinds = {k for k in spec.kinds if k not in WAREHOUSE_KINDS}
+    if kind is not None and ({"github", "jira", "dbt", "python"} & kinds):
+        kinds.add(kind)
+    return spec.replace_attributes(kinds=kinds)
+
+
 def build_definitions() -> Definitions:
-    return Definitions.merge(
+    kind = warehouse_kind()
+    merged = Definitions.merge(
         ingestion_defs(),
         github_defs(),
         jira_defs(),
@@ -31,10 +69,15 @@ def build_definitions() -> Definitions:
         alerts_defs(),
         publish_defs(),
         # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
-        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(),
+        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(), executor=in_process_executor,
                     # Dagster's console logger stays the default; EMD_LOG_FORMAT=json selects the JSON one.
                     loggers={"console": colored_console_logger, JSON_RUN_LOGGER: json_run_logger}),
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PreviewWarning)  # map_asset_specs is "preview" in Dagster 1.13
+        return merged.map_asset_specs(func=lambda spec: with_warehouse_kind(spec, kind))
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    return build_definitions()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 DEMO_DIR = Path(".emd/demo")
+INSTANCE_SETTINGS = Path(__file__).resolve().parents[1] / "dagster.yaml"
 MOCK_PORT = 8765
 PORTS = {"Dagster UI": 3000, "Dashboard": 8501, "dbt docs": 8080, "Metrics API": 8000}
 # The demo shows the deterministic Sprint Health card: these are unset so that no model, paid or not, is called
@@ -76,11 +78,19 @@ def demo_api_token(root: Path) -> str:
     return token
 
 
+def install_instance_settings(dagster_home: Path) -> Path:
+    """Copy the project's dagster.yaml (pool `warehouse`, run limits) into DAGSTER_HOME, where Dagster reads it."""
+    target = dagster_home / "dagster.yaml"
+    shutil.copyfile(INSTANCE_SETTINGS, target)
+    return target
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from orchestration.pipeline import PipelineError, run_pipeline
 
     root = Path.cwd()
     (root / DEMO_DIR / "dagster_home").mkdir(parents=True, exist_ok=True)
+    install_instance_settings(root / DEMO_DIR / "dagster_home")
     busy = [f"{name} ({port})" for name, port in {"mock API": MOCK_PORT, **PORTS}.items() if not _port_free(port)]
     if busy and not args.no_serve:
         _say(f"these ports are taken: {', '.join(busy)}. Stop whatever uses them (an earlier demo?) and retry.")

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from dagster import DailyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 # Far enough back that any realistic history can be backfilled (`emd pipeline --start 2025-01-01`).
 PARTITIONS_START = "2024-01-01"
 
 daily_partitions = DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC", end_offset=1)
+
+# A backfill of N days runs in ceil(N / 30) runs (one process start, one set of Jira lookups each), not N;
+# inside a run every day is still fetched, written and replaced on its own (`context.partition_keys`).
+MAX_PARTITIONS_PER_RUN = 30
+ingestion_backfill_policy = BackfillPolicy.multi_run(max_partitions_per_run=MAX_PARTITIONS_PER_RUN)
 
 
 def day_window(partition_key: str) -> tuple[datetime, datetime]:

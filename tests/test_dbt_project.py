@@ -77,7 +77,9 @@ def test_project_config_reaches_dbt_as_vars(tmp_path):
 
 
 def test_code_location_has_marts_job_and_one_lineage_graph():
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
 
     assert defs.resolve_job_def("marts_job").name == "marts_job"
     assert defs.resolve_job_def("marts_full_refresh_job") is not None

@@ -25,6 +25,7 @@ from orchestration.defs.insights.card import (
     word_count,
 )
 from orchestration.defs.insights.definitions import sprint_health
+from orchestration.defs.insights.resources import LlmResource
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 from tests.fixtures.insights import NOW, PEOPLE, TITLES, build_marts, sprint4_blob, with_teams, write_config
 from tests.fixtures.mock import counts, llm_requests, rows, switch
@@ -42,7 +43,8 @@ def insights_env(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 def run_cards():
     return materialize([sprint_health], resources={"project_config": ProjectConfigResource(),
-                                                   "warehouse": WarehouseResource()}, raise_on_error=False)
+                                                   "warehouse": WarehouseResource(), "llm": LlmResource()},
+                       raise_on_error=False)
 
 
 def metadata(result) -> dict:

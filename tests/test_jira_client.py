@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from emd.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError
+from emd.http import ApiAuthError, ApiError, ApiPayloadError, ApiUnreachableError, RetryPolicy
 from emd.settings import SettingsError
 from mock_apis.jira import _jql_date
 from mock_apis.jira_data import jira_data
@@ -24,9 +24,10 @@ PROJECTS = ["API", "WEB", "DATA"]
 BOARDS = [12, 23]
 
 
-def _client(api: MockApi, **overrides) -> JiraClient:
-    return JiraResource(base_url=api.url, email=api.state.jira_email, api_token=api.state.jira_token,
-                        retry_base_delay_seconds=0.01, **overrides).client()
+def _client(api: MockApi, max_retry_seconds: float = 600.0) -> JiraClient:
+    # The URL and credentials come from the environment only (JiraResource has no fields for them).
+    return JiraClient(api.url, api.state.jira_email, api.state.jira_token,
+                      policy=RetryPolicy(max_elapsed_s=max_retry_seconds, base_delay_s=0.01))
 
 
 def _utc(*args: int) -> datetime:
@@ -170,7 +171,7 @@ def test_missing_variables_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_bad_token_names_the_variables_and_the_url(mock_api: MockApi) -> None:
-    client = JiraResource(base_url=mock_api.url, email=mock_api.state.jira_email, api_token="revoked").client()
+    client = JiraClient(mock_api.url, mock_api.state.jira_email, "revoked")
     with pytest.raises(ApiAuthError) as info:
         client.myself()
     message = str(info.value)
@@ -180,8 +181,7 @@ def test_bad_token_names_the_variables_and_the_url(mock_api: MockApi) -> None:
 
 def test_unreachable_url_is_named() -> None:
     with socket_closed_port() as url:
-        client = JiraResource(base_url=url, email="me@acme.example", api_token="x", max_retry_seconds=0.5,
-                              retry_base_delay_seconds=0.01).client()
+        client = JiraClient(url, "me@acme.example", "x", policy=RetryPolicy(max_elapsed_s=0.5, base_delay_s=0.01))
         with pytest.raises(ApiUnreachableError, match=rf"{url}/rest/api/3/myself"):
             client.myself()
 

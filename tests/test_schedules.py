@@ -16,10 +16,13 @@ from dagster import (
 )
 
 from orchestration.defs.ingestion import (
+    RANGE_END_TAG,
+    RANGE_START_TAG,
     backfill_partition_keys,
     first_run_backfill,
     hourly_refresh,
     marts_after_ingestion,
+    range_run_requests,
     refresh_partition_keys,
 )
 
@@ -35,7 +38,17 @@ def test_hourly_refresh_requests_yesterday_and_today() -> None:
         context = build_schedule_context(instance=instance,
                                          scheduled_execution_time=datetime(2026, 3, 10, 7, 15, tzinfo=timezone.utc))
         requests = list(hourly_refresh(context))
-    assert [r.partition_key for r in requests] == ["2026-03-09", "2026-03-10"]
+    # one run over both days (not one run per day)
+    assert len(requests) == 1
+    assert requests[0].tags == {RANGE_START_TAG: "2026-03-09", RANGE_END_TAG: "2026-03-10"}
+
+
+def test_long_ranges_split_into_runs_of_thirty_days() -> None:
+    keys = [f"2026-01-{d:02d}" for d in range(1, 32)] + ["2026-02-01"]  # 32 days
+    requests = range_run_requests(keys, "x")
+    # 30 + 2 days: the second run holds the last two days
+    assert [(r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG)) for r in requests] == [
+        ("2026-01-01", "2026-01-30"), ("2026-01-31", "2026-02-01")]
     assert len({r.run_key for r in requests}) == 2
 
 
@@ -45,8 +58,9 @@ def test_first_run_backfills_configured_days_once(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("EMD_CONFIG", str(config))
     with DagsterInstance.ephemeral() as instance:
         result = first_run_backfill(build_sensor_context(instance=instance))
-        assert isinstance(result, list) and len(result) == 4
-        assert all(isinstance(r, RunRequest) for r in result)
+        assert isinstance(result, list) and len(result) == 1  # the 4 days in one run
+        assert isinstance(result[0], RunRequest)
+        assert set(result[0].tags) == {RANGE_START_TAG, RANGE_END_TAG}
         instance.report_runless_asset_event(AssetMaterialization("raw_github_pull_requests", partition="2026-03-01"))
         again = first_run_backfill(build_sensor_context(instance=instance))
         assert isinstance(again, SkipReason)

@@ -21,6 +21,7 @@ from orchestration.defs.insights.definitions import (
     sprint_health,
     sprint_health_slack_post,
 )
+from orchestration.defs.insights.resources import LlmResource, SlackResource
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 from tests.fixtures.insights import PEOPLE, TITLES, build_marts, write_config
 from tests.fixtures.mock import counts, llm_requests, rows, switch
@@ -35,7 +36,8 @@ def slack_env(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 
 def run_job(run_config: dict | None = None):
     return materialize([sprint_health, sprint_health_slack_post], run_config=run_config,
-                       resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()},
+                       resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource(),
+                                  "llm": LlmResource(), "slack": SlackResource()},
                        raise_on_error=False)
 
 

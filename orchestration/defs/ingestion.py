@@ -1,10 +1,11 @@
 """The ingestion job over every source's day-partitioned assets (group `ingestion`), its schedules and sensors.
 
-- `hourly_refresh` re-ingests today's and yesterday's partitions every hour.
+- `hourly_refresh` re-ingests today's and yesterday's partitions every hour (one run over both days).
 - `first_run_backfill` requests the last `backfill_days` (config, default 30) partitions once, when no
-  ingestion partition has ever been materialized on this Dagster instance.
+  ingestion partition has ever been materialized on this Dagster instance (one run per 30 days).
 - `marts_after_ingestion` starts `marts_job` (dbt build, then whatever is downstream in that job) once
-  ingestion runs have finished and landed data newer than the last marts build.
+  ingestion is idle -- no backfill in progress, no ingestion run queued or running -- and has landed data
+  newer than the last marts build: a backfill of any length rebuilds the marts once, after it.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ from dagster import (
 )
 
 from emd.config import ConfigError, load_config
-from orchestration.job_names import INGESTION_JOB, MARTS_JOB
+from orchestration.job_names import INGESTION_JOB, INSIGHTS_JOB, MARTS_FULL_REFRESH_JOB, MARTS_JOB
+from orchestration.partitions import MAX_PARTITIONS_PER_RUN
 
 INGESTION_GROUP = "ingestion"
+# Dagster's run tags for a run over a range of partitions (what a backfill policy's runs carry).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+ACTIVE_STATUSES = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING,
+                   DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+# Runs that do not ingest: the marts wait for every other run (ingestion_job, UI backfills' asset runs).
+NOT_INGESTION_JOBS = (MARTS_JOB, MARTS_FULL_REFRESH_JOB, INSIGHTS_JOB)
 # Written by every ingestion run; its latest materialization says "new raw data landed".
 INGESTION_SENTINEL = AssetKey("raw_github_pull_requests")
 MARTS_SENTINEL = AssetKey("metrics_daily")
@@ -55,16 +64,28 @@ def backfill_partition_keys(now: datetime, days: int) -> list[str]:
     return [(today - timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
 
 
+def range_run_requests(keys: list[str], run_key_prefix: str) -> list[RunRequest]:
+    """Consecutive day keys (oldest first) as runs of up to MAX_PARTITIONS_PER_RUN days each."""
+    out = []
+    for i in range(0, len(keys), MAX_PARTITIONS_PER_RUN):
+        chunk = keys[i: i + MAX_PARTITIONS_PER_RUN]
+        if len(chunk) == 1:
+            out.append(RunRequest(run_key=f"{run_key_prefix}-{chunk[0]}", partition_key=chunk[0]))
+        else:
+            out.append(RunRequest(run_key=f"{run_key_prefix}-{chunk[0]}..{chunk[-1]}",
+                                  tags={RANGE_START_TAG: chunk[0], RANGE_END_TAG: chunk[-1]}))
+    return out
+
+
 @schedule(cron_schedule="15 * * * *", job=ingestion_job, execution_timezone="UTC",
           default_status=DefaultScheduleStatus.RUNNING)
 def hourly_refresh(context: ScheduleEvaluationContext):
     """Every hour: re-ingest yesterday and today (late updates to yesterday land too)."""
     when = context.scheduled_execution_time or datetime.now(timezone.utc)
-    for key in refresh_partition_keys(when):
-        yield RunRequest(run_key=f"hourly-{when:%Y-%m-%dT%H}-{key}", partition_key=key)
+    yield from range_run_requests(refresh_partition_keys(when), f"hourly-{when:%Y-%m-%dT%H}")
 
 
-@sensor(job=ingestion_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
+@sensor(job=ingestion_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def first_run_backfill(context: SensorEvaluationContext):
     """The first run backfills the last `backfill_days` days; afterwards it does nothing."""
     if context.cursor == "done" or context.instance.get_latest_materialization_event(INGESTION_SENTINEL):
@@ -75,11 +96,10 @@ def first_run_backfill(context: SensorEvaluationContext):
     except ConfigError as exc:
         return SkipReason(f"no backfill until the project config loads: {exc}")
     context.update_cursor("done")
-    return [RunRequest(run_key=f"first-run-{key}", partition_key=key)
-            for key in backfill_partition_keys(datetime.now(timezone.utc), days)]
+    return range_run_requests(backfill_partition_keys(datetime.now(timezone.utc), days), "first-run")
 
 
-@sensor(job_name=MARTS_JOB, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=120)
+@sensor(job_name=MARTS_JOB, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def marts_after_ingestion(context: SensorEvaluationContext):
     """Rebuild the marts once ingestion is idle and has landed data newer than the last build."""
     latest = context.instance.get_latest_materialization_event(INGESTION_SENTINEL)
@@ -88,14 +108,14 @@ def marts_after_ingestion(context: SensorEvaluationContext):
     built = context.instance.get_latest_materialization_event(MARTS_SENTINEL)
     if built is not None and built.timestamp >= latest.timestamp:
         return SkipReason("the marts are up to date")
-    busy = context.instance.get_runs(
-        filters=RunsFilter(job_name=ingestion_job.name,
-                           statuses=[DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED,
-                                     DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]),
-        limit=1,
-    )
-    if busy:
+    # A UI backfill's runs are asset runs (not ingestion_job), and between its runs none may be in progress.
+    if any(backfill.status.value in ("REQUESTED", "CANCELING") for backfill in context.instance.get_backfills(limit=50)):
+        return SkipReason("waiting for the backfill in progress to finish")
+    active = context.instance.get_runs(filters=RunsFilter(statuses=ACTIVE_STATUSES), limit=100)
+    if any(run.job_name not in NOT_INGESTION_JOBS for run in active):
         return SkipReason("waiting for ingestion runs to finish")
+    if any(run.job_name == MARTS_JOB for run in active):
+        return SkipReason("a marts build is in progress")
     return RunRequest(run_key=f"marts-after-{latest.timestamp}")
 
 

@@ -3,7 +3,7 @@
 from dagster import AssetExecutionContext, AssetKey, Definitions, MaterializeResult, MetadataValue, asset
 
 from emd.snapshot import INSIGHTS_TABLES, MART_TABLES, publish_build
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 SERVING_GROUP = "serving"
 # The marts (dbt models keep their model name as asset key) and the Sprint Health table, then the
@@ -15,7 +15,8 @@ SNAPSHOT_DEPS = [AssetKey(name) for name in MART_TABLES + INSIGHTS_TABLES] + [As
     name="dashboard_snapshot",
     group_name=SERVING_GROUP,
     deps=SNAPSHOT_DEPS,
-    kinds={"python", "duckdb"},
+    kinds={"python"},  # + the warehouse's kind (orchestration/definitions.py)
+    pool=WAREHOUSE_POOL,
     description=(
         "The dashboard's read-only view of the warehouse. DuckDB: the marts and sprint_health copied "
         "consistently into a new file, then switched into place atomically "

@@ -23,7 +23,7 @@ from orchestration.defs.dbt.project import (
     run_dbt,
     vars_arg,
 )
-from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
 
@@ -76,6 +76,7 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
         project=project,
         dagster_dbt_translator=EmdDbtTranslator(),
         name="dbt_models",
+        pool=WAREHOUSE_POOL,  # dbt build writes every model: one writer at a time on DuckDB
     )
     def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
                    project_config: ProjectConfigResource, warehouse: WarehouseResource):

@@ -11,6 +11,9 @@ from orchestration.defs.dbt.assets import build_dbt_assets, dbt_project
 from orchestration.defs.dbt.project import dbt_executable
 from orchestration.job_names import MARTS_FULL_REFRESH_JOB, MARTS_JOB
 
+# dagster.yaml limits runs with this tag to one at a time (two dbt builds at once would replace each other's tables).
+SERIAL_TAGS = {"emd/serial": "marts"}
+
 
 def dbt_defs() -> Definitions:
     project = dbt_project()
@@ -19,12 +22,14 @@ def dbt_defs() -> Definitions:
         MARTS_JOB,
         selection=AssetSelection.assets(models) | AssetSelection.groups("serving"),
         description="dbt build: staging -> intermediate -> marts, with their data tests.",
+        tags=SERIAL_TAGS,
     )
     full_refresh_job = define_asset_job(
         MARTS_FULL_REFRESH_JOB,
         selection=AssetSelection.assets(models) | AssetSelection.groups("serving"),
         config={"ops": {models.op.name: {"config": {"full_refresh": True}}}},
         description="dbt build --full-refresh: rebuild every model from scratch.",
+        tags=SERIAL_TAGS,
     )
     return Definitions(
         assets=[models],

@@ -21,15 +21,15 @@ import copy
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from dagster import ConfigurableResource
 from pydantic import Field
 
 from emd import settings
 from emd.http import ApiError, ApiPayloadError, ApiStats, HttpClient, RetryPolicy
 from emd.settings import SettingsError
 from orchestration.defs.github import queries
+from orchestration.resources import EnvOnlyCredentialsResource
 
 TOKEN_ENV = "GITHUB_TOKEN"
 SEARCH_QUERY_MAX_CHARS = 256
@@ -331,16 +331,16 @@ def strip_nested(pr: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class GitHubResource(ConfigurableResource):
-    """GitHub's GraphQL API. Unset `token` means GITHUB_TOKEN and unset `api_url` means GITHUB_API_URL
-    (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3), both read when used."""
+class GitHubResource(EnvOnlyCredentialsResource):
+    """GitHub's GraphQL API. The token and the URL come from the environment only -- GITHUB_TOKEN and
+    GITHUB_API_URL (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3), read
+    when used -- so run config cannot send the token to another host."""
 
-    token: str | None = Field(default=None, description="A token that can read the configured repos (GITHUB_TOKEN).")
-    api_url: str | None = Field(default=None, description="REST base URL; GraphQL URL is derived (DESIGN.md).")
+    ENV_ONLY: ClassVar[dict[str, str]] = {"api_url": "GITHUB_API_URL", "token": TOKEN_ENV}
+
     max_elapsed_s: float = Field(default=600.0, description="Give up on one request after this many seconds of retries.")
 
     def client(self) -> GitHubClient:
         """A client with fresh counters (one per asset run, so metadata shows that run's spend)."""
-        token = self.token or settings.env(TOKEN_ENV)
-        return GitHubClient(token, self.api_url or settings.github_api_url(),
+        return GitHubClient(settings.env(TOKEN_ENV), settings.github_api_url(),
                             policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s))

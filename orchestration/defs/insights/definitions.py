@@ -30,14 +30,15 @@ from dagster import (
     sensor,
 )
 
-from emd.slack import SlackPoster, latest_per_team, post_card, slack_target
+from emd.slack import SlackPoster, latest_per_team, post_card
 from emd.sprint_health import read_rows
 from emd.text import markdown_escape
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.cache import _now, write_cards
-from orchestration.defs.insights.card import CardWriter, llm_settings
+from orchestration.defs.insights.card import CardWriter
+from orchestration.defs.insights.resources import LlmResource, SlackResource
 from orchestration.job_names import INSIGHTS_JOB
-from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"
 # mv_dora_by_repo_day only gives the end of the ingested range (when the last week is complete).
@@ -50,14 +51,15 @@ MART_DEPS = [AssetKey("mv_planning_by_sprint"), AssetKey("fct_pull_requests"), A
     group_name=INSIGHTS_GROUP,
     kinds={"python", "openai"},
     deps=MART_DEPS,
+    pool=WAREHOUSE_POOL,
     description="One Sprint Health card per team and completed sprint (or ISO week for teams without sprints).",
 )
 def sprint_health(context: AssetExecutionContext, project_config: ProjectConfigResource,
-                  warehouse: WarehouseResource) -> MaterializeResult:
+                  warehouse: WarehouseResource, llm: LlmResource) -> MaterializeResult:
     """Metrics blob -> model (or the rule-based card) -> the `sprint_health` table; cached by blob hash."""
     config = project_config.load()
     wh = warehouse.get()
-    writer = CardWriter(llm_settings())
+    writer = CardWriter(llm.settings())
     figures = write_cards(wh, [t.name for t in config.teams], writer, _now())
     context.log.info(f"sprint_health: {figures['cards_written']} cards written, {figures['cache_hits']} cached, "
                      f"{figures['model_calls']} model calls, {figures['llm_tokens']} tokens")
@@ -79,12 +81,14 @@ class SlackPostConfig(Config):
     group_name=INSIGHTS_GROUP,
     kinds={"python", "slack"},
     deps=[AssetKey("sprint_health")],
+    pool=WAREHOUSE_POOL,
     description="Posts each team's latest Sprint Health card to Slack once; re-runs edit that message.",
 )
 def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostConfig,
-                             project_config: ProjectConfigResource, warehouse: WarehouseResource) -> MaterializeResult:
+                             project_config: ProjectConfigResource, warehouse: WarehouseResource,
+                             slack: SlackResource) -> MaterializeResult:
     """Block Kit post of each team's most recent completed period; chat.update when it was posted before."""
-    target = slack_target()
+    target = slack.target()
     if target is None:
         note = "SLACK_BOT_TOKEN and SLACK_CHANNEL_ID are not both set: nothing was posted (Slack is optional)"
         context.log.info(note)
@@ -112,6 +116,7 @@ insights_job = define_asset_job(
     # The dashboard snapshot is republished so the dashboard shows the new cards.
     selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.groups("serving"),
     description="Write the Sprint Health cards, post each team's latest one to Slack, republish the dashboard.",
+    tags={"emd/serial": "insights"},  # one at a time (dagster.yaml), so a card is never posted twice
 )
 
 
@@ -156,4 +161,5 @@ def weekly_cards(context):
 
 def insights_defs() -> Definitions:
     return Definitions(assets=[sprint_health, sprint_health_slack_post], jobs=[insights_job],
-                       sensors=[post_when_sprint_completes], schedules=[weekly_cards])
+                       sensors=[post_when_sprint_completes], schedules=[weekly_cards],
+                       resources={"llm": LlmResource(), "slack": SlackResource()})

@@ -1,4 +1,5 @@
-"""Jira ingestion assets, one UTC day partition [D, D+1) at a time.
+"""Jira ingestion assets, one UTC day partition [D, D+1) at a time (a backfill run holds up to 30 days, each
+fetched, written and replaced on its own; the run's one Jira client makes its lookups once).
 
 - `jira_issues` (one @multi_asset): raw_jira_issues and raw_jira_changelog in ONE transaction: every issue
   of the configured projects whose `updated` is in the day, in its state at fetch time, with its complete
@@ -23,10 +24,12 @@ from dagster import (
     AssetExecutionContext,
     AssetSpec,
     MaterializeResult,
+    MetadataValue,
     asset,
     multi_asset,
 )
 
+from emd.http import ApiStats
 from orchestration.defs.ingestion import INGESTION_GROUP
 from orchestration.defs.jira.ingest import (
     CHANGELOG,
@@ -38,11 +41,12 @@ from orchestration.defs.jira.ingest import (
     status_rows,
 )
 from orchestration.defs.jira.resource import JiraClient, JiraResource
-from orchestration.defs.raw_checks import check_specs, write_and_check
-from orchestration.partitions import daily_partitions, day_window
-from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.defs.raw_checks import IngestedDays, check_specs, ingest_days
+from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy
+from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
-KINDS = {"jira", "duckdb"}
+# The warehouse's kind (duckdb / postgres) is added where the Definitions are built (orchestration/definitions.py).
+KINDS = {"jira"}
 STORY_POINTS_CHECK = "story_points_numeric"
 ISSUE_TABLES = {
     ISSUES: "Jira issues of the configured projects updated in the UTC day (one row per issue id), state at "
@@ -53,12 +57,20 @@ ISSUE_TABLES = {
 
 
 
-def _metadata(client: JiraClient | None, partition_key: str, rows: int, extra: dict[str, Any] | None = None
-              ) -> dict[str, Any]:
-    start, end = day_window(partition_key)
-    spend = client.stats.as_metadata() if client else {"api_requests": 0, "retries": 0, "rate_limit_waits": 0,
-                                                        "rate_limit_wait_seconds": 0.0}
-    return {"rows": rows, **spend, "window": f"[{start.isoformat()}, {end.isoformat()})", **(extra or {})}
+def _spent_before(client: JiraClient | None) -> ApiStats:
+    return ApiStats(**vars(client.stats)) if client else ApiStats()
+
+
+def _metadata(client: JiraClient | None, before: ApiStats, days: IngestedDays, table: str,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`api_requests` etc. are this step's spend (the run's client is shared by the Jira steps)."""
+    now = client.stats if client else ApiStats()
+    spend = ApiStats(requests=now.requests - before.requests, retries=now.retries - before.retries,
+                     rate_limit_waits=now.rate_limit_waits - before.rate_limit_waits,
+                     rate_limit_wait_s=now.rate_limit_wait_s - before.rate_limit_wait_s)
+    return {"rows": days.written[table], **spend.as_metadata(), "window": days.window(),
+            "partitions": len(days.by_day), "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
+            **(extra or {})}
 
 
 @multi_asset(
@@ -70,27 +82,38 @@ def _metadata(client: JiraClient | None, partition_key: str, rows: int, extra: d
                                 description="Every story-points value is a number (others are stored as no "
                                             "estimate and count under unestimated_issues).")],
     partitions_def=daily_partitions,
+    backfill_policy=ingestion_backfill_policy,
+    pool=WAREHOUSE_POOL,
     can_subset=False,
 )
 def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_config: ProjectConfigResource,
                 warehouse: WarehouseResource) -> Iterator[MaterializeResult | AssetCheckResult]:
     """Issues of the configured Jira projects updated in the day, each with its complete changelog."""
     config = project_config.load()
-    start, end = day_window(context.partition_key)
     client = jira.client() if config.jira_projects else None
-    partition = fetch_issue_partition(client, config.jira_projects, config.jira_boards, config.story_points_field,
-                                      start, end)
-    written, checks = write_and_check(warehouse.get(), partition.rows, context.partition_key)
-    context.log.info(f"Jira {context.partition_key}: {written} in {client.stats.requests if client else 0} requests")
-    if partition.story_points_not_numeric:
-        context.log.warning(f"Jira {context.partition_key}: {story_points_note(partition.story_points_not_numeric)}")
-    for table, count in written.items():
+    before = _spent_before(client)
+    last: dict[str, Any] = {}
+    not_numeric: list[str] = []
+
+    def fetch(key: str) -> dict[str, list[dict[str, Any]]]:
+        partition = fetch_issue_partition(client, config.jira_projects, config.jira_boards,
+                                          config.story_points_field, *day_window(key))
+        last.update(partition.metadata)
+        not_numeric.extend(partition.story_points_not_numeric)
+        return partition.rows
+
+    days = ingest_days(warehouse.get(), context.partition_keys, fetch)
+    context.log.info(f"Jira {days.window()}: {days.written} in {client.stats.requests - before.requests if client else 0}"
+                     " requests")
+    if not_numeric:
+        context.log.warning(f"Jira {days.window()}: {story_points_note(not_numeric)}")
+    for table in days.written:
         yield MaterializeResult(asset_key=table, metadata=_metadata(
-            client, context.partition_key, count,
-            {"issues": len(partition.rows[ISSUES]), "projects": ", ".join(config.jira_projects),
-             **partition.metadata}))
-    yield from checks
-    yield story_points_check(partition.story_points_not_numeric)
+            client, before, days, table,
+            {"issues": days.written[ISSUES], "projects": ", ".join(config.jira_projects),
+             **{k: v for k, v in last.items() if k != "window"}}))
+    yield from days.checks
+    yield story_points_check(not_numeric)
 
 
 def story_points_note(not_numeric: list[str]) -> str:
@@ -113,6 +136,8 @@ def story_points_check(not_numeric: list[str]) -> AssetCheckResult:
     group_name=INGESTION_GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions,
+    backfill_policy=ingestion_backfill_policy,
+    pool=WAREHOUSE_POOL,
     check_specs=check_specs(SPRINTS),
 )
 def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project_config: ProjectConfigResource,
@@ -120,13 +145,13 @@ def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project
     """Sprints of the configured boards whose start..completion (or end) overlaps the day, plus the active and
     future ones when the day is today or later; state as fetched."""
     config = project_config.load()
-    start, end = day_window(context.partition_key)
     client = jira.client() if config.jira_boards else None
-    rows = sprint_rows(client, config.jira_boards, start, end) if client else []
-    written, checks = write_and_check(warehouse.get(), {SPRINTS: rows}, context.partition_key)
-    yield MaterializeResult(metadata=_metadata(client, context.partition_key, written[SPRINTS],
+    before = _spent_before(client)
+    days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
+        SPRINTS: sprint_rows(client, config.jira_boards, *day_window(key)) if client else []})
+    yield MaterializeResult(metadata=_metadata(client, before, days, SPRINTS,
                                                {"boards": ", ".join(map(str, config.jira_boards))}))
-    yield from checks
+    yield from days.checks
 
 
 @asset(
@@ -134,6 +159,8 @@ def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project
     group_name=INGESTION_GROUP,
     kinds=KINDS,
     partitions_def=daily_partitions,
+    backfill_policy=ingestion_backfill_policy,
+    pool=WAREHOUSE_POOL,
     check_specs=check_specs(STATUSES),
 )
 def raw_jira_statuses(context: AssetExecutionContext, jira: JiraResource, project_config: ProjectConfigResource,
@@ -141,7 +168,8 @@ def raw_jira_statuses(context: AssetExecutionContext, jira: JiraResource, projec
     """Every Jira status with its category (new / indeterminate / done), as of the fetch."""
     config = project_config.load()
     client = jira.client() if (config.jira_projects or config.jira_boards) else None
-    rows = status_rows(client) if client else []
-    written, checks = write_and_check(warehouse.get(), {STATUSES: rows}, context.partition_key)
-    yield MaterializeResult(metadata=_metadata(client, context.partition_key, written[STATUSES]))
-    yield from checks
+    before = _spent_before(client)
+    days = ingest_days(warehouse.get(), context.partition_keys,
+                       lambda key: {STATUSES: status_rows(client) if client else []})
+    yield MaterializeResult(metadata=_metadata(client, before, days, STATUSES))
+    yield from days.checks

@@ -1,7 +1,9 @@
 """The Jira Cloud client: one resource that hides pagination, changelog completion and time zones.
 
 `JiraResource` reads JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN when a run uses it (never at import time,
-and not at all for a project without Jira), and hands out a `JiraClient` whose plain methods do the work:
+and not at all for a project without Jira; never from run config), and hands out the run's `JiraClient`
+(one per run, so the lookups that do not change within a run -- /myself, the field list, board
+configurations and sprints, statuses -- are made once), whose plain methods do the work:
 
 - `issues_updated_between(projects, start, end, ...)`: issues updated in a UTC window with their *complete*
   changelogs. JQL dates are read in the API user's profile time zone (from /myself), at minute granularity,
@@ -21,16 +23,17 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
-from dagster import ConfigurableResource
+from pydantic import PrivateAttr
 
 from emd import settings
 from emd.http import ApiError, ApiPayloadError, HttpClient, RetryPolicy
 from emd.settings import SettingsError
 from emd.warehouse import to_db_timestamp
+from orchestration.resources import EnvOnlyCredentialsResource
 
 CREDENTIALS = "JIRA_EMAIL/JIRA_API_TOKEN"
 SEARCH_PAGE = 100  # issues per search page (Jira's most when fields and the changelog are asked for)
@@ -44,21 +47,28 @@ ISSUE_FIELDS = ("summary", "issuetype", "project", "status", "created", "updated
                 "assignee", "reporter", "parent", "labels", "priority")
 
 
-class JiraResource(ConfigurableResource):
-    """Jira Cloud over REST v3 and the Agile API. Unset fields are read from JIRA_BASE_URL, JIRA_EMAIL and
-    JIRA_API_TOKEN when the client is first needed."""
+class JiraResource(EnvOnlyCredentialsResource):
+    """Jira Cloud over REST v3 and the Agile API. The site URL and the credentials come from the environment
+    only (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN), read when the client is first needed: run config cannot
+    send them to another host."""
 
-    base_url: str | None = None
-    email: str | None = None
-    api_token: str | None = None
+    ENV_ONLY: ClassVar[dict[str, str]] = {"base_url": "JIRA_BASE_URL", "email": "JIRA_EMAIL",
+                                          "api_token": "JIRA_API_TOKEN"}
     max_retry_seconds: float = 600.0
     retry_base_delay_seconds: float = 0.5
+    _client: JiraClient | None = PrivateAttr(default=None)
 
     def client(self) -> JiraClient:
+        """The run's client (made on first use, then reused by every Jira step and day of the run)."""
+        if self._client is None:
+            self._client = self._new_client()
+        return self._client
+
+    def _new_client(self) -> JiraClient:
         values = {
-            "JIRA_BASE_URL": self.base_url or settings.env("JIRA_BASE_URL"),
-            "JIRA_EMAIL": self.email or settings.env("JIRA_EMAIL"),
-            "JIRA_API_TOKEN": self.api_token or settings.env("JIRA_API_TOKEN"),
+            "JIRA_BASE_URL": settings.env("JIRA_BASE_URL"),
+            "JIRA_EMAIL": settings.env("JIRA_EMAIL"),
+            "JIRA_API_TOKEN": settings.env("JIRA_API_TOKEN"),
         }
         missing = [name for name, value in values.items() if not value]
         if missing:
@@ -175,6 +185,9 @@ class JiraClient:
         return found[0] if found else None
 
     def statuses(self) -> list[dict[str, Any]]:
+        """Every status (fetched once per client: statuses do not change within a run)."""
+        if "statuses" in self._cache:
+            return self._cache["statuses"]
         body = self._get("/rest/api/3/status")
         _need(isinstance(body, list), "Jira statuses (/rest/api/3/status)", "the body (a JSON array)")
         for status in body:
@@ -183,6 +196,7 @@ class JiraClient:
             _need(sid, entity, "id")
             _need(status.get("name"), entity, "name")
             _need(((status.get("statusCategory") or {}).get("key")), entity, "statusCategory.key")
+        self._cache["statuses"] = body
         return body
 
     # -- boards and sprints ------------------------------------------------------------------------------
@@ -200,8 +214,10 @@ class JiraClient:
         key = location.get("key") or location.get("projectKeyOrId")
         if key and not str(key).isdigit():
             return str(key)
-        board = self._get(f"/rest/agile/1.0/board/{board_id}")
-        return ((board or {}).get("location") or {}).get("projectKey")
+        cache_key = f"board:{board_id}"
+        if cache_key not in self._cache:
+            self._cache[cache_key] = self._get(f"/rest/agile/1.0/board/{board_id}")
+        return ((self._cache[cache_key] or {}).get("location") or {}).get("projectKey")
 
     def story_points_fields(self, projects: Sequence[str], boards: Sequence[int],
                             override: str | None = None) -> StoryPointsFields:
@@ -227,7 +243,14 @@ class JiraClient:
         return StoryPointsFields({p: by_project.get(p) for p in projects}, {p: source[p] for p in projects})
 
     def sprints(self, board_id: int) -> list[dict[str, Any]]:
-        """Every sprint of a board (closed, active, future), as the Agile API pages them."""
+        """Every sprint of a board (closed, active, future), as the Agile API pages them; fetched once per
+        client (each day of a run filters the same list)."""
+        key = f"sprints:{board_id}"
+        if key not in self._cache:
+            self._cache[key] = self._sprints(board_id)
+        return self._cache[key]
+
+    def _sprints(self, board_id: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         start = 0
         while True:
