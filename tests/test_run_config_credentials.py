@@ -66,4 +66,5 @@ def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
     pools = {a.node_def.name: a.node_def.pool for a in defs.assets or [] if isinstance(a, AssetsDefinition)}
     assert pools == {name: "warehouse" for name in (
         "github_pull_requests", "raw_github_releases", "raw_github_deployments", "jira_issues", "raw_jira_sprints",
-        "raw_jira_statuses", "dbt_models", "sprint_health", "sprint_health_slack_post", "dashboard_snapshot")}
+        "raw_jira_statuses", "dbt_models", "sprint_health", "sprint_health_slack_post", "dashboard_snapshot",
+        "agreement_nudges", "agreement_digest")}
