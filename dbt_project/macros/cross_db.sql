@@ -65,3 +65,14 @@
 {% macro seconds_interval(n) -%}
   ({{ n | int }} * interval '1 second')
 {%- endmacro %}
+
+{# Whether `text_expression` matches the (anchored) regex `pattern_expression`: DuckDB RE2, Postgres ARE. #}
+{% macro regex_matches(text_expression, pattern_expression) -%}
+  {{ return(adapter.dispatch('regex_matches', 'engineering_metrics')(text_expression, pattern_expression)) }}
+{%- endmacro %}
+{% macro default__regex_matches(text_expression, pattern_expression) -%}
+  ({{ text_expression }} ~ {{ pattern_expression }})
+{%- endmacro %}
+{% macro duckdb__regex_matches(text_expression, pattern_expression) -%}
+  regexp_matches({{ text_expression }}, {{ pattern_expression }})
+{%- endmacro %}
