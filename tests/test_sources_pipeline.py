@@ -4,14 +4,18 @@ and builds the marts, and the values below are worked out by hand from docs/metr
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 
 import pytest
 import yaml
+from conftest import ANCHOR
 from dbt_fixtures import sources_scenario as scenario
 
 from emd.settings import database_target
 from emd.warehouse import Warehouse
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
 
 
@@ -19,17 +23,38 @@ def naive(text: str) -> datetime:
     return scenario.t(text).replace(tzinfo=None)
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def built(request, mock_env, config_path, monkeypatch):
-    if request.param == "postgres":
-        monkeypatch.setenv("DATABASE_URL", request.getfixturevalue("postgres_url"))
+@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def built(request, tmp_path_factory):
+    """One pipeline run per warehouse (the assertions below only read), against a mock of its own."""
+    tmp = tmp_path_factory.mktemp(f"sources-{request.param}")
+    config_path = tmp / "config.yaml"
     config_path.write_text(yaml.safe_dump(scenario.config(), sort_keys=False), encoding="utf-8")
-    mock_env.state.extra["github_data"] = scenario.github()
-    mock_env.state.extra["pagerduty_incidents"] = scenario.pagerduty()
-    run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
-                 steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
-    with Warehouse(database_target()).connect(read_only=True) as conn:
-        yield conn, mock_env
+    state = MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))
+    state.extra["github_data"] = scenario.github()
+    state.extra["pagerduty_incidents"] = scenario.pagerduty()
+    with MockApi(state) as api, pytest.MonkeyPatch.context() as mp:
+        for key, value in api.env().items():
+            mp.setenv(key, value)
+        mp.setenv("EMD_CONFIG", str(config_path))
+        mp.setenv("DATABASE_URL", f"duckdb:///{tmp / 'warehouse.duckdb'}")
+        mp.delenv("DAGSTER_HOME", raising=False)
+        if request.param == "postgres":
+            mp.setenv("DATABASE_URL", postgres_schema(request.getfixturevalue("postgres_database")))
+        run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
+                     steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
+        with Warehouse(database_target()).connect(read_only=True) as conn:
+            yield conn, api
+
+
+def postgres_schema(database_url: str) -> str:
+    """DATABASE_URL of a fresh schema in this run's test database (dropped with the database)."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"create schema {schema}")
+    sep = "&" if "?" in database_url else "?"
+    return f"{database_url}{sep}options=-csearch_path%3D{schema}"
 
 
 def rows(built, sql: str) -> list[dict]:
