@@ -75,8 +75,9 @@ def register(router: Router, state: MockState) -> None:
             return _error(401, "Authentication failed", 2006)
         now = datetime.now(UTC)
         try:
-            until = _parse(req.arg("until")) if req.arg("until") else now
-            since = _parse(req.arg("since")) if req.arg("since") else until - timedelta(days=30)
+            until_arg, since_arg = req.arg("until"), req.arg("since")
+            until = _parse(until_arg) if until_arg else now
+            since = _parse(since_arg) if since_arg else until - timedelta(days=30)
             limit = min(MAX_LIMIT, int(req.arg("limit") or 25))
             offset = int(req.arg("offset") or 0)
         except ValueError:

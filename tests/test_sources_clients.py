@@ -136,7 +136,7 @@ def test_pagerduty_splits_windows_longer_than_six_months(api: MockApi) -> None:
     assert client.stats.requests == 2   # [0, 180 d) and [180 d, 300 d): the mock answers 400 beyond 6 months
 
 
-def test_pagerduty_missing_and_wrong_tokens_name_the_variable(api: MockApi, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pagerduty_missing_and_wrong_tokens_name_the_variable(api: MockApi) -> None:
     with pytest.raises(SettingsError, match="PAGERDUTY_API_TOKEN is not set"):
         PagerDutyClient(None, api.url + "/pagerduty")
     with pytest.raises(ApiAuthError, match="PAGERDUTY_API_TOKEN") as caught:
