@@ -25,13 +25,6 @@ def env(name: str, default: str | None = None) -> str | None:
     return value.strip()
 
 
-def require(name: str, why: str) -> str:
-    value = env(name)
-    if value is None:
-        raise SettingsError(f"{name} is not set: it is needed {why}. Set it in the environment or in .env.")
-    return value
-
-
 def github_api_url() -> str:
     return (env("GITHUB_API_URL", "https://api.github.com") or "").rstrip("/")
 

@@ -1,6 +1,6 @@
 """Mock Jira Cloud: platform REST v3 (search/jql, changelogs, fields, statuses, myself) and Agile 1.0.
 
-Faithful to ../shared/specs/jira/*.json where our client depends on it:
+Faithful to Jira Cloud's OpenAPI specs (the subsets in mock_apis/specs/) where our client depends on it:
 - `/rest/api/3/search/jql` (GET and POST) pages with `nextPageToken` until `isLast`, has no `total`, and
   returns only `id` per issue unless `fields` is given. The removed `/rest/api/3/search` answers 410.
 - JQL dates without a zone are read in the API user's profile time zone (`state.jira_timezone`), as Jira
