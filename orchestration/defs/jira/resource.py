@@ -94,6 +94,7 @@ class IssueBatch:
     jql: str
     completed_changelogs: int = 0  # issues whose embedded changelog was truncated and fetched in full
     dropped_outside_window: int = 0
+    duplicates_dropped: int = 0  # the same issue id twice (moved while the search paged: two keys)
 
 
 @dataclass
@@ -269,22 +270,30 @@ class JiraClient:
         quoted = ", ".join(f'"{p}"' for p in projects)
         jql = f'project in ({quoted}) AND updated >= "{lo}" AND updated < "{hi}" ORDER BY key ASC'
         wanted = list(dict.fromkeys([*ISSUE_FIELDS, *(f for f in extra_fields if f)]))
-        issues: list[dict[str, Any]] = []
-        dropped = 0
+        by_id: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        dropped = duplicates = 0
         try:
             for issue in self.search(jql, wanted, expand="changelog"):
                 _check_issue(issue)
                 updated = parse_jira_time(issue["fields"].get("updated"), f"Jira issue {issue['key']}",
                                           "fields.updated")
-                if start <= updated < end:  # the JQL window was widened; this is the exact UTC window
-                    issues.append(issue)
-                else:
+                if not start <= updated < end:  # the JQL window was widened; this is the exact UTC window
                     dropped += 1
+                    continue
+                # An issue is its id: one moved to another project while the search paged (ordered by key)
+                # can come back twice, under its old and its new key. Keep its newest state.
+                seen = by_id.get(str(issue["id"]))
+                if seen is not None:
+                    duplicates += 1
+                    if seen[0] > updated:
+                        continue
+                by_id[str(issue["id"])] = (updated, issue)
         except ApiError as exc:
             if "answered 400" not in str(exc):
                 raise
             raise ApiError(f"Jira rejected the search over jira.projects [{', '.join(projects)}]; check those "
                            f"project keys in the project config. {exc}") from exc
+        issues = [issue for _updated, issue in by_id.values()]
         histories: dict[str, list[dict[str, Any]]] = {}
         truncated: list[dict[str, Any]] = []
         for issue in issues:
@@ -303,10 +312,12 @@ class JiraClient:
             for issue in truncated:
                 complete = fetched.get(issue["id"], [])
                 if len(complete) < issue["changelog"]["total"]:
-                    complete = self.issue_changelog(issue["key"])  # the per-issue endpoint as the fallback
+                    # the per-issue endpoint as the fallback, by id: the key changes when the issue moves
+                    complete = self.issue_changelog(str(issue["id"]))
                 histories[issue["id"]] = _oldest_first(complete, issue["key"])
         return IssueBatch(issues=issues, histories=histories, time_zone=zone.key, jql=jql,
-                          completed_changelogs=len(truncated), dropped_outside_window=dropped)
+                          completed_changelogs=len(truncated), dropped_outside_window=dropped,
+                          duplicates_dropped=duplicates)
 
     def changelogs(self, issue_ids: Sequence[str], page_size: int = BULK_CHANGELOG_PAGE
                    ) -> dict[str, list[dict[str, Any]]]:
@@ -335,7 +346,7 @@ class JiraClient:
         return out
 
     def issue_changelog(self, key: str) -> list[dict[str, Any]]:
-        """One issue's complete changelog via GET /rest/api/3/issue/{key}/changelog (oldest first)."""
+        """One issue's complete changelog via GET /rest/api/3/issue/{issueIdOrKey}/changelog (oldest first)."""
         out: list[dict[str, Any]] = []
         start = 0
         while True:
