@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 ANCHOR = date(2026, 3, 31)
 BACKFILL_DAYS = 30
@@ -70,6 +71,11 @@ def main() -> None:
         print(f"mock: synthetic large org generated and schema built in {time.monotonic() - began:.1f}s")
         requests.post(url + "/_mock/reset", timeout=30)
 
+        # CODEOWNERS teams on: the PR files (100 PRs per request) and CODEOWNERS queries are measured too
+        written = yaml.safe_load(config.read_text(encoding="utf-8"))
+        for name, team in written["teams"].items():
+            team["github_teams"] = [f"acme/{name}-team"]
+        config.write_text(yaml.safe_dump(written, sort_keys=False), encoding="utf-8")
         os.environ.update({"GITHUB_API_URL": url, "GITHUB_TOKEN": "mock-github-token", "EMD_CONFIG": str(config)})
         defs = github_defs()
         assets = [a for a in (defs.assets or []) if isinstance(a, AssetsDefinition)]
@@ -78,6 +84,7 @@ def main() -> None:
         days = [(ANCHOR - timedelta(days=BACKFILL_DAYS - 1 - i)).isoformat() for i in range(BACKFILL_DAYS)]
         rows: dict[str, int] = {}
         pr_requests = 0
+        file_requests = 0
         windows = 0
         started = time.monotonic()
         runs = 0
@@ -99,6 +106,8 @@ def main() -> None:
                 if table == "raw_github_pull_requests":
                     pr_requests += int(meta["api_requests"].value)
                     windows += int(meta["search_windows"].value)
+                if table in ("raw_github_pull_request_files", "raw_github_codeowners"):
+                    file_requests += int(meta["api_requests"].value)
         wall = time.monotonic() - started
         total_requests = _graphql_requests(url)
         prs = rows["raw_github_pull_requests"]
@@ -109,7 +118,9 @@ def main() -> None:
         print("rows: " + ", ".join(f"{table}={count}" for table, count in sorted(rows.items())))
         print(f"requests: {pr_requests} for {prs} pull requests (with reviews, commits, events; {windows} search "
               f"strings) = {pr_requests * 1000 / prs:.1f} per 1,000 PRs")
-        print(f"requests: {total_requests} in all, with releases and deployments = "
+        print(f"requests: {file_requests} for PR files and CODEOWNERS (teams from CODEOWNERS) = "
+              f"{file_requests * 1000 / prs:.1f} per 1,000 PRs")
+        print(f"requests: {total_requests} in all, with releases, deployments, PR files and CODEOWNERS = "
               f"{total_requests * 1000 / prs:.1f} per 1,000 PRs")
     finally:
         mock.terminate()

@@ -16,7 +16,10 @@ import yaml
 
 from emd import settings
 
-DEPLOYMENT_SOURCES = ("merge", "release", "deployment")
+DEPLOYMENT_SOURCES = ("merge", "release", "deployment", "workflow")
+PAGERDUTY_URGENCIES = ("high", "low")
+GITHUB_TEAM_RE = re.compile(r"^@?[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+WORKFLOW_RE = re.compile(r"^[A-Za-z0-9_.-]+\.ya?ml$|^[0-9]+$")
 REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -31,6 +34,7 @@ class Team:
     jira_projects: tuple[str, ...] = ()
     jira_boards: tuple[int, ...] = ()
     members: tuple[str, ...] = ()
+    github_teams: tuple[str, ...] = ()  # `org/team-slug`, lower case, without the `@`: CODEOWNERS owners
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,15 @@ class RepoDeployment:
     source: str
     environment: str = "production"
     include_prereleases: bool = False
+    workflows: tuple[str, ...] = ()  # with source: workflow, the workflow file names (or ids) that deploy
+
+
+@dataclass(frozen=True)
+class PagerDutyConfig:
+    """`incidents.pagerduty`: which services' incidents count, for which team, and at which urgency."""
+
+    services: dict[str, str]  # service id -> team
+    urgency: str | None = None  # high | low; None: every urgency
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,9 @@ class ProjectConfig:
     dashboard_url: str = "http://localhost:8501"
     backfill_days: int = 30
     working_agreements: tuple[WorkingAgreement, ...] = ()
+    deployment_workflows: tuple[str, ...] = ()
+    incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
+    pagerduty: PagerDutyConfig | None = None
     source_path: Path | None = None
 
     def agreement_of(self, team: str) -> WorkingAgreement | None:
@@ -118,8 +134,25 @@ class ProjectConfig:
     def deployment_for(self, repo: str) -> RepoDeployment:
         return self.repo_deployments.get(
             repo,
-            RepoDeployment(self.deployment_source, self.deployment_environment, self.include_prereleases),
+            RepoDeployment(self.deployment_source, self.deployment_environment, self.include_prereleases,
+                           self.deployment_workflows),
         )
+
+    def workflow_repos(self) -> dict[str, tuple[str, ...]]:
+        """Repos whose deployments are workflow runs -> their workflow files."""
+        return {repo: d.workflows for repo in self.repos if (d := self.deployment_for(repo)).source == "workflow"}
+
+    @property
+    def uses_codeowners(self) -> bool:
+        """CODEOWNERS decide PR teams only when some team lists the GitHub teams its owners name."""
+        return any(team.github_teams for team in self.teams)
+
+    def team_of_github_team(self, github_team: str) -> str | None:
+        wanted = github_team.lower().lstrip("@")
+        for team in self.teams:
+            if wanted in team.github_teams:
+                return team.name
+        return None
 
     def team_of_repo(self, repo: str) -> str | None:
         for team in self.teams:
@@ -129,12 +162,14 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements"}
+             "backfill_days", "pr_types", "working_agreements", "incidents"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
-_TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members"}
-_DEPLOY_KEYS = {"source", "environment", "include_prereleases", "repos"}
-_REPO_DEPLOY_KEYS = {"source", "environment", "include_prereleases"}
+_TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members", "github_teams"}
+_DEPLOY_KEYS = {"source", "environment", "include_prereleases", "repos", "workflows"}
+_REPO_DEPLOY_KEYS = {"source", "environment", "include_prereleases", "workflows"}
+_INCIDENT_KEYS = {"github_labels", "pagerduty"}
+_PAGERDUTY_KEYS = {"services", "urgency"}
 _HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
 _CF_KEYS = {"window_days"}
 _DASHBOARD_KEYS = {"url"}
@@ -276,6 +311,14 @@ def parse_working_agreements(r: _Reader, raw: Any, team_names: set[str]) -> tupl
         ))
     return tuple(agreements)
 
+def _workflows(r: _Reader, value: Any, key: str) -> tuple[str, ...]:
+    workflows = r.str_list(value, key)
+    for workflow in workflows:
+        if not WORKFLOW_RE.match(workflow):
+            raise r.fail(key, f"has {workflow!r}: name a workflow by its file name under .github/workflows "
+                              "(e.g. deploy.yml) or its numeric id")
+    return workflows
+
 
 def parse_config(raw: Any, path: Path) -> ProjectConfig:
     r = _Reader(path)
@@ -313,7 +356,12 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
             jira_projects=r.str_list(spec.get("jira_projects"), f"{key}.jira_projects"),
             jira_boards=r.int_list(spec.get("jira_boards"), f"{key}.jira_boards"),
             members=r.str_list(spec.get("members"), f"{key}.members"),
+            github_teams=tuple(t.lower().lstrip("@") for t in r.str_list(spec.get("github_teams"), f"{key}.github_teams")),
         )
+        for github_team in team.github_teams:
+            if not GITHUB_TEAM_RE.match(github_team):
+                raise r.fail(f"{key}.github_teams", f"has {github_team!r}, which is not a GitHub team of the form "
+                                                    "org/team-slug (as CODEOWNERS names it, e.g. @acme/platform-team)")
         if team.name == "unassigned":
             raise r.fail(key, "uses the reserved name `unassigned`")
         for repo in team.repos:
@@ -326,7 +374,8 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
             if board not in boards:
                 raise r.fail(f"{key}.jira_boards", f"names board {board}, which is not listed under jira.boards")
         for kind, values in (("repo", team.repos), ("jira project", team.jira_projects),
-                             ("jira board", tuple(map(str, team.jira_boards))), ("member", team.members)):
+                             ("jira board", tuple(map(str, team.jira_boards))), ("member", team.members),
+                             ("github team", team.github_teams)):
             for value in values:
                 if (kind, value) in owner:
                     raise r.fail(key, f"lists {kind} {value!r}, already in team {owner[(kind, value)]!r}: "
@@ -338,6 +387,11 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
     default_source = r.source(deployments.get("source"), "deployments.source", "merge")
     default_env = deployments.get("environment") or "production"
     default_pre = r.boolean(deployments.get("include_prereleases"), "deployments.include_prereleases", False)
+    default_workflows = _workflows(r, deployments.get("workflows"), "deployments.workflows")
+    if default_source == "workflow" and not default_workflows and any(repo not in (deployments.get("repos") or {})
+                                                                      for repo in repos):
+        raise r.fail("deployments.workflows", "is required with `deployments.source: workflow`: the file names of the "
+                                              "workflows that deploy, e.g. `workflows: [deploy.yml]`")
     per_repo: dict[str, RepoDeployment] = {}
     repo_overrides = deployments.get("repos") or {}
     if not isinstance(repo_overrides, dict):
@@ -351,7 +405,34 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
             source=r.source(spec.get("source"), f"{key}.source", default_source),
             environment=str(spec.get("environment") or default_env),
             include_prereleases=r.boolean(spec.get("include_prereleases"), f"{key}.include_prereleases", default_pre),
+            workflows=_workflows(r, spec.get("workflows"), f"{key}.workflows") or default_workflows,
         )
+        if per_repo[repo].source == "workflow" and not per_repo[repo].workflows:
+            raise r.fail(f"{key}.workflows", "is required with `source: workflow` (or set `deployments.workflows`): "
+                                             "the file names of the workflows that deploy, e.g. `workflows: [deploy.yml]`")
+
+    incidents = r.mapping(top.get("incidents"), "incidents", _INCIDENT_KEYS)
+    incident_labels = r.str_list(incidents.get("github_labels"), "incidents.github_labels")
+    pagerduty = None
+    if incidents.get("pagerduty") is not None:
+        pd = r.mapping(incidents.get("pagerduty"), "incidents.pagerduty", _PAGERDUTY_KEYS)
+        services_raw = pd.get("services")
+        if not isinstance(services_raw, dict) or not services_raw:
+            raise r.fail("incidents.pagerduty.services", "is required: a mapping of PagerDuty service id to team, "
+                                                         "e.g. `services: {PXXXXXX: platform}`")
+        team_names = {t.name for t in teams}
+        services: dict[str, str] = {}
+        for service_id, team_name in services_raw.items():
+            where = f"incidents.pagerduty.services.{service_id}"
+            if not isinstance(team_name, str) or team_name not in team_names:
+                raise r.fail(where, f"maps to {team_name!r}, which is not a team under `teams` "
+                                    f"(known: {', '.join(sorted(team_names)) or 'none'})")
+            services[str(service_id)] = team_name
+        urgency = pd.get("urgency")
+        if urgency is not None and urgency not in PAGERDUTY_URGENCIES:
+            raise r.fail("incidents.pagerduty.urgency", f"must be one of {', '.join(PAGERDUTY_URGENCIES)} "
+                                                        f"(got {urgency!r}); leave it out for every urgency")
+        pagerduty = PagerDutyConfig(services=services, urgency=urgency)
 
     hotfix = r.mapping(top.get("hotfix"), "hotfix", _HOTFIX_KEYS)
     change_failure = r.mapping(top.get("change_failure"), "change_failure", _CF_KEYS)
@@ -395,6 +476,9 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         dashboard_url=str(dashboard.get("url") or "http://localhost:8501"),
         backfill_days=r.positive_int(top.get("backfill_days"), "backfill_days", 30),
         working_agreements=parse_working_agreements(r, top.get("working_agreements"), {t.name for t in teams}),
+        deployment_workflows=default_workflows,
+        incident_labels=incident_labels,
+        pagerduty=pagerduty,
         source_path=path,
     )
 

@@ -32,6 +32,10 @@ class ApiUnreachableError(ApiError):
     pass
 
 
+class ApiNotFoundError(ApiError):
+    """404: the URL or a name in it (repo, workflow, service) does not exist or the token cannot see it."""
+
+
 class ApiPayloadError(ApiError):
     """The API answered with something we cannot use; names the entity and field."""
 
@@ -112,7 +116,7 @@ class HttpClient:
                     if self.on_rate_limit:
                         self.on_rate_limit(wait, url)
                 elif status == 404:
-                    raise ApiError(f"{self.name} answered 404 for {url}: check the URL and the names in the config.")
+                    raise ApiNotFoundError(f"{self.name} answered 404 for {url}: check the URL and the names in the config.")
                 elif status == 410:
                     raise ApiError(f"{self.name} answered 410 Gone for {url}: that endpoint was removed.")
                 elif status >= 500:

@@ -68,6 +68,36 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("latest_status", "text"),  # state of the newest status, lower case: success | failure | ...
         ("latest_status_at", "timestamp"), ("payload", "text"),
     ],
+    "raw_github_workflow_runs": _COMMON + [
+        ("repo", "text"), ("run_id", "bigint"), ("workflow", "text"),  # workflow: the configured file name or id
+        ("workflow_path", "text"), ("name", "text"), ("head_branch", "text"), ("head_sha", "text"),
+        ("default_branch", "text"), ("event", "text"), ("status", "text"), ("conclusion", "text"),
+        ("run_number", "integer"), ("run_attempt", "integer"), ("created_at", "timestamp"),
+        ("updated_at", "timestamp"), ("run_started_at", "timestamp"), ("payload", "text"),
+    ],
+    "raw_github_issues": _COMMON + [  # issues carrying a configured incident label
+        ("repo", "text"), ("number", "integer"), ("issue_id", "text"), ("title", "text"),
+        ("state", "text"),  # OPEN | CLOSED
+        ("labels", "text"),  # JSON array of label names
+        ("created_at", "timestamp"), ("updated_at", "timestamp"), ("closed_at", "timestamp"), ("payload", "text"),
+    ],
+    "raw_github_codeowners": _COMMON + [  # the CODEOWNERS rules of each repo's default branch at fetch time
+        ("repo", "text"), ("file_path", "text"),  # which of .github/CODEOWNERS, CODEOWNERS, docs/CODEOWNERS (NULL: none)
+        ("rule_index", "integer"),  # 0: the file marker row (no pattern); 1..n: rules in file order
+        ("pattern", "text"), ("path_regex", "text"),  # path_regex: the pattern as a POSIX regex over repo paths
+        ("owner_index", "integer"),  # one row per owner of the rule, in order (0 and NULL owner: no owners)
+        ("owner", "text"),  # lower case, without `@`: org/team-slug, a user login or an email
+    ],
+    "raw_github_pull_request_files": _COMMON + [
+        ("repo", "text"), ("pr_number", "integer"), ("path", "text"), ("additions", "integer"),
+        ("deletions", "integer"),
+    ],
+    "raw_pagerduty_incidents": _COMMON + [
+        ("incident_id", "text"), ("incident_number", "bigint"), ("title", "text"),
+        ("status", "text"),  # triggered | acknowledged | resolved
+        ("urgency", "text"), ("service_id", "text"), ("service_name", "text"), ("created_at", "timestamp"),
+        ("updated_at", "timestamp"), ("resolved_at", "timestamp"), ("payload", "text"),
+    ],
     "raw_jira_issues": _COMMON + [
         ("issue_id", "text"), ("key", "text"), ("project_key", "text"), ("issue_type", "text"),
         ("is_subtask", "boolean"), ("summary", "text"), ("status_id", "text"), ("status_name", "text"),
@@ -103,6 +133,11 @@ RAW_KEYS: dict[str, tuple[str, ...]] = {
     "raw_github_timeline_events": ("repo", "pr_number", "event_id"),
     "raw_github_releases": ("repo", "release_id"),
     "raw_github_deployments": ("repo", "deployment_id"),
+    "raw_github_workflow_runs": ("repo", "run_id"),
+    "raw_github_issues": ("repo", "number"),
+    "raw_github_codeowners": ("repo", "rule_index", "owner_index"),
+    "raw_github_pull_request_files": ("repo", "pr_number", "path"),
+    "raw_pagerduty_incidents": ("incident_id",),
     "raw_jira_issues": ("issue_id",),  # an issue is its id: a move to another project changes the key
     "raw_jira_changelog": ("issue_key", "history_id", "item_index"),
     "raw_jira_sprints": ("sprint_id",),

@@ -421,6 +421,37 @@ def _nodes(data: GitHubData, _source: Any, args: dict[str, Any]) -> list[dict[st
     return [data.nodes.get(i) for i in args["ids"]]
 
 
+def _issues(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Repository.issues with `labels` (any of), `states`, `filterBy: {since, labels, states}` and `orderBy`."""
+    items = list(source.get("_issues", []))
+    filters = args.get("filterBy") or {}
+    labels = {name.lower() for name in (args.get("labels") or []) + (filters.get("labels") or [])}
+    if labels:
+        items = [i for i in items if labels & {label["name"].lower() for label in i.get("_labels", [])}]
+    states = set(args.get("states") or []) | set(filters.get("states") or [])
+    if states:
+        items = [i for i in items if i["state"] in states]
+    since = filters.get("since")
+    if since:
+        items = [i for i in items if _parse_when(i["updatedAt"], False) >= _parse_when(str(since), False)]
+    order = args.get("orderBy") or {}
+    key = {"UPDATED_AT": "updatedAt", "CREATED_AT": "createdAt"}.get(order.get("field", "CREATED_AT"), "createdAt")
+    items.sort(key=lambda i: (i[key], i["number"]), reverse=order.get("direction") == "DESC")
+    return connection(items, **{k: args.get(k) for k in ("first", "last", "after", "before")})
+
+
+def _object(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> dict[str, Any] | None:
+    """Repository.object(expression: "<rev>:<path>"): a Blob of the default branch's `_blobs` (path -> text), else null."""
+    rev, _, path = str(args.get("expression") or "").partition(":")
+    if rev not in ("HEAD", (source.get("defaultBranchRef") or {}).get("name")):
+        return None
+    text = source.get("_blobs", {}).get(path)
+    if text is None:
+        return None
+    return {"__typename": "Blob", "id": f"B_{source['id']}:{path}", "oid": "0" * 40, "text": text,
+            "isTruncated": False, "isBinary": False, "byteSize": len(text.encode())}
+
+
 _RESOLVERS: dict[tuple[str, str], Any] = {
     ("Query", "search"): _search,
     ("Query", "repository"): _repository,
@@ -435,7 +466,17 @@ _RESOLVERS: dict[tuple[str, str], Any] = {
     ("Repository", "deployments"): _ordered("_deployments"),
     ("Repository", "pullRequests"): _page("_prs"),
     ("Deployment", "statuses"): _page("_statuses"),
+    ("Repository", "issues"): _issues,
+    ("Repository", "object"): _object,
+    ("Issue", "labels"): _page("_labels"),
+    ("PullRequest", "files"): _page("_files"),
 }
+
+
+def served_data(state: MockState) -> GitHubData:
+    """What the mock serves: a test's own GitHubData (`state.extra["github_data"]`), else the synthetic org's."""
+    override = state.extra.get("github_data")
+    return override if isinstance(override, GitHubData) else github_data(state.org)
 
 
 # -- rate limit ---------------------------------------------------------------------------------------
@@ -522,7 +563,7 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
                      "remaining": max(0, RATE_LIMIT - rate["used"]), "used": rate["used"],
                      "nodeCount": limits.node_count,
                      "resetAt": datetime.fromtimestamp(math.ceil(rate["reset"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
-    data = github_data(state.org)
+    data = served_data(state)
     result: Any = execute(schema, document, root_value=_Root(data, rate_view), variable_values=variables,
                      operation_name=name, field_resolver=_resolver(data))
     body: dict[str, Any] = {"data": result.data}

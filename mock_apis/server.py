@@ -1,6 +1,7 @@
-"""`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack and an OpenAI-compatible LLM.
+"""`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack, PagerDuty and an OpenAI-compatible LLM.
 
-Vendor behaviour lives in one module each (`github.py`, `jira.py`, `slack.py`, `llm.py`); each exposes
+Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST), `jira.py`, `slack.py`,
+`pagerduty.py`, `llm.py`); each exposes
 `register(router, state)`. This module owns routing, fault injection and request counting.
 
 Fault injection (`--fault-rate 0.2 --fault-seed 1`): before a vendor handler runs, a request may instead
@@ -92,6 +93,7 @@ class MockState:
     jira_timezone: str = "America/Los_Angeles"
     slack_token: str = "xoxb-mock-slack-token"
     openai_key: str = "mock-openai-key"
+    pagerduty_token: str = "mock-pagerduty-token"
     faults: FaultConfig = field(default_factory=FaultConfig)
     counts: dict[str, int] = field(default_factory=dict)
     switches: dict[str, Any] = field(default_factory=dict)  # per-vendor behaviour toggles, set via /_mock/switch
@@ -105,9 +107,9 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, jira, llm, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import github, github_actions, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
 
-    for vendor in (github, jira, slack, llm):
+    for vendor in (github, github_actions, jira, slack, llm, pagerduty):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
@@ -177,8 +179,8 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
                 return
             handler, match = resolved
             fault = None if parsed.path.startswith("/_mock/") else faults.pick()
-            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/")):
-                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI and Slack send 429
+            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/", "/pagerduty/")):
+                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI, Slack and PagerDuty send 429
             if fault is not None:
                 state.count(f"fault:{fault}")
                 state.count(f"faulted:/{parsed.path.split('/')[1]}")  # which API: graphql, rest, v1, slack
@@ -267,4 +269,6 @@ def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]
         "OPENAI_BASE_URL": url + "/v1",
         "OPENAI_API_KEY": creds.openai_key,
         "EMD_LLM_MODEL": "mock-model",
+        "PAGERDUTY_API_URL": url + "/pagerduty",
+        "PAGERDUTY_API_TOKEN": creds.pagerduty_token,
     }

@@ -30,6 +30,7 @@ from orchestration.defs.github.definitions import github_defs
 from orchestration.defs.ingestion import ingestion_defs, marts_after_ingestion
 from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
+from orchestration.defs.pagerduty.definitions import pagerduty_defs
 from orchestration.defs.publish import publish_defs
 from orchestration.loggers import json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
@@ -64,6 +65,7 @@ def build_definitions() -> Definitions:
         ingestion_defs(),
         github_defs(),
         jira_defs(),
+        pagerduty_defs(),
         dbt_defs(),
         insights_defs(),
         alerts_defs(),

@@ -66,6 +66,17 @@
   ({{ n | int }} * interval '1 second')
 {%- endmacro %}
 
+{# Whether `text_expression` matches the (anchored) regex `pattern_expression`: DuckDB RE2, Postgres ARE. #}
+{% macro regex_matches(text_expression, pattern_expression) -%}
+  {{ return(adapter.dispatch('regex_matches', 'engineering_metrics')(text_expression, pattern_expression)) }}
+{%- endmacro %}
+{% macro default__regex_matches(text_expression, pattern_expression) -%}
+  ({{ text_expression }} ~ {{ pattern_expression }})
+{%- endmacro %}
+{% macro duckdb__regex_matches(text_expression, pattern_expression) -%}
+  regexp_matches({{ text_expression }}, {{ pattern_expression }})
+{%- endmacro %}
+
 {# `text_expression` when it is a number written as text ('3', '0.5', '-1', '8.0'), else NULL: story
    points from a select or text field ('XL') count as no estimate instead of failing the cast. #}
 {% macro number_text_or_null(text_expression) -%}

@@ -99,6 +99,12 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
         "incident_types": list(config.incident_types),
         "blocked_statuses": [s.lower() for s in config.blocked_statuses],
         "include_subtasks": config.include_subtasks,
+        "workflows": [{"repo": repo, "workflow": w} for repo, ws in config.workflow_repos().items() for w in ws],
+        "github_teams": [{"github_team": g, "team": t.name} for t in config.teams for g in t.github_teams],
+        "incident_labels": sorted({label.lower() for label in config.incident_labels}),
+        "pagerduty_services": [{"service_id": s, "team": t} for s, t in sorted((config.pagerduty.services
+                                                                                 if config.pagerduty else {}).items())],
+        "pagerduty_urgency": config.pagerduty.urgency if config.pagerduty else None,
         "pr_type_rules": [{"type": rule.name, "labels": sorted({label.lower() for label in rule.labels}),
                            "prefixes": [prefix.lower() for prefix in rule.prefixes]} for rule in config.pr_type_rules],
         "working_agreements": [

@@ -6,11 +6,18 @@ from dagster import Definitions
 
 from orchestration.defs.github.assets import github_pull_requests, raw_github_deployments, raw_github_releases
 from orchestration.defs.github.resource import GitHubResource
+from orchestration.defs.github.source_assets import (
+    raw_github_codeowners,
+    raw_github_issues,
+    raw_github_pull_request_files,
+    raw_github_workflow_runs,
+)
 
 
 def github_defs() -> Definitions:
     # The token and URL are read from GITHUB_TOKEN / GITHUB_API_URL when a run uses the resource.
     return Definitions(
-        assets=[github_pull_requests, raw_github_releases, raw_github_deployments],
+        assets=[github_pull_requests, raw_github_releases, raw_github_deployments, raw_github_workflow_runs,
+                raw_github_issues, raw_github_codeowners, raw_github_pull_request_files],
         resources={"github": GitHubResource()},
     )

@@ -1,7 +1,10 @@
 -- Deployments per the repo's configured source (docs/metrics.md Delivery "Deployment"):
 -- merge: each PR merged into the default branch, at merged_at;
 -- release: each published release (no drafts; prereleases only if configured), at published_at;
--- deployment: each GitHub deployment to the configured environment whose latest status is success.
+-- deployment: each GitHub deployment to the configured environment whose latest status is success;
+-- workflow: each successful run of a configured workflow on the default branch, at its completion
+-- (updated_at); a re-run (run_attempt > 1) of a head commit that already had a successful run is not
+-- another deployment.
 with repos as (
     select * from {{ ref('int_github__repos') }}
 ),
@@ -50,12 +53,38 @@ github_deployments as (
       and d.environment = repos.deployment_environment
 ),
 
+successful_runs as (
+    select
+        r.*,
+        row_number() over (partition by r.repo, r.head_sha order by r.updated_at, r.run_id) as commit_success_rank
+    from {{ ref('stg_github__workflow_runs') }} as r
+    inner join repos on r.repo = repos.repo and repos.deployment_source = 'workflow'
+    inner join {{ ref('int_config__workflows') }} as w on r.repo = w.repo and r.workflow = w.workflow
+    where r.conclusion = 'success'
+      and r.updated_at is not null
+      and (r.default_branch is null or r.head_branch = r.default_branch)
+),
+
+workflow_runs as (
+    select
+        'workflow:' || repo || ':' || cast(run_id as {{ dbt.type_string() }}) as deployment_id,
+        repo,
+        updated_at as deployed_at,
+        'workflow' as source,
+        workflow || '#' || cast(run_number as {{ dbt.type_string() }}) as source_ref,
+        cast(null as {{ dbt.type_string() }}) as merged_pr_author
+    from successful_runs
+    where run_attempt <= 1 or commit_success_rank = 1
+),
+
 final as (
     select * from merges
     union all
     select * from releases
     union all
     select * from github_deployments
+    union all
+    select * from workflow_runs
 )
 
 select * from final

@@ -33,7 +33,19 @@ hotfix_prs as (
     select cast(merged_at as date) as date, repo, team, repo_team from prs where is_hotfix
 ),
 
-scoped_deployments as ({{ scoped_union('deployments', 'date, is_failure, is_rework, recovery_hours') }}),
+-- A deployment counts once per repo and for the org, and once for every team it counts for: its own and,
+-- in a CODEOWNERS repo, each team whose PRs it shipped (int_github__deployment_teams).
+scoped_deployments as (
+    select 'repo' as scope_level, repo_team as team, repo, date, is_failure, is_rework, recovery_hours
+    from deployments
+    union all
+    select 'team', dt.team, '*', d.date, d.is_failure, d.is_rework, d.recovery_hours
+    from deployments as d
+    inner join {{ ref('int_github__deployment_teams') }} as dt on d.deployment_id = dt.deployment_id
+    union all
+    select 'org', '*', '*', date, is_failure, is_rework, recovery_hours
+    from deployments
+),
 scoped_deployed_prs as ({{ scoped_union('deployed_prs', 'date, lead_time_hours, has_negative_lead_time') }}),
 scoped_hotfixes as ({{ scoped_union('hotfix_prs', 'date') }}),
 

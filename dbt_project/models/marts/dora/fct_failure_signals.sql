@@ -27,8 +27,14 @@ final as (
     select
         s.signal_id,
         s.signal_kind,
-        -- where the signal comes from: PRs from GitHub; incidents from Jira (issues of jira.incident_types)
-        case when s.signal_kind in ('hotfix', 'revert') then 'github' else 'jira' end as signal_source,
+        -- where the signal comes from: PRs from GitHub; incidents from Jira (issues of jira.incident_types),
+        -- GitHub (issues with an incidents.github_labels label) or PagerDuty (int_incidents__incidents)
+        case
+            when s.signal_kind in ('hotfix', 'revert') then 'github'
+            when s.incident_id like 'github:%' then 'github'
+            when s.incident_id like 'pagerduty:%' then 'pagerduty'
+            else 'jira'
+        end as signal_source,
         s.signal_ref,
         s.repo,
         coalesce(r.team, 'unassigned') as team,

@@ -27,12 +27,17 @@ deployments as (
     select * from {{ ref('int_github__pull_request_deployments') }}
 ),
 
+pull_request_teams as (
+    select * from {{ ref('int_github__pull_request_teams') }}
+),
+
 joined as (
     select
         pr.pr_id,
         pr.repo,
         pr.number,
-        coalesce(repos.repo_team, members.team, 'unassigned') as team,
+        coalesce(pull_request_teams.team, repos.repo_team, members.team, 'unassigned') as team,
+        pull_request_teams.team_source,
         pr.author,
         pr.is_bot_author,
         pr.title,
@@ -67,6 +72,7 @@ joined as (
     left join timeline on pr.repo = timeline.repo and pr.number = timeline.pr_number
     left join classification on pr.repo = classification.repo and pr.number = classification.number
     left join deployments on pr.repo = deployments.repo and pr.number = deployments.number
+    left join pull_request_teams on pr.repo = pull_request_teams.repo and pr.number = pull_request_teams.number
 ),
 
 final as (
@@ -115,7 +121,8 @@ final as (
         merged_at is not null and first_review_at is null as is_merged_without_review,
         coalesce(lead_time_raw_hours < 0, false) as has_negative_lead_time,
         lead_time_raw_hours,
-        deployment_id
+        deployment_id,
+        team_source
     from joined
 )
 

@@ -1,0 +1,129 @@
+"""The PagerDuty REST v2 client: incidents created in a window, for change failure rate and recovery time.
+
+`GET {PAGERDUTY_API_URL}/incidents?since=&until=&limit=100&offset=&time_zone=UTC` with `Authorization: Token
+token=$PAGERDUTY_API_TOKEN` and `Accept: application/vnd.pagerduty+json;version=2`; PagerDuty allows at most
+6 months between `since` and `until` (longer windows are split), and pages by `offset` while `more` is true.
+Only incidents of the services `incidents.pagerduty.services` maps to a team are asked for (`service_ids[]`),
+and only high (or low) urgency ones when `urgency` is set; an incident of an unmapped service is an error
+that names the config key (nothing is silently dropped or given to no team).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from emd import settings
+from emd.config import PagerDutyConfig
+from emd.http import ApiError, ApiPayloadError, ApiStats, HttpClient, RetryPolicy
+from emd.settings import SettingsError
+from emd.warehouse import to_db_timestamp, to_json
+
+TOKEN_ENV = "PAGERDUTY_API_TOKEN"
+URL_ENV = "PAGERDUTY_API_URL"
+DEFAULT_URL = "https://api.pagerduty.com"
+PAGE_LIMIT = 100
+MAX_RANGE = timedelta(days=180)  # PagerDuty: since and until at most 6 months apart
+
+
+def pagerduty_api_url() -> str:
+    return (settings.env(URL_ENV, DEFAULT_URL) or DEFAULT_URL).rstrip("/")
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class PagerDutyClient:
+    def __init__(self, token: str | None, api_url: str | None = None, policy: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        if not token:
+            raise SettingsError(
+                f"{TOKEN_ENV} is not set: it is needed to read incidents from PagerDuty because the project config "
+                f"sets `incidents.pagerduty`. Create a read-only REST API key (PagerDuty: Integrations > API Access "
+                f"Keys) and export {TOKEN_ENV}, or remove `incidents.pagerduty` from the config."
+            )
+        self.api_url = (api_url or pagerduty_api_url()).rstrip("/")
+        self.http = HttpClient(name="PagerDuty", token_env=TOKEN_ENV, url_env=URL_ENV, policy=policy or RetryPolicy(),
+                               sleep=sleep)
+        self.http.session.headers.update({
+            "Authorization": f"Token token={token}",
+            "Accept": "application/vnd.pagerduty+json;version=2",
+            "User-Agent": "engineering-metrics",
+        })
+
+    @property
+    def stats(self) -> ApiStats:
+        return self.http.stats
+
+    def incidents_between(self, start: datetime, end: datetime, config: PagerDutyConfig) -> list[dict[str, Any]]:
+        """Incidents of the mapped services created in [start, end), oldest first."""
+        found: dict[str, dict[str, Any]] = {}
+        chunk_start = start
+        while chunk_start < end:
+            chunk_end = min(end, chunk_start + MAX_RANGE)
+            for incident in self._range(chunk_start, chunk_end, config):
+                found[incident["id"]] = incident
+            chunk_start = chunk_end
+        return sorted(found.values(), key=lambda i: (i["created_at"], i["id"]))
+
+    def _range(self, start: datetime, end: datetime, config: PagerDutyConfig) -> list[dict[str, Any]]:
+        url = f"{self.api_url}/incidents"
+        out: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            params: list[tuple[str, str | int]] = [
+                ("since", _iso(start)), ("until", _iso(end)), ("limit", PAGE_LIMIT), ("offset", offset),
+                ("time_zone", "UTC"), ("sort_by", "created_at:asc"),
+            ]
+            params += [("service_ids[]", service) for service in sorted(config.services)]
+            if config.urgency:
+                params.append(("urgencies[]", config.urgency))
+            body, _headers = self.http.request_json("GET", url, params=params)
+            if not isinstance(body, dict) or not isinstance(body.get("incidents"), list):
+                raise ApiPayloadError(f"PagerDuty answered {url} without `incidents`; nothing was written for this partition")
+            for incident in body["incidents"]:
+                for field in ("id", "created_at", "status"):
+                    if not isinstance(incident, dict) or incident.get(field) is None:
+                        raise ApiPayloadError(f"PagerDuty returned an incident without `{field}` from {url}")
+                service = (incident.get("service") or {}).get("id")
+                if service not in config.services:
+                    raise ApiError(
+                        f"PagerDuty incident {incident.get('incident_number') or incident['id']} belongs to service "
+                        f"{service!r}, which `incidents.pagerduty.services` in the project config "
+                        f"({settings.config_path()}) does not map to a team: add `{service}: <team>` there."
+                    )
+                created = to_db_timestamp(incident["created_at"])
+                if created is not None and to_db_timestamp(start) <= created < to_db_timestamp(end):  # type: ignore[operator]
+                    out.append(incident)
+            if not body.get("more"):
+                return out
+            offset += len(body["incidents"]) or PAGE_LIMIT
+
+
+def incident_rows(incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{
+        "incident_id": i["id"], "incident_number": i.get("incident_number"), "title": i.get("title"),
+        "status": i["status"], "urgency": i.get("urgency"), "service_id": (i.get("service") or {}).get("id"),
+        "service_name": (i.get("service") or {}).get("summary"), "created_at": to_db_timestamp(i["created_at"]),
+        "updated_at": to_db_timestamp(i.get("updated_at")), "resolved_at": to_db_timestamp(i.get("resolved_at")),
+        "payload": to_json(i),
+    } for i in incidents]
+
+
+class PagerDutyResource(ConfigurableResource):
+    """PagerDuty's REST API v2. Unset `token` means PAGERDUTY_API_TOKEN and unset `api_url` means
+    PAGERDUTY_API_URL (default https://api.pagerduty.com; https://api.eu.pagerduty.com for EU accounts)."""
+
+    token: str | None = Field(default=None, description="A read-only REST API key (PAGERDUTY_API_TOKEN).")
+    api_url: str | None = Field(default=None, description="REST base URL (PAGERDUTY_API_URL).")
+    max_elapsed_s: float = Field(default=600.0, description="Give up on one request after this many seconds of retries.")
+
+    def client(self) -> PagerDutyClient:
+        return PagerDutyClient(self.token or settings.env(TOKEN_ENV), self.api_url or pagerduty_api_url(),
+                               policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s))
