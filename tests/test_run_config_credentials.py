@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from orchestration.definitions import build_definitions
 from orchestration.defs.github.resource import GitHubResource
 from orchestration.defs.jira.resource import JiraResource
+from orchestration.defs.pagerduty.resource import PagerDutyResource
 
 
 @pytest.mark.parametrize("resource,config", [
@@ -16,6 +17,7 @@ from orchestration.defs.jira.resource import JiraResource
     ("github", {"token": "ghp_not_from_env"}),
     ("jira", {"base_url": "https://attacker.example"}),
     ("jira", {"email": "x@attacker.example", "api_token": "t"}),
+    ("pagerduty", {"api_url": "https://attacker.example"}),
 ])
 def test_a_run_config_that_sets_a_url_or_token_is_refused_at_launch(resource: str, config: dict) -> None:
     job = build_definitions().resolve_job_def("ingestion_job")
@@ -32,6 +34,8 @@ def test_setting_them_in_code_says_they_come_from_the_environment() -> None:
         GitHubResource(api_url="https://attacker.example")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match=r"base_url cannot be set .*JIRA_BASE_URL"):
         JiraResource(base_url="https://attacker.example")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"token cannot be set .*PAGERDUTY_API_TOKEN"):
+        PagerDutyResource(token="not-from-env")  # type: ignore[call-arg]
 
 
 def test_the_resources_read_the_environment_when_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,4 +71,5 @@ def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
     assert pools == {name: "warehouse" for name in (
         "github_pull_requests", "raw_github_releases", "raw_github_deployments", "jira_issues", "raw_jira_sprints",
         "raw_jira_statuses", "dbt_models", "sprint_health", "sprint_health_slack_post", "dashboard_snapshot",
-        "agreement_nudges", "agreement_digest")}
+        "agreement_nudges", "agreement_digest", "raw_github_workflow_runs", "raw_github_issues", "raw_github_codeowners",
+        "raw_github_pull_request_files", "raw_pagerduty_incidents")}

@@ -8,30 +8,37 @@ yesterday, and a backfill of older days picks up later resolutions.
 # No `from __future__ import annotations`: Dagster reads the `context` and resource annotations at runtime.
 
 from collections.abc import Iterator
+from typing import Any
 
-from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from orchestration.defs.ingestion import INGESTION_GROUP
 from orchestration.defs.pagerduty.resource import PagerDutyResource, incident_rows
-from orchestration.defs.raw_checks import check_specs, write_and_check
-from orchestration.partitions import daily_partitions, day_window
-from orchestration.resources import ProjectConfigResource, WarehouseResource
+from orchestration.defs.raw_checks import check_specs, ingest_days
+from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy
+from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 
 @asset(name="raw_pagerduty_incidents", group_name=INGESTION_GROUP, kinds={"pagerduty"},
-       partitions_def=daily_partitions, check_specs=check_specs("raw_pagerduty_incidents"))
+       partitions_def=daily_partitions, backfill_policy=ingestion_backfill_policy, pool=WAREHOUSE_POOL,
+       check_specs=check_specs("raw_pagerduty_incidents"))
 def raw_pagerduty_incidents(context: AssetExecutionContext, pagerduty: PagerDutyResource,
                             project_config: ProjectConfigResource, warehouse: WarehouseResource
                             ) -> Iterator[MaterializeResult | AssetCheckResult]:
     """PagerDuty incidents of the mapped services created in the day, in their state at fetch time."""
     config = project_config.load()
-    start, end = day_window(context.partition_key)
-    rows = []
-    metadata: dict = {"window": f"[{start.isoformat()}, {end.isoformat()})"}
-    if config.pagerduty is not None:
-        client = pagerduty.client()
-        rows = incident_rows(client.incidents_between(start, end, config.pagerduty))
+    client = pagerduty.client() if config.pagerduty is not None else None
+
+    def fetch(key: str) -> dict[str, list[dict[str, Any]]]:
+        if client is None or config.pagerduty is None:
+            return {"raw_pagerduty_incidents": []}
+        return {"raw_pagerduty_incidents": incident_rows(client.incidents_between(*day_window(key), config.pagerduty))}
+
+    days = ingest_days(warehouse.get(), context.partition_keys, fetch)
+    metadata: dict[str, Any] = {"rows": days.written["raw_pagerduty_incidents"], "window": days.window(),
+                                "partitions": len(days.by_day),
+                                "rows_by_day": MetadataValue.json(days.rows_by_day("raw_pagerduty_incidents"))}
+    if client is not None and config.pagerduty is not None:
         metadata.update({**client.stats.as_metadata(), "services": len(config.pagerduty.services)})
-    written, checks = write_and_check(warehouse.get(), {"raw_pagerduty_incidents": rows}, context.partition_key)
-    yield MaterializeResult(metadata={"rows": written["raw_pagerduty_incidents"], **metadata})
-    yield from checks
+    yield MaterializeResult(metadata=metadata)
+    yield from days.checks

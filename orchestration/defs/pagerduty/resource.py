@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
-from dagster import ConfigurableResource
 from pydantic import Field
 
 from emd import settings
@@ -23,6 +22,7 @@ from emd.config import PagerDutyConfig
 from emd.http import ApiError, ApiPayloadError, ApiStats, HttpClient, RetryPolicy
 from emd.settings import SettingsError
 from emd.warehouse import to_db_timestamp, to_json
+from orchestration.resources import EnvOnlyCredentialsResource
 
 TOKEN_ENV = "PAGERDUTY_API_TOKEN"
 URL_ENV = "PAGERDUTY_API_URL"
@@ -116,14 +116,15 @@ def incident_rows(incidents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     } for i in incidents]
 
 
-class PagerDutyResource(ConfigurableResource):
-    """PagerDuty's REST API v2. Unset `token` means PAGERDUTY_API_TOKEN and unset `api_url` means
-    PAGERDUTY_API_URL (default https://api.pagerduty.com; https://api.eu.pagerduty.com for EU accounts)."""
+class PagerDutyResource(EnvOnlyCredentialsResource):
+    """PagerDuty's REST API v2. The key and the URL come from the environment only -- PAGERDUTY_API_TOKEN and
+    PAGERDUTY_API_URL (default https://api.pagerduty.com; https://api.eu.pagerduty.com for EU accounts), read
+    when used -- so run config cannot send the key to another host."""
 
-    token: str | None = Field(default=None, description="A read-only REST API key (PAGERDUTY_API_TOKEN).")
-    api_url: str | None = Field(default=None, description="REST base URL (PAGERDUTY_API_URL).")
+    ENV_ONLY: ClassVar[dict[str, str]] = {"api_url": "PAGERDUTY_API_URL", "token": TOKEN_ENV}
+
     max_elapsed_s: float = Field(default=600.0, description="Give up on one request after this many seconds of retries.")
 
     def client(self) -> PagerDutyClient:
-        return PagerDutyClient(self.token or settings.env(TOKEN_ENV), self.api_url or pagerduty_api_url(),
+        return PagerDutyClient(settings.env(TOKEN_ENV), pagerduty_api_url(),
                                policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s))
