@@ -16,7 +16,7 @@ import http.client
 import json
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,15 @@ class ApiUnreachableError(ApiError):
 
 class ApiPayloadError(ApiError):
     """The API answered with something we cannot use; names the entity and field."""
+
+
+class ApiServerError(ApiError):
+    """A 5xx the caller asked to see instead of a retry (`request_json(..., raise_statuses=...)`)."""
+
+    def __init__(self, message: str, status: int, body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 @dataclass
@@ -88,8 +97,12 @@ class HttpClient:
     sleep: Callable[[float], None] = time.sleep
     on_rate_limit: Callable[[float, str], None] | None = None
 
-    def request_json(self, method: str, url: str, **kwargs: Any) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
-        """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers)."""
+    def request_json(self, method: str, url: str, raise_statuses: Collection[int] = (), **kwargs: Any
+                     ) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
+        """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers).
+
+        A status in `raise_statuses` raises ApiServerError at once (the caller changes the request first:
+        GitHub's GraphQL client asks for a smaller page after a 502/504 timeout)."""
         kwargs.setdefault("timeout", self.policy.timeout_s)
         started = time.monotonic()
         attempt = 0
@@ -130,6 +143,12 @@ class HttpClient:
                     raise ApiError(f"{self.name} answered 404 for {url}: check the URL and the names in the config.")
                 elif status == 410:
                     raise ApiError(f"{self.name} answered 410 Gone for {url}: that endpoint was removed.")
+                elif status in raise_statuses:
+                    try:
+                        detail = response.json()
+                    except ValueError:
+                        detail = None
+                    raise ApiServerError(f"{self.name} answered {status} for {url}", status, detail)
                 elif status >= 500:
                     last_problem = f"{url} answered {status}"
                 elif status >= 400:
