@@ -39,6 +39,10 @@ def jira(api: MockApi, policy: RetryPolicy = FAST) -> JiraClient:
     return JiraClient(api.url, api.state.jira_email, api.state.jira_token, policy=policy)
 
 
+# Two weeks of the default org: 27 PRs of acme/api and 121 of all six repos were updated in it.
+START, END = datetime(2026, 3, 17, tzinfo=UTC), datetime(2026, 3, 31, tzinfo=UTC)
+
+
 def busiest_day(org: SyntheticOrg, repo: str) -> tuple[datetime, datetime]:
     days: dict[datetime, int] = {}
     for pr in github_data(org).pull_requests:
@@ -104,3 +108,134 @@ def test_cut_bodies_count_against_the_same_bounded_budget(mock_api: MockApi) -> 
                                         timeout_s=10))
     with pytest.raises(ApiUnreachableError, match=r"gave up after 3 attempts.*dropped in the middle.*JIRA_BASE_URL"):
         client.myself()
+
+
+# ------------------------------------------------------------------ 2. GraphQL timeouts on heavy pages
+
+@pytest.mark.parametrize("form", ["null", "502", "504"])
+def test_timed_out_search_pages_are_asked_again_smaller(mock_api: MockApi, org: SyntheticOrg, form: str) -> None:
+    start, end = START, END
+    expected = expected_numbers(org, ["acme/api"], start, end)
+    assert len(expected) == 27  # three pages of 12, so the cursor is kept across shrinks
+    # Pages of more than 12 results time out: 100 -> 50 -> 25 -> 12 (three shrinks), then every page passes.
+    switch(mock_api, github_timeout={"search_above": 12, "form": form})
+    client = github(mock_api)
+    prs = client.pull_requests_updated_between(["acme/api"], start, end)
+    assert numbers(prs) == expected
+    c = counts(mock_api)
+    assert c["github:timeout"] == 3
+    assert (c["github:search_first:100"], c["github:search_first:50"], c["github:search_first:25"]) == (1, 1, 1)
+    assert c["github:search_first:12"] == 3  # 27 PRs in pages of 12
+    assert client.page_sizes.as_metadata() == {"graphql_timeouts_page_shrinks": 3, "smallest_search_page": 12,
+                                               "smallest_nested_page": 100}
+
+
+def test_nested_page_sizes_shrink_after_the_search_page_reaches_its_floor(mock_api: MockApi,
+                                                                           org: SyntheticOrg) -> None:
+    start, end = START, END
+    assert len(expected_numbers(org, ["acme/api"], start, end)) == 27  # three pages of 10: no growth back
+    # Node count of a search page of P PRs with nested pages of Q: P (PRs) + 20P (labels) + 3PQ (reviews,
+    # commits, timeline items). Above 2,000 nodes times out: P=10, Q=100 is 3,210; P=10, Q=50 is 1,710.
+    switch(mock_api, github_timeout={"nodes_above": 2000})
+    client = github(mock_api)
+    prs = client.pull_requests_updated_between(["acme/api"], start, end)
+    assert numbers(prs) == expected_numbers(org, ["acme/api"], start, end)
+    # 100 -> 50 -> 25 -> 12 -> 10 (search), then nested 100 -> 50.
+    assert client.page_sizes.as_metadata() == {"graphql_timeouts_page_shrinks": 5, "smallest_search_page": 10,
+                                               "smallest_nested_page": 50}
+    # PRs with more nested items than a page of 50 were completed by the follow-up queries.
+    data = {(pr["_repo"], pr["number"]): pr for pr in github_data(org).pull_requests}
+    for pr in prs:
+        source = data[(pr["repository"]["nameWithOwner"], pr["number"])]
+        assert len(pr["commits"]["nodes"]) == len(source["_commits"])
+        assert len(pr["reviews"]["nodes"]) == len(source["_reviews"])
+
+
+def test_page_sizes_grow_back_after_the_timeouts_stop(mock_api: MockApi, org: SyntheticOrg) -> None:
+    repos = sorted(org.config()["github"]["repos"])
+    expected = expected_numbers(org, repos, START, END)
+    assert len(expected) == 121
+    # Two timeouts (100 -> 50 -> 25), then none. 3 pages of 25 (75 PRs) in a row double the page back to 50,
+    # and one page of 50 holds the other 46.
+    switch(mock_api, github_timeout={"search_above": 12, "times": 2})
+    client = github(mock_api)
+    assert numbers(client.pull_requests_updated_between(repos, START, END)) == expected
+    c = counts(mock_api)
+    assert c["github:timeout"] == 2 and client.page_sizes.shrinks == 2
+    assert (c["github:search_first:100"], c["github:search_first:50"], c["github:search_first:25"]) == (1, 2, 3)
+
+
+def test_timeouts_at_the_smallest_page_are_retried_within_the_budget(mock_api: MockApi, org: SyntheticOrg) -> None:
+    start, end = START, END
+    switch(mock_api, github_timeout={"search_above": 1})  # every page times out, even the smallest
+    with pytest.raises(ApiError, match="GitHub kept stopping the pull request search query .* as too slow"):
+        github(mock_api).pull_requests_updated_between(["acme/api"], start, end)
+    # 100 -> 50 -> 25 -> 12 -> 10, then the nested pages 100 -> 50 -> 25 -> 12 -> 10: 8 shrinks; then the
+    # retry budget of 4 attempts at the floor.
+    assert counts(mock_api)["github:timeout"] == 8 + 4
+
+
+# ------------------------------------------------------------------ 4. one bad repository fails no other
+
+def test_a_deleted_repository_is_left_out_and_named(mock_api: MockApi, org: SyntheticOrg) -> None:
+    start, end = START, END
+    repos = sorted(org.config()["github"]["repos"])
+    assert "acme/web" in repos and len(repos) >= 3
+    switch(mock_api, github_deleted_repos=["acme/web"])
+    client = github(mock_api)
+    prs = client.pull_requests_updated_between(repos, start, end)
+    others = [r for r in repos if r != "acme/web"]
+    assert numbers(prs) == expected_numbers(org, others, start, end) != []
+    assert list(client.repo_problems) == ["acme/web"]
+    assert "cannot find this repository" in client.repo_problems["acme/web"]
+    assert "remove it from `github.repos`" in client.repo_problems["acme/web"]
+    releases = github(mock_api).releases_between(repos, start - timedelta(days=20), end)
+    assert {r["repository"] for r in releases} <= set(others)
+
+
+def test_a_renamed_repository_is_followed_and_stored_under_the_configured_name(mock_api: MockApi,
+                                                                                org: SyntheticOrg) -> None:
+    start, end = START, END
+    repos = sorted(org.config()["github"]["repos"])
+    switch(mock_api, github_renamed_repos={"acme/api": "acme/platform-api"})
+    client = github(mock_api)
+    prs = client.pull_requests_updated_between(repos, start, end)
+    assert numbers(prs) == expected_numbers(org, repos, start, end)  # acme/api's PRs, under acme/api
+    assert client.renamed == {"acme/api": "acme/platform-api"} and client.repo_problems == {}
+    note = client.repository_metadata()["repo_renames"]
+    assert "acme/api is now acme/platform-api" in note and "change it to acme/platform-api" in note
+    releases = github(mock_api).releases_between(["acme/api"], start - timedelta(days=30), end)
+    assert releases and {r["repository"] for r in releases} == {"acme/api"}
+
+
+def test_a_repository_behind_sso_is_left_out_with_the_sso_fix(mock_api: MockApi, org: SyntheticOrg) -> None:
+    start, end = START, END
+    repos = sorted(org.config()["github"]["repos"])
+    switch(mock_api, github_sso_repos=["acme/web"])
+    client = github(mock_api)
+    prs = client.pull_requests_updated_between(repos, start, end)
+    assert numbers(prs) == expected_numbers(org, [r for r in repos if r != "acme/web"], start, end)
+    assert list(client.repo_problems) == ["acme/web"] and "SSO" in client.repo_problems["acme/web"]
+
+
+# ------------------------------------------------------------------ 5. paging that does not end
+
+def test_a_search_cursor_that_comes_back_stops_with_the_endpoint(mock_api: MockApi, org: SyntheticOrg) -> None:
+    start, end = START, END
+    assert len(expected_numbers(org, ["acme/api"], start, end)) > 10
+    switch(mock_api, github_stuck_cursor=True)
+    client = GitHubClient("mock-github-token", mock_api.url, policy=FAST, page_size=10)
+    with pytest.raises(ApiError, match=r"paging of GitHub search at .*/graphql .* does not end: .*(same|earlier)"):
+        client.pull_requests_updated_between(["acme/api"], start, end)
+    assert counts(mock_api)["github:graphql"] == 2
+
+
+def test_search_pages_past_the_total_stop_with_the_endpoint(mock_api: MockApi, org: SyntheticOrg) -> None:
+    start, end = START, END
+    total = len(expected_numbers(org, ["acme/api"], start, end))
+    switch(mock_api, github_endless_pages=True)
+    client = GitHubClient("mock-github-token", mock_api.url, policy=FAST, page_size=10)
+    with pytest.raises(ApiError, match=rf"paging of GitHub search .* more than the reported total of {total}"):
+        client.pull_requests_updated_between(["acme/api"], start, end)
+    # ceil(total / 10) pages hold every result; one more is allowed (items added while paging), then it stops.
+    assert counts(mock_api)["github:graphql"] == -(-total // 10) + 2
