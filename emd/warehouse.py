@@ -7,13 +7,15 @@ naive UTC `timestamp`s.
 
 A partition is written with `replace_partition`: delete the partition's rows and insert the new ones
 in one transaction, so a failed or killed run leaves the previous rows, and a re-run gives the same rows.
+`replace_partitions_chunked` does the same with rows that arrive in chunks (a huge day is fetched and
+inserted a page at a time inside the one transaction, so it never sits in memory whole).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -217,10 +219,22 @@ class Warehouse:
     def replace_partitions(self, tables: Mapping[str, Sequence[Mapping[str, Any]]], partition_key: str,
                            fetched_at: datetime | None = None) -> dict[str, int]:
         """Replace one partition of several raw tables in a single transaction."""
+        return self.replace_partitions_chunked(list(tables), [tables], partition_key, fetched_at)
+
+    def replace_partitions_chunked(self, tables: Sequence[str], chunks: Iterable[Mapping[str, Sequence[Mapping[str, Any]]]],
+                                   partition_key: str, fetched_at: datetime | None = None) -> dict[str, int]:
+        """Replace one partition of `tables` in a single transaction, inserting `chunks` one at a time.
+
+        `chunks` may be a generator that fetches as it goes (a day of 50,000 PRs): only one chunk's rows are
+        in memory at once, and readers see the old partition until the commit, the new one after it. An error
+        while fetching or inserting rolls everything back."""
         fetched = to_db_timestamp(fetched_at or datetime.now(UTC))
         day = date.fromisoformat(partition_key)
         ph = self._placeholder()
-        written: dict[str, int] = {}
+        written: dict[str, int] = {table: 0 for table in tables}
+        for table in tables:
+            if table not in RAW_TABLES:
+                raise WarehouseError(f"unknown raw table {table}")
         with self.connect() as conn:
             self.ensure_raw_tables(conn)
             if self.kind == "duckdb":
@@ -233,25 +247,13 @@ class Warehouse:
                     conn.execute("select pg_advisory_xact_lock(hashtextextended("
                                  "current_schema() || '.' || %s || '@' || %s, 0))", [table, partition_key])
             try:
-                for table, rows in tables.items():
-                    if table not in RAW_TABLES:
-                        raise WarehouseError(f"unknown raw table {table}")
-                    columns = [c for c, _ in RAW_TABLES[table]]
+                for table in tables:
                     conn.execute(f"delete from {table} where partition_date = {ph}", [day])  # noqa: S608 - table from RAW_TABLES
-                    values = []
-                    for row in rows:
-                        unknown = set(row) - set(columns)
-                        if unknown:
-                            raise WarehouseError(f"{table}: unexpected columns {sorted(unknown)}")
-                        full = {"partition_date": day, "fetched_at": fetched, **row}
-                        values.append([full.get(c) for c in columns])
-                    if values and self.kind == "duckdb":
-                        _duckdb_insert(conn, table, columns, values)
-                    elif values:
-                        sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})"  # noqa: S608
-                        with conn.cursor() as cur:
-                            cur.executemany(sql, values)
-                    written[table] = len(values)
+                for chunk in chunks:
+                    for table, rows in chunk.items():
+                        if table not in written:
+                            raise WarehouseError(f"rows for {table}, which this write does not replace")
+                        written[table] += self._insert(conn, table, rows, day, fetched)
                 if self.kind == "duckdb":
                     conn.execute("commit")
             except BaseException:
@@ -259,6 +261,25 @@ class Warehouse:
                     conn.execute("rollback")
                 raise
         return written
+
+    def _insert(self, conn: Any, table: str, rows: Sequence[Mapping[str, Any]], day: date,
+                fetched: datetime | None) -> int:
+        columns = [c for c, _ in RAW_TABLES[table]]
+        ph = self._placeholder()
+        values = []
+        for row in rows:
+            unknown = set(row) - set(columns)
+            if unknown:
+                raise WarehouseError(f"{table}: unexpected columns {sorted(unknown)}")
+            full = {"partition_date": day, "fetched_at": fetched, **row}
+            values.append([full.get(c) for c in columns])
+        if values and self.kind == "duckdb":
+            _duckdb_insert(conn, table, columns, values)
+        elif values:
+            sql = f"insert into {table} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})"  # noqa: S608
+            with conn.cursor() as cur:
+                cur.executemany(sql, values)
+        return len(values)
 
     def query(self, sql: str, params: Sequence[Any] = (), read_only: bool = True) -> list[tuple]:
         with self.connect(read_only=read_only) as conn:

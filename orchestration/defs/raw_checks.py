@@ -10,6 +10,7 @@ the partition that step wrote:
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,8 +57,16 @@ def check_results(warehouse: Warehouse, table: str, partition_key: str, rows_wri
 def write_and_check(warehouse: Warehouse, tables: dict[str, list[dict[str, Any]]], partition_key: str
                     ) -> tuple[dict[str, int], list[AssetCheckResult]]:
     """Replace the partition of every table in one transaction, then check what landed."""
+    return write_chunks_and_check(warehouse, list(tables), [tables], partition_key)
+
+
+def write_chunks_and_check(warehouse: Warehouse, tables: list[str],
+                           chunks: Iterable[Mapping[str, Sequence[Mapping[str, Any]]]], partition_key: str
+                           ) -> tuple[dict[str, int], list[AssetCheckResult]]:
+    """Replace the partition of `tables` in one transaction from rows that arrive in chunks (fetched as they
+    are written, so a huge day never sits in memory whole), then check what landed."""
     fetched_at = datetime.now(UTC)
-    written = warehouse.replace_partitions(tables, partition_key, fetched_at=fetched_at)
+    written = warehouse.replace_partitions_chunked(tables, chunks, partition_key, fetched_at=fetched_at)
     _, end = day_window(partition_key)
     results: list[AssetCheckResult] = []
     for table, count in written.items():
