@@ -12,7 +12,9 @@ Faithful to ../shared/specs/jira/*.json where our client depends on it:
 
 Switches (POST /_mock/switch): `jira_board_estimation`: "field" (default) | "issueCount" | "none" changes
 what /board/{id}/configuration says; `jira_payload_bug`: "issue_without_updated" | "status_without_category"
-sends a malformed payload so clients can be tested on it.
+sends a malformed payload so clients can be tested on it; `jira_repeat_page_token`: true makes search/jql
+and changelog/bulkfetch hand out the same `nextPageToken` on every page (paging that never ends, as a
+broken proxy or cache can cause).
 """
 
 from __future__ import annotations
@@ -516,8 +518,9 @@ def register(router: Router, state: MockState) -> None:
         body: dict[str, Any] = {"issues": [issue_json(i, fields, expand, jdata, tz, bug) for i in page]}
         if "names" in expand and fields:
             body["names"] = {f: FIELD_NAMES[f] for f in fields}
-        if offset + page_size < len(issues):
-            body["nextPageToken"] = _token("search", signature, offset + page_size)
+        if offset + page_size < len(issues) or switch("jira_repeat_page_token"):
+            stuck = page_size if switch("jira_repeat_page_token") else offset + page_size
+            body["nextPageToken"] = _token("search", signature, stuck)
             body["isLast"] = False
         else:
             body["isLast"] = True
@@ -616,8 +619,9 @@ def register(router: Router, state: MockState) -> None:
                 grouped.append({"issueId": str(issue_id), "changeHistories": []})
             grouped[-1]["changeHistories"].append(entry)
         out: dict[str, Any] = {"issueChangeLogs": grouped}
-        if offset + max_results < len(entries):
-            out["nextPageToken"] = _token("bulk", signature, offset + max_results)
+        if offset + max_results < len(entries) or switch("jira_repeat_page_token"):
+            stuck = max_results if switch("jira_repeat_page_token") else offset + max_results
+            out["nextPageToken"] = _token("bulk", signature, stuck)
         return Response(body=out)
 
     route("GET", r"/rest/api/3/issue/([A-Za-z0-9_-]+)/changelog", "jira:changelog_issue", issue_changelog)

@@ -239,3 +239,17 @@ def test_search_pages_past_the_total_stop_with_the_endpoint(mock_api: MockApi, o
         client.pull_requests_updated_between(["acme/api"], start, end)
     # ceil(total / 10) pages hold every result; one more is allowed (items added while paging), then it stops.
     assert counts(mock_api)["github:graphql"] == -(-total // 10) + 2
+
+
+def test_a_jira_page_token_that_comes_back_stops_with_the_endpoint(mock_api: MockApi) -> None:
+    data = jira_data(mock_api.state.org)
+    assert len(data.issues) > 200  # at least three pages of 100
+    switch(mock_api, jira_repeat_page_token=True)
+    client = jira(mock_api)
+    with pytest.raises(ApiError, match=r"paging of Jira search \(http://.*/rest/api/3/search/jql\) does not end: "
+                                       r"the same next-page cursor came back twice"):
+        list(client.search("project in (API, WEB, DATA) ORDER BY key ASC", ["updated"]))
+    assert counts(mock_api)["jira:search"] == 2
+    longest = max(data.issues, key=lambda i: len(i.histories))
+    with pytest.raises(ApiError, match=r"paging of Jira bulk changelog .*/rest/api/3/changelog/bulkfetch\) does not end"):
+        client.changelogs([str(longest.id)], page_size=5)

@@ -11,7 +11,9 @@ and not at all for a project without Jira), and hands out a `JiraClient` whose p
   field, else the field named "Story point estimate" / "Story Points".
 - `sprints(board_id)`, `statuses()`, `changelogs(ids)`, `issue_changelog(key)`.
 
-All HTTP goes through emd.http.HttpClient (retries, Retry-After, counters, clear errors).
+All HTTP goes through emd.http.HttpClient (retries, Retry-After, counters, clear errors); every paged
+endpoint goes through emd.http.PageGuard, so paging that does not end (the same `nextPageToken` twice, a
+page of items already seen, more pages than `total` allows) stops with an error naming the endpoint.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import requests
 from dagster import ConfigurableResource
 
 from emd import settings
-from emd.http import ApiError, ApiPayloadError, HttpClient, RetryPolicy
+from emd.http import ApiError, ApiPayloadError, HttpClient, PageGuard, RetryPolicy
 from emd.settings import SettingsError
 from emd.warehouse import to_db_timestamp
 
@@ -229,6 +231,7 @@ class JiraClient:
         """Every sprint of a board (closed, active, future), as the Agile API pages them."""
         out: list[dict[str, Any]] = []
         start = 0
+        guard = PageGuard(f"Jira sprints of board {board_id} ({self.base_url}/rest/agile/1.0/board/{board_id}/sprint)")
         while True:
             with _board_named(board_id):
                 body = self._get(f"/rest/agile/1.0/board/{board_id}/sprint", {"startAt": start, "maxResults": 50})
@@ -242,11 +245,13 @@ class JiraClient:
             if body.get("isLast", True) or not values:
                 return out
             start += len(values)
+            guard.page(str(start), [s["id"] for s in values], total=body.get("total"), page_size=len(values))
 
     # -- issues and changelogs ---------------------------------------------------------------------------
     def search(self, jql: str, fields: Sequence[str], expand: str = "") -> Iterator[dict[str, Any]]:
         """Every issue a JQL query finds, page by page with nextPageToken until isLast."""
         token: str | None = None
+        guard = PageGuard(f"Jira search ({self.base_url}/rest/api/3/search/jql)")
         while True:
             payload: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": SEARCH_PAGE}
             if expand:
@@ -256,9 +261,11 @@ class JiraClient:
             body = self._post("/rest/api/3/search/jql", payload)
             _need(isinstance(body, dict) and isinstance(body.get("issues"), list),
                   "Jira search (/rest/api/3/search/jql)", "issues")
-            yield from body["issues"]
             token = body.get("nextPageToken")
-            if body.get("isLast", token is None) or not token:
+            last = body.get("isLast", token is None) or not token
+            guard.page(None if last else token, [i.get("id") for i in body["issues"] if isinstance(i, dict)])
+            yield from body["issues"]
+            if last:
                 return
 
     def issues_updated_between(self, projects: Sequence[str], start: datetime, end: datetime,
@@ -315,6 +322,7 @@ class JiraClient:
         for i in range(0, len(issue_ids), BULK_CHANGELOG_ISSUES):
             chunk = list(issue_ids[i: i + BULK_CHANGELOG_ISSUES])
             token: str | None = None
+            guard = PageGuard(f"Jira bulk changelog ({self.base_url}/rest/api/3/changelog/bulkfetch)")
             while True:
                 payload: dict[str, Any] = {"issueIdsOrKeys": chunk, "maxResults": page_size}
                 if token:
@@ -330,6 +338,9 @@ class JiraClient:
                     # One issue's histories may continue on the next page.
                     out.setdefault(str(entry["issueId"]), []).extend(entry["changeHistories"])
                 token = body.get("nextPageToken")
+                guard.page(token or None, [f"{entry['issueId']}/{history.get('id')}"
+                                           for entry in body["issueChangeLogs"]
+                                           for history in entry["changeHistories"] if isinstance(history, dict)])
                 if not token:
                     break
         return out
@@ -338,6 +349,7 @@ class JiraClient:
         """One issue's complete changelog via GET /rest/api/3/issue/{key}/changelog (oldest first)."""
         out: list[dict[str, Any]] = []
         start = 0
+        guard = PageGuard(f"Jira changelog of {key} ({self.base_url}/rest/api/3/issue/{key}/changelog)")
         while True:
             body = self._get(f"/rest/api/3/issue/{key}/changelog", {"startAt": start, "maxResults": 100})
             entity = f"Jira changelog of {key}"
@@ -350,6 +362,8 @@ class JiraClient:
             if done or not body["values"]:
                 return out
             start += len(body["values"])
+            guard.page(str(start), [h.get("id") for h in body["values"] if isinstance(h, dict)],
+                       total=total if isinstance(total, int) else None, page_size=len(body["values"]))
 
 
 # ----------------------------------------------------------------------------------------------------------
