@@ -45,9 +45,10 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from graphql import (
     DocumentNode,
@@ -70,6 +71,7 @@ from graphql import (
 )
 
 from mock_apis.github_data import GitHubData, github_data
+from mock_apis.huge_day import HugeDay
 from mock_apis.server import MockState, Request, Response, Router
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "specs" / "github-schema.graphql"
@@ -236,7 +238,7 @@ def _offset(cursor: str | None) -> int | None:
         raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.") from exc
 
 
-def connection(items: list[Any], first: int | None = None, last: int | None = None, after: str | None = None,
+def connection(items: Sequence[Any], first: int | None = None, last: int | None = None, after: str | None = None,
                before: str | None = None, **extra: Any) -> dict[str, Any]:
     start, end = 0, len(items)
     a, b = _offset(after), _offset(before)
@@ -377,7 +379,8 @@ def _resolver(data: GitHubData, scenario: _Scenario) -> Any:
 class _Scenario:
     """The repository scenarios switched on for one request (deleted, renamed, behind SSO) and paging bugs."""
 
-    def __init__(self, switches: dict[str, Any]):
+    def __init__(self, switches: dict[str, Any], huge_day: HugeDay | None = None):
+        self.huge_day = huge_day
         self.deleted = {str(r).lower() for r in switches.get("github_deleted_repos") or ()}
         self.sso = {str(r).lower() for r in switches.get("github_sso_repos") or ()}
         renamed = switches.get("github_renamed_repos") or {}
@@ -413,18 +416,85 @@ class _Scenario:
         return " ".join(out)
 
 
+class _HugeMatches(Sequence[dict[str, Any]]):
+    """The org's matches followed (or, newest first, preceded) by a huge day's, built only when paged to."""
+
+    def __init__(self, regular: list[dict[str, Any]], huge: HugeDay, indices: range, repo_obj: dict[str, Any],
+                 descending: bool):
+        self.regular, self.huge, self.repo_obj, self.descending = regular, huge, repo_obj, descending
+        self.indices = indices[::-1] if descending else indices
+        self.cap: int | None = None
+
+    def capped(self, cap: int) -> _HugeMatches:
+        view = _HugeMatches(self.regular, self.huge, range(0), self.repo_obj, self.descending)
+        view.indices, view.cap = self.indices, cap
+        return view
+
+    def __len__(self) -> int:
+        total = len(self.regular) + len(self.indices)
+        return total if self.cap is None else min(total, self.cap)
+
+    def _item(self, position: int) -> dict[str, Any]:
+        if self.descending:
+            if position < len(self.indices):
+                return self.huge.pull_request(self.indices[position], self.repo_obj)
+            return self.regular[position - len(self.indices)]
+        first = len(self.regular)
+        if position < first:
+            return self.regular[position]
+        return self.huge.pull_request(self.indices[position - first], self.repo_obj)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        return self._item(index if index >= 0 else len(self) + index)
+
+
+def _with_huge_day(data: GitHubData, huge: HugeDay, query: str, regular: list[dict[str, Any]]
+                   ) -> Sequence[dict[str, Any]]:
+    repos, lo, hi, descending = [], datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), True
+    pr_only = False
+    for token in query.split():
+        key, _, value = token.partition(":")
+        key = key.lower()
+        if key == "repo" and value:
+            repos.append(value.lower())
+        elif key == "updated":
+            lo, hi = _date_filter(value)
+        elif key == "sort":
+            descending = value.partition("-")[2] != "asc"
+        elif key in ("is", "type") and value == "pr":
+            pr_only = True
+        elif key in ("is", "type", "created") or ":" in token:
+            return regular  # the huge day's PRs answer only the searches the client sends
+    repo_obj = next((r for name, r in data.repos.items() if name.lower() == huge.repo.lower()), None)
+    indices = huge.matches(repos, lo, hi) if pr_only and repo_obj is not None else range(0)
+    if not indices:
+        return regular
+    return _HugeMatches(regular, huge, indices, repo_obj or {}, descending)
+
+
 def _search(data: GitHubData, _source: Any, args: dict[str, Any], scenario: _Scenario) -> dict[str, Any]:
     query = args["query"]
     if len(query) > SEARCH_QUERY_MAX_CHARS:
         raise GraphQLError(f"The search query is too long: {len(query)} characters, the maximum is {SEARCH_QUERY_MAX_CHARS}.")
-    if args["type"] not in ("ISSUE", "ISSUE_ADVANCED"):
-        matches: list[dict[str, Any]] = []
-    else:
-        matches = search_pull_requests(data, scenario.search_query(query))
+    matches: Sequence[dict[str, Any]] = []
+    if args["type"] in ("ISSUE", "ISSUE_ADVANCED"):
+        text = scenario.search_query(query)
+        matches = search_pull_requests(data, text)
+        if scenario.huge_day is not None:
+            matches = _with_huge_day(data, scenario.huge_day, text, list(matches))
     page_args = {k: args.get(k) for k in ("first", "last", "after", "before")}
     if scenario.stuck_cursor:
         page_args["after"] = None
-    result = connection(matches[:SEARCH_RESULT_CAP], **page_args, issueCount=len(matches), codeCount=0,
+    capped = matches.capped(SEARCH_RESULT_CAP) if isinstance(matches, _HugeMatches) else list(matches[:SEARCH_RESULT_CAP])
+    result = connection(capped, **page_args, issueCount=len(matches), codeCount=0,
                         discussionCount=0, repositoryCount=0, userCount=0, wikiCount=0)
     if scenario.endless_pages:
         end = (_offset(page_args["after"]) or -1) + (page_args["first"] or 0)
@@ -604,7 +674,7 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
                      "resetAt": datetime.fromtimestamp(math.ceil(rate["reset"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     data = github_data(state.org)
     with state.lock:
-        scenario = _Scenario(dict(state.switches))
+        scenario = _Scenario(dict(state.switches), state.extra.get("huge_day"))
     result: Any = execute(schema, document, root_value=_Root(data, rate_view), variable_values=variables,
                           operation_name=name, field_resolver=_resolver(data, scenario))
     body: dict[str, Any] = {"data": result.data}

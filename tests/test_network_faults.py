@@ -253,3 +253,22 @@ def test_a_jira_page_token_that_comes_back_stops_with_the_endpoint(mock_api: Moc
     longest = max(data.issues, key=lambda i: len(i.histories))
     with pytest.raises(ApiError, match=r"paging of Jira bulk changelog .*/rest/api/3/changelog/bulkfetch\) does not end"):
         client.changelogs([str(longest.id)], page_size=5)
+
+
+# ------------------------------------------------------------------ 9. huge days
+
+def test_a_huge_day_arrives_page_by_page_and_complete(org: SyntheticOrg) -> None:
+    from mock_apis.huge_day import HugeDay
+    from mock_apis.server import MockState
+
+    day = org.anchor + timedelta(days=1)
+    state = MockState(org=org)
+    state.extra["huge_day"] = HugeDay(day, pull_requests=2_500)  # 2.5x the search cap of 1,000
+    with MockApi(state) as api:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        client = github(api)
+        chunks = list(client.pull_request_chunks(["acme/api", "acme/web"], start, start + timedelta(days=1)))
+    numbers_seen = [pr["number"] for chunk in chunks for pr in chunk]
+    assert sorted(numbers_seen) == list(range(100_000, 102_500))  # each once, though windows overlap at ties
+    assert max(len(chunk) for chunk in chunks) <= 100
+    assert client.search_windows >= 3  # the 1,000-result cap split the day
