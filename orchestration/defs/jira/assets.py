@@ -31,12 +31,12 @@ from orchestration.defs.jira.ingest import (
     ISSUES,
     SPRINTS,
     STATUSES,
-    fetch_issue_partition,
+    issue_partition_chunks,
     sprint_rows,
     status_rows,
 )
 from orchestration.defs.jira.resource import JiraClient, JiraResource
-from orchestration.defs.raw_checks import check_specs, write_and_check
+from orchestration.defs.raw_checks import check_specs, write_and_check, write_chunks_and_check
 from orchestration.partitions import daily_partitions, day_window
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
@@ -71,15 +71,16 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     config = project_config.load()
     start, end = day_window(context.partition_key)
     client = jira.client() if config.jira_projects else None
-    partition = fetch_issue_partition(client, config.jira_projects, config.jira_boards, config.story_points_field,
-                                      start, end)
-    written, checks = write_and_check(warehouse.get(), partition.rows, context.partition_key)
+    # A batch of issues at a time, written as it arrives inside the partition's one transaction.
+    fetched, chunks = issue_partition_chunks(client, config.jira_projects, config.jira_boards,
+                                             config.story_points_field, start, end)
+    written, checks = write_chunks_and_check(warehouse.get(), list(ISSUE_TABLES), chunks, context.partition_key)
     context.log.info(f"Jira {context.partition_key}: {written} in {client.stats.requests if client else 0} requests")
     for table, count in written.items():
         yield MaterializeResult(asset_key=table, metadata=_metadata(
             client, context.partition_key, count,
-            {"issues": len(partition.rows[ISSUES]), "projects": ", ".join(config.jira_projects),
-             **partition.metadata}))
+            {"issues": written[ISSUES], "projects": ", ".join(config.jira_projects),
+             **{k: v for k, v in fetched.items() if k != "issues"}}))
     yield from checks
 
 

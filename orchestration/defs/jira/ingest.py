@@ -17,7 +17,7 @@ Row conventions the dbt models rely on (see the module docs of each builder):
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,35 @@ def fetch_issue_partition(client: JiraClient | None, projects: Sequence[str], bo
         "issues_outside_window_dropped": batch.dropped_outside_window,
     }
     return IssuePartition({ISSUES: issue_rows, CHANGELOG: changelog_rows}, metadata)
+
+
+def issue_partition_chunks(client: JiraClient | None, projects: Sequence[str], boards: Sequence[int],
+                           story_points_override: str | None, start: datetime, end: datetime
+                           ) -> tuple[dict[str, Any], Iterator[dict[str, list[dict[str, Any]]]]]:
+    """The rows of `fetch_issue_partition`, a batch of issues at a time (for a write that streams them into one
+    transaction). The metadata dict is complete once the iterator is exhausted."""
+    window = f"[{start.isoformat()}, {end.isoformat()})"
+    metadata: dict[str, Any] = {"window": window}
+    if client is None or not projects:
+        metadata["note"] = "no jira.projects configured"
+        return metadata, iter([{ISSUES: [], CHANGELOG: []}])
+    points = client.story_points_fields(projects, boards, story_points_override)
+    sprint_field = client.sprint_field()
+    flagged_field = client.flagged_field()
+    extra = [sprint_field, flagged_field, *points.by_project.values()]
+    metadata.update({"story_points_fields": points.describe(), "changelogs_completed_beyond_search": 0,
+                     "issues": 0})
+
+    def chunks() -> Iterator[dict[str, list[dict[str, Any]]]]:
+        for batch in client.issue_batches_updated_between(projects, start, end, [f for f in extra if f]):
+            issue_rows, changelog_rows = issue_and_changelog_rows(batch, points, sprint_field, flagged_field)
+            metadata.update({"user_time_zone": batch.time_zone, "jql": batch.jql,
+                             "issues_outside_window_dropped": batch.dropped_outside_window})
+            metadata["changelogs_completed_beyond_search"] += batch.completed_changelogs
+            metadata["issues"] += len(issue_rows)
+            yield {ISSUES: issue_rows, CHANGELOG: changelog_rows}
+
+    return metadata, chunks()
 
 
 def issue_and_changelog_rows(batch: IssueBatch, points: StoryPointsFields, sprint_field: str | None,

@@ -37,6 +37,7 @@ from emd.warehouse import to_db_timestamp
 CREDENTIALS = "JIRA_EMAIL/JIRA_API_TOKEN"
 SEARCH_PAGE = 100  # issues per search page (Jira's most when fields and the changelog are asked for)
 BULK_CHANGELOG_ISSUES = 1000  # issueIdsOrKeys per bulk changelog request (the API's limit)
+ISSUE_BATCH = 1000  # issues (with complete changelogs) handed on at a time: a huge day never sits in memory whole
 BULK_CHANGELOG_PAGE = 1000  # histories per bulk changelog page
 STORY_POINT_NAMES = ("Story point estimate", "Story Points")  # by-name fallback, in order of preference
 SPRINT_FIELD_TYPE = "com.pyxis.greenhopper.jira:gh-sprint"
@@ -271,6 +272,24 @@ class JiraClient:
     def issues_updated_between(self, projects: Sequence[str], start: datetime, end: datetime,
                                extra_fields: Iterable[str] = ()) -> IssueBatch:
         """Issues of `projects` whose `updated` is in [start, end) (UTC), each with its complete changelog."""
+        merged: IssueBatch | None = None
+        for batch in self.issue_batches_updated_between(projects, start, end, extra_fields):
+            if merged is None:
+                merged = batch
+                continue
+            merged.issues.extend(batch.issues)
+            merged.histories.update(batch.histories)
+            merged.completed_changelogs += batch.completed_changelogs
+            merged.dropped_outside_window = batch.dropped_outside_window
+        assert merged is not None  # the generator always yields at least one (possibly empty) batch
+        return merged
+
+    def issue_batches_updated_between(self, projects: Sequence[str], start: datetime, end: datetime,
+                                      extra_fields: Iterable[str] = (), batch_size: int = ISSUE_BATCH
+                                      ) -> Iterator[IssueBatch]:
+        """The same issues as `issues_updated_between`, `batch_size` at a time with their complete changelogs,
+        so a day of 200,000 updated issues never sits in memory at once. `dropped_outside_window` counts up
+        to the batch it is on; the last batch carries the day's total."""
         zone = self.time_zone()
         lo, hi = jql_window(start, end, zone)
         quoted = ", ".join(f'"{p}"' for p in projects)
@@ -278,6 +297,7 @@ class JiraClient:
         wanted = list(dict.fromkeys([*ISSUE_FIELDS, *(f for f in extra_fields if f)]))
         issues: list[dict[str, Any]] = []
         dropped = 0
+        yielded = False
         try:
             for issue in self.search(jql, wanted, expand="changelog"):
                 _check_issue(issue)
@@ -287,11 +307,20 @@ class JiraClient:
                     issues.append(issue)
                 else:
                     dropped += 1
+                if len(issues) >= batch_size:
+                    yield self._completed(issues, zone.key, jql, dropped)
+                    yielded = True
+                    issues = []
         except ApiError as exc:
             if "answered 400" not in str(exc):
                 raise
             raise ApiError(f"Jira rejected the search over jira.projects [{', '.join(projects)}]; check those "
                            f"project keys in the project config. {exc}") from exc
+        if issues or not yielded:
+            yield self._completed(issues, zone.key, jql, dropped)
+
+    def _completed(self, issues: list[dict[str, Any]], zone: str, jql: str, dropped: int) -> IssueBatch:
+        """A batch of search results with every changelog complete (embedded ones are cut at 40 histories)."""
         histories: dict[str, list[dict[str, Any]]] = {}
         truncated: list[dict[str, Any]] = []
         for issue in issues:
@@ -312,7 +341,7 @@ class JiraClient:
                 if len(complete) < issue["changelog"]["total"]:
                     complete = self.issue_changelog(issue["key"])  # the per-issue endpoint as the fallback
                 histories[issue["id"]] = _oldest_first(complete, issue["key"])
-        return IssueBatch(issues=issues, histories=histories, time_zone=zone.key, jql=jql,
+        return IssueBatch(issues=issues, histories=histories, time_zone=zone, jql=jql,
                           completed_changelogs=len(truncated), dropped_outside_window=dropped)
 
     def changelogs(self, issue_ids: Sequence[str], page_size: int = BULK_CHANGELOG_PAGE
