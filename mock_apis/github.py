@@ -488,7 +488,7 @@ def _search(data: GitHubData, _source: Any, args: dict[str, Any], scenario: _Sce
     if args["type"] in ("ISSUE", "ISSUE_ADVANCED"):
         text = scenario.search_query(query)
         matches = search_pull_requests(data, text)
-        if scenario.huge_day is not None:
+        if scenario.huge_day is not None and scenario.huge_day.pull_requests > 0:
             matches = _with_huge_day(data, scenario.huge_day, text, list(matches))
     page_args = {k: args.get(k) for k in ("first", "last", "after", "before")}
     if scenario.stuck_cursor:

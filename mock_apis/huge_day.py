@@ -2,9 +2,11 @@
 
 On that day (after the synthetic org's anchor, so it never mixes with the org's own activity) the mock
 serves `pull_requests` extra PRs of `repo` (default 50,000 of acme/api), `updatedAt` spread evenly over
-the day, each with a label, a review, two commits and two timeline events. They are built from their
-index when a search page asks for them, never all at once, so the mock stays small and starts at once;
-GitHub's rules still apply (1,000 results per search string, pages of at most 100, cursors).
+the day, each with a label, a review, two commits and two timeline events, and `jira_issues` extra Jira
+issues of `project` (default 200,000 of API), each a story with one status change on that day. They are
+built from their index when a search page asks for them, never all at once, so the mock stays small and
+starts at once; the APIs' rules still apply (GitHub: 1,000 results per search string, pages of at most
+100; Jira: pages of 100 with nextPageToken).
 """
 
 from __future__ import annotations
@@ -103,3 +105,21 @@ class HugeDay:
         if repos and self.repo.lower() not in repos:
             return range(0)
         return self.index_range(lo, hi)
+
+    # -- Jira ------------------------------------------------------------------------------------------
+    def jira_updated_at(self, index: int) -> datetime:
+        """Issue `index`'s `updated` (milliseconds, as Jira keeps them), ascending with the index."""
+        micros = index * DAY_SECONDS * 1_000_000 // max(1, self.jira_issues)
+        return self.start + timedelta(milliseconds=micros // 1000)
+
+    def jira_issue(self, index: int, project: Any, reporter: Any) -> Any:
+        """Issue `index` of `project` (a mock JiraIssue): a story moved to In Progress by the bulk edit."""
+        from mock_apis.jira_data import IN_PROGRESS, STORY, ChangeItem, History, JiraIssue
+
+        updated = self.jira_updated_at(index)
+        issue = JiraIssue(project=project, issue_type=STORY, summary=f"Migrated ticket {index}",
+                          created=self.start - timedelta(days=10), reporter=reporter, id=5_000_000 + index,
+                          key=f"{project.key}-{100_000 + index}", status=IN_PROGRESS, assignee=reporter)
+        issue.histories = [History(id=90_000_000 + index, created=updated, author=reporter, items=[
+            ChangeItem("status", "jira", "status", "10000", "To Do", IN_PROGRESS.id, IN_PROGRESS.name)])]
+        return issue

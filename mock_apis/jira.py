@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from mock_apis.jira_data import (
@@ -392,6 +393,52 @@ class JqlQuery:
         return True
 
 
+class _HugeIssues(Sequence[JiraIssue]):
+    """The org's matches followed by a huge day's (mock_apis/huge_day.py), built only when paged to."""
+
+    def __init__(self, regular: list[JiraIssue], huge: Any, indices: range, project: Any, reporter: Person):
+        self.regular, self.huge, self.indices, self.project, self.reporter = regular, huge, indices, project, reporter
+
+    def __len__(self) -> int:
+        return len(self.regular) + len(self.indices)
+
+    def _item(self, position: int) -> JiraIssue:
+        if position < len(self.regular):
+            return self.regular[position]
+        return self.huge.jira_issue(self.indices[position - len(self.regular)], self.project, self.reporter)
+
+    @overload
+    def __getitem__(self, index: int) -> JiraIssue: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[JiraIssue]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        return self._item(index if index >= 0 else len(self) + index)
+
+
+def _with_huge_day(huge: Any, query: JqlQuery, regular: list[JiraIssue], data: JiraData) -> Sequence[JiraIssue]:
+    """A huge day's issues that `query` finds (its project and `updated` bounds; ORDER BY key puts them last)."""
+    project = next((p for p in data.org.projects if p.key == huge.project), None)
+    if project is None or (query.projects is not None and huge.project not in query.projects):
+        return regular
+    created = huge.start - timedelta(days=10)
+    lower = [(op, when) for fld, op, when in query.bounds if fld == "updated" and op in (">=", ">")]
+    upper = [(op, when) for fld, op, when in query.bounds if fld == "updated" and op in ("<", "<=")]
+    if not all(_compare(created, op, when) for fld, op, when in query.bounds if fld == "created"):
+        return regular
+    every = range(huge.jira_issues)
+    first = bisect.bisect_left(every, True, key=lambda i: all(_compare(huge.jira_updated_at(i), op, when)
+                                                              for op, when in lower))
+    stop = bisect.bisect_left(every, True, key=lambda i: not all(_compare(huge.jira_updated_at(i), op, when)
+                                                                 for op, when in upper))
+    if first >= stop:
+        return regular
+    return _HugeIssues(regular, huge, range(first, stop), project, data.org.people[0])
+
+
 def _sort_key(name: str) -> Callable[[JiraIssue], Any]:
     if name == "updated":
         return lambda i: i.updated
@@ -511,7 +558,10 @@ def register(router: Router, state: MockState) -> None:
         offset = _offset("search", signature, params.get("nextPageToken"))
         if offset is None:
             return _error(400, "The nextPageToken is invalid or does not belong to this query.")
-        issues = query.run(jdata)
+        issues: Sequence[JiraIssue] = query.run(jdata)
+        huge = state.extra.get("huge_day")
+        if huge is not None and huge.jira_issues > 0:
+            issues = _with_huge_day(huge, query, list(issues), jdata)
         page = issues[offset: offset + page_size]
         tz = zone()
         bug = switch("jira_payload_bug")

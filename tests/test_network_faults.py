@@ -272,3 +272,23 @@ def test_a_huge_day_arrives_page_by_page_and_complete(org: SyntheticOrg) -> None
     assert sorted(numbers_seen) == list(range(100_000, 102_500))  # each once, though windows overlap at ties
     assert max(len(chunk) for chunk in chunks) <= 100
     assert client.search_windows >= 3  # the 1,000-result cap split the day
+
+
+def test_a_huge_jira_day_arrives_in_batches_and_complete(org: SyntheticOrg) -> None:
+    from mock_apis.huge_day import HugeDay
+    from mock_apis.server import MockState
+
+    day = org.anchor + timedelta(days=1)
+    state = MockState(org=org)
+    state.extra["huge_day"] = HugeDay(day, pull_requests=0, jira_issues=2_500)
+    with MockApi(state) as api:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        batches = list(jira(api).issue_batches_updated_between(PROJECTS, start, start + timedelta(days=1),
+                                                               batch_size=1000))
+        searches = counts(api)["jira:search"]
+    assert [len(b.issues) for b in batches] == [1000, 1000, 500]
+    keys = [i["key"] for b in batches for i in b.issues]
+    assert keys == [f"API-{100_000 + i}" for i in range(2_500)]
+    assert all(len(b.histories[i["id"]]) == 1 for b in batches for i in b.issues)
+    # 2,500 issues in the widened JQL window, in pages of 100; the exact UTC window keeps all of them.
+    assert searches == 25 and batches[-1].dropped_outside_window == 0
