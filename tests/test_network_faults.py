@@ -292,3 +292,30 @@ def test_a_huge_jira_day_arrives_in_batches_and_complete(org: SyntheticOrg) -> N
     assert all(len(b.histories[i["id"]]) == 1 for b in batches for i in b.issues)
     # 2,500 issues in the widened JQL window, in pages of 100; the exact UTC window keeps all of them.
     assert searches == 25 and batches[-1].dropped_outside_window == 0
+
+
+def test_a_chunked_write_that_fails_midway_leaves_the_previous_partition(tmp_path) -> None:
+    from emd.settings import parse_database_url
+    from emd.warehouse import Warehouse
+
+    warehouse = Warehouse(parse_database_url(f"duckdb:///{tmp_path / 'warehouse.duckdb'}"))
+    table = "raw_jira_statuses"
+
+    def rows(prefix: str, count: int) -> list[dict[str, Any]]:
+        return [{"status_id": f"{prefix}{i}", "name": f"S{i}", "category": "new", "payload": "{}"} for i in range(count)]
+
+    assert warehouse.replace_partitions_chunked([table], iter([{table: rows("a", 3)}]), "2026-04-01") == {table: 3}
+
+    def broken():
+        yield {table: rows("b", 5)}
+        raise ApiError("the API went away after the first page")
+
+    with pytest.raises(ApiError):
+        warehouse.replace_partitions_chunked([table], broken(), "2026-04-01")
+    assert sorted(r[0] for r in warehouse.query(f"select status_id from {table}")) == ["a0", "a1", "a2"]  # noqa: S608
+    # A complete second write replaces the partition, chunk by chunk.
+    written = warehouse.replace_partitions_chunked([table], iter([{table: rows("c", 2)}, {table: rows("d", 2)}]),
+                                                   "2026-04-01")
+    assert written == {table: 4}
+    assert sorted(r[0] for r in warehouse.query(f"select status_id from {table}")) == ["c0", "c1", "d0", "d1"]  # noqa: S608
+    assert not list(tmp_path.glob(".emd-stage-*"))  # the staging files are gone
