@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check emd orchestration mock_apis app tests bench
+	$(VENV)/bin/ruff check emd orchestration mock_apis app api tests bench
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)

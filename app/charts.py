@@ -111,3 +111,25 @@ def blocked_trend(df: pd.DataFrame) -> alt.Chart:
                 color=alt.Color("team:N", title="Team"),
                 tooltip=["day:T", "team:N", "blocked_issues:Q"])
     )
+
+
+TIMELINE_PARTS = ("coding", "pickup", "review", "deploy")
+
+
+def pr_timeline(parts: pd.DataFrame, events: pd.DataFrame) -> alt.LayerChart:
+    """One PR as a bar: its coding / pickup / review / deploy parts (`parts`: part, start, end, hours)
+    with a tick per event (`events`: event, at) - first commit, opened, ready, each review, merge, deploy."""
+    bar = (
+        alt.Chart(parts, height=90)
+        .mark_bar(height=28)
+        .encode(x=alt.X("start:T", title="Time (UTC)", axis=alt.Axis(format="%b %d %H:%M")), x2="end:T",
+                color=alt.Color("part:N", title=None, sort=list(TIMELINE_PARTS)),
+                tooltip=["part:N", alt.Tooltip("start:T", format="%Y-%m-%d %H:%M"),
+                         alt.Tooltip("end:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("hours:Q", format=".1f")])
+    )
+    ticks = (
+        alt.Chart(events)
+        .mark_tick(color="black", thickness=2, size=40)
+        .encode(x="at:T", tooltip=["event:N", alt.Tooltip("at:T", format="%Y-%m-%d %H:%M")])
+    )
+    return alt.LayerChart(layer=[bar, ticks], title="Timeline (hours per part in the tooltip)")

@@ -18,6 +18,7 @@ pages = st.navigation([
     st.Page("app_pages/flow.py", title="Flow", icon=":material/merge:"),
     st.Page("app_pages/planning.py", title="Planning", icon=":material/event_note:"),
     st.Page("app_pages/sprint_health.py", title="Sprint Health", icon=":material/health_and_safety:"),
+    st.Page("app_pages/drilldown.py", title="Drilldown", icon=":material/table_rows:", url_path="drilldown"),
 ])
 
 source = queries.open_source()

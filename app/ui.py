@@ -1,4 +1,8 @@
-"""Shared page pieces: the tile (value, change against the previous period, sample size) and links."""
+"""Shared page pieces: the tile (value, trend, change against the previous period, sample size) and links.
+
+Labels, units, formatting and the low-sample threshold come from the metric catalogue
+(emd/metrics/catalogue.py); the values from emd.metrics (app/queries.py caches them).
+"""
 
 from __future__ import annotations
 
@@ -6,83 +10,69 @@ from urllib.parse import urlparse
 
 import streamlit as st
 
-from app.queries import SMALL_SAMPLE, EmptyWarehouse, Tile
+from app.queries import EmptyWarehouse, Point, TileValue
 from emd import settings
-
-DECIMALS = {"h": 1, "%": 1, "/day": 2, "days": 1, "issues": 0}
-UNIT_LABELS = {"h": "hours", "%": "%", "/day": "per day", "days": "days", "issues": "issues"}
-
-
-def format_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "—"
-    if unit == "/day":
-        return f"{value:.2f}/day"
-    if unit == "h":
-        return f"{value:.1f} h"
-    if unit == "%":
-        return f"{value:.1f}%"
-    if unit == "days":
-        return f"{value:.1f} days"
-    return f"{value:.0f}"
+from emd.metrics.catalogue import (
+    CATALOGUE,
+    LOW_SAMPLE,
+    UNIT_WORDS,
+    format_delta,
+    format_value,
+    is_better,
+    unchanged,
+)
 
 
-def format_delta(difference: float, unit: str) -> str:
-    """Signed change in the tile's unit; a rate changes by percentage points."""
-    if unit == "/day":
-        return f"{difference:+.2f}/day"
-    if unit == "h":
-        return f"{difference:+.1f} h"
-    if unit == "%":
-        return f"{difference:+.1f} pp"
-    if unit == "days":
-        return f"{difference:+.1f} days"
-    return f"{difference:+.0f}"
+def tile_label(tile: TileValue) -> str:
+    return f"{tile.label} ({UNIT_WORDS[tile.unit]})"
 
 
-def tile_label(tile: Tile) -> str:
-    return f"{tile.label} ({UNIT_LABELS[tile.unit]})"
-
-
-def tile_delta(tile: Tile, days: int) -> tuple[str | int | None, str | None]:
+def tile_delta(tile: TileValue, days: int) -> tuple[str | int | None, str | None]:
     """(delta for st.metric, words saying better/worse) or (None, None) without a previous value."""
-    current, previous = tile.current.value, tile.previous.value
-    if current is None or previous is None:
+    if tile.change is None or tile.value is None or tile.previous is None:
         return None, None
-    difference = current - previous
-    if round(difference, DECIMALS[tile.unit]) == 0:
+    m = CATALOGUE[tile.key]
+    if unchanged(m, tile.change):
         return 0, f"no change from the previous {days} days"  # 0 is drawn grey, without an arrow
-    better = (current < previous) == tile.lower_is_better
-    return format_delta(difference, tile.unit), f"{'better' if better else 'worse'} than the previous {days} days"
+    better = is_better(m, tile.value, tile.previous)
+    return format_delta(m, tile.change), f"{'better' if better else 'worse'} than the previous {days} days"
 
 
-def sample_caption(tile: Tile) -> str:
-    n = tile.current.sample
-    parts = [f"n = {n} {tile.sample_noun}"]
-    if n < SMALL_SAMPLE:
-        parts[0] = f"⚠️ {parts[0]} (fewer than {SMALL_SAMPLE}: read with care)"
+def sample_caption(tile: TileValue) -> str:
+    m = CATALOGUE[tile.key]
+    parts = [f"n = {tile.sample_size} {m.sample_noun}"]
+    if tile.low_sample:
+        parts[0] = f"⚠️ {parts[0]} (fewer than {LOW_SAMPLE}: read with care)"
     if tile.previous_ingested:
-        parts.append(f"previous: {format_value(tile.previous.value, tile.unit)}, n = {tile.previous.sample}"
-                     + (f", {tile.previous_note}" if tile.previous_note else ""))
-    else:
-        parts.append("no comparison: the previous period was not ingested")
+        previous = f"previous: {format_value(m, tile.previous)}, n = {tile.previous_sample_size}"
+        if tile.previous_band:
+            previous += f", previous band {tile.previous_band.capitalize()}"
+        parts.append(previous)
+    if tile.key == "deployment_frequency_per_day" and tile.value is not None:
+        parts.append(f"{tile.value * 7:.1f} per week")
     if tile.note:
         parts.append(tile.note)
     return " · ".join(parts)
 
 
-def render_tile(tile: Tile, days: int) -> None:
-    value = format_value(tile.current.value, tile.unit)
-    if tile.badge:
-        value = f"{value} · {tile.badge}"
+def render_tile(tile: TileValue, days: int, trend: list[Point] | None = None) -> None:
+    m = CATALOGUE[tile.key]
+    value = format_value(m, tile.value)
+    if tile.band:
+        value = f"{value} · {tile.band.capitalize()}"
     delta, words = tile_delta(tile, days)
+    # The trend line: one point per day or week of the range that has a value (a percentile or rate of
+    # an empty bucket has none and is skipped; a count of an empty bucket is 0).
+    chart = [p.value * 100 if m.unit == "rate" else p.value for p in trend or [] if p.value is not None]
     st.metric(
         tile_label(tile), value, delta=delta,
-        delta_color="inverse" if tile.lower_is_better else "normal",
+        delta_color="inverse" if m.lower_is_better else "normal",
         delta_description=words,
-        help=("Lower is better." if tile.lower_is_better else "Higher is better.")
-        + " Computed from the fact rows of the selected range (see docs/metrics.md).",
+        help=f"{m.definition} {'Lower' if m.lower_is_better else 'Higher'} is better. "
+             "Computed from the fact rows of the selected range (docs/metrics.md).",
         border=True,
+        chart_data=chart if len(chart) >= 2 else None,
+        chart_type="line",
     )
     st.caption(sample_caption(tile))
 

@@ -15,16 +15,20 @@ from typing import Any
 import streamlit as st
 
 from app import queries
-from app.queries import Dimensions, Scope, Source, Window
+from app.queries import Filters, Source
 
 ALL_ORGS = "All organisations"
 ALL_TEAMS = "All teams"
 ALL_REPOS = "All repos"
 DEFAULT_DAYS = 30
 GRAIN_OPTIONS = ("day", "week")
-UNIT_OPTIONS = ("points", "issues")
+# "sprint": each sprint on its own basis (points when its committed issues are estimated, else issue
+# counts: mv_planning_by_sprint.planning_basis), as the Sprint Health card reads it.
+UNIT_OPTIONS = ("sprint", "points", "issues")
+UNIT_LABELS = {"sprint": "Each sprint's", "points": "Points", "issues": "Issues"}
 # Query-string names (also the widgets' keys, so tests set widgets by these keys).
 PARAMS = ("org", "team", "repo", "start", "end", "grain", "unit")
+DRILL_PARAMS = ("metric", "deployment", "pr", "sprint")  # app/drill.py
 
 
 @dataclass(frozen=True)
@@ -32,11 +36,23 @@ class View:
     org: str | None
     team: str | None
     repo: str | None
-    window: Window
-    grain: str
+    filters: Filters  # what every emd.metrics question of the page takes
     unit: str
-    scope: Scope
+    teams: tuple[str, ...]  # the teams the view covers
     first_day: date | None = None
+
+    @property
+    def window(self) -> Filters:
+        return self.filters
+
+    @property
+    def grain(self) -> str:
+        return self.filters.granularity
+
+    @property
+    def basis(self) -> str | None:
+        """The planning basis for emd.metrics: None = each sprint's own."""
+        return None if self.unit == "sprint" else self.unit
 
     def describe(self) -> str:
         who = self.repo or self.team or self.org or "all teams"
@@ -65,13 +81,6 @@ def _seed(key: str, options: Sequence[Any] | None, default: Any,
     st.session_state[key] = value
 
 
-def _teams_of_org(dims: Dimensions, org: str | None) -> tuple[str, ...]:
-    if org is None or len(dims.orgs) < 2:
-        return dims.teams
-    # Teams the org mapping does not know (e.g. Jira-only teams) stay visible under every org.
-    return tuple(t for t in dims.teams if dims.org_of_team.get(t, org) == org)
-
-
 def sidebar(source: Source) -> View:
     dims = queries.dimensions(source)
     bar = st.sidebar
@@ -82,7 +91,7 @@ def sidebar(source: Source) -> View:
     org_choice = bar.selectbox("Organisation", org_options, key="org")
     org = None if org_choice == ALL_ORGS else org_choice
 
-    teams = _teams_of_org(dims, org)
+    teams = dims.teams_of_org(org)
     team_options = [ALL_TEAMS, *teams]
     _seed("team", team_options, ALL_TEAMS)
     team_choice = bar.selectbox("Team", team_options, key="team")
@@ -111,19 +120,15 @@ def sidebar(source: Source) -> View:
 
     _seed("grain", GRAIN_OPTIONS, "day")
     grain = bar.radio("Granularity", GRAIN_OPTIONS, key="grain", horizontal=True, format_func=str.capitalize)
-    _seed("unit", UNIT_OPTIONS, "points")
-    unit = bar.radio("Planning unit", UNIT_OPTIONS, key="unit", horizontal=True, format_func=str.capitalize,
-                     help="Sprint scope by story points, or by issue count for teams that do not estimate.")
+    _seed("unit", UNIT_OPTIONS, "sprint")
+    unit = bar.radio("Planning unit", UNIT_OPTIONS, key="unit", horizontal=True, format_func=UNIT_LABELS.get,
+                     help="Sprint scope by story points, or by issue count for teams that do not estimate; "
+                          "\"Each sprint's\": points for a sprint whose committed issues are estimated, else "
+                          "issue counts (as the Sprint Health card reads it).")
 
-    if team is not None:
-        scope = Scope(teams=(team,), repos=(repo,) if repo else None)
-    elif org is not None and len(dims.orgs) > 1:
-        scope = Scope(teams=teams, repos=(repo,) if repo else None)
-    else:
-        scope = Scope(teams=None, repos=(repo,) if repo else None)
-
-    view = View(org=org, team=team, repo=repo, window=Window(start, end), grain=grain, unit=unit, scope=scope,
-                first_day=dims.first_day)
+    view = View(org=org, team=team, repo=repo,
+                filters=Filters(org=org, team=team, repo=repo, start=start, end=end, granularity=grain),
+                unit=unit, teams=(team,) if team else teams, first_day=dims.first_day)
     _mirror_in_url(view)
     bar.caption(f"Build `{source.build_id}` · {source.label}")
     return view
@@ -136,6 +141,8 @@ def _mirror_in_url(view: View) -> None:
         "grain": view.grain, "unit": view.unit,
     }
     present = {k: v for k, v in wanted.items() if v is not None}
+    # The drilldown's selection (app/drill.py PARAMS) stays in the URL beside the filters.
+    present.update({k: st.query_params[k] for k in DRILL_PARAMS if k in st.query_params})
     if {k: st.query_params.get(k) for k in st.query_params} != present:
         st.query_params.from_dict(present)
 

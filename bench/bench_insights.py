@@ -41,18 +41,18 @@ def _build_marts(log) -> None:
 
 def main() -> None:
     from emd.config import load_config
-    from emd.warehouse import Warehouse
-    from mock_apis.org import SyntheticOrg
-    from mock_apis.server import MockApi, MockState
-    from orchestration.defs.insights.card import CardWriter, llm_settings, word_count
-    from orchestration.defs.insights.definitions import write_cards
-    from orchestration.defs.insights.slack_post import (
+    from emd.slack import (
         SlackPoster,
         build_message,
         latest_per_team,
         slack_target,
     )
-    from orchestration.defs.insights.store import read_rows, record_post
+    from emd.sprint_health import read_rows, record_post
+    from emd.warehouse import Warehouse
+    from mock_apis.org import SyntheticOrg
+    from mock_apis.server import MockApi, MockState
+    from orchestration.defs.insights.cache import write_cards
+    from orchestration.defs.insights.card import CardWriter, llm_settings, word_count
 
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp, MockApi(MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))) as api:

@@ -6,9 +6,11 @@ Every error raised here names the variable to fix. Values that are secrets are n
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 
 class SettingsError(RuntimeError):
@@ -23,13 +25,6 @@ def env(name: str, default: str | None = None) -> str | None:
     if value is None or value.strip() == "":
         return default
     return value.strip()
-
-
-def require(name: str, why: str) -> str:
-    value = env(name)
-    if value is None:
-        raise SettingsError(f"{name} is not set: it is needed {why}. Set it in the environment or in .env.")
-    return value
 
 
 def github_api_url() -> str:
@@ -65,11 +60,14 @@ class DatabaseTarget:
     postgres_url: str | None = None
 
     def describe(self) -> str:
-        """Human-readable, password-free."""
+        """Human-readable, password-free; never raises (it is what error messages show)."""
         if self.kind == "duckdb":
             return f"duckdb:{self.duckdb_path}"
-        parsed = urlparse(self.postgres_url or "")
-        return f"postgresql://{parsed.hostname or 'localhost'}:{parsed.port or 5432}{parsed.path}"
+        try:
+            parsed = urlparse(self.postgres_url or "")
+            return f"postgresql://{parsed.hostname or 'localhost'}:{parsed.port or 5432}{parsed.path}"
+        except ValueError:  # a bad port: show the URL as given, without its password
+            return redact_url(self.postgres_url or "")
 
 
 def parse_database_url(url: str | None) -> DatabaseTarget:
@@ -83,6 +81,7 @@ def parse_database_url(url: str | None) -> DatabaseTarget:
             raise SettingsError("DATABASE_URL=duckdb:/// names no file: use duckdb:///data/warehouse.duckdb")
         return DatabaseTarget("duckdb", duckdb_path=Path(path))
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        check_postgres_url(url)
         return DatabaseTarget("postgres", postgres_url=url.replace("postgresql+psycopg://", "postgresql://", 1))
     raise SettingsError(
         "DATABASE_URL must start with duckdb:/// or postgresql:// "
@@ -92,3 +91,70 @@ def parse_database_url(url: str | None) -> DatabaseTarget:
 
 def database_target() -> DatabaseTarget:
     return parse_database_url(env("DATABASE_URL"))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Secrets out of messages. A URL's password is replaced by *** (`postgresql://bob:***@db:5432/x`), also when
+# the URL is malformed (an unencoded `/`, `?`, `#` or `@` in the password: everything up to the last `@`).
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/?#@\"']*:)[^\s\"']*@")
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpass(?:word)?\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&'\"]+)", re.IGNORECASE)
+_ENCODE_HINT = ("percent-encode them in DATABASE_URL (/ as %2F, ? as %3F, # as %23, % as %25, @ as %40, "
+                ": as %3A), e.g. python3 -c \"import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], "
+                "safe=''))\" 'the password'")
+
+
+def redact_url(text: str) -> str:
+    """`text` with the password of every URL in it and every `password=...` keyword replaced by ***."""
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group("head") + "***", text)
+
+
+def database_url_secrets(url: str | None = None) -> list[str]:
+    """The password of DATABASE_URL (as written and percent-decoded), for redacting messages that quote it
+    in some other shape (psycopg echoes the DSN it was given)."""
+    url = env("DATABASE_URL") if url is None else url
+    if not url or "://" not in url:
+        return []
+    rest = url.split("://", 1)[1]
+    userinfo = rest[: rest.rfind("@")] if "@" in rest else ""
+    if ":" not in userinfo:
+        return []
+    password = userinfo.split(":", 1)[1]
+    return [p for p in dict.fromkeys([password, unquote(password)]) if len(p) >= 3]
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` safe for logs, Dagster, the CLI and the dashboard: URL passwords, `password=` keywords and the
+    given secrets (default: DATABASE_URL's password) replaced by ***."""
+    out = redact_url(str(text))
+    for secret in sorted(set(secrets) or set(database_url_secrets()), key=len, reverse=True):
+        if secret:
+            out = out.replace(secret, "***")
+    return out
+
+
+def check_postgres_url(url: str) -> None:
+    """One clear SettingsError, naming DATABASE_URL and showing it without its password, for a URL that
+    libpq would misread: unencoded `/ ? # @ %` in the user name or password, or a port that is no number."""
+    shown = redact(url, database_url_secrets(url))
+    rest = url.split("://", 1)[1]
+    problem = None
+    if "@" in rest:
+        userinfo = rest[: rest.rfind("@")]
+        specials = sorted({c for c in userinfo if c in "/?#@"})
+        if specials:
+            problem = (f"the user name or password contains {', '.join(repr(c) for c in specials)} unencoded, "
+                       f"so the host would be read from inside the password; {_ENCODE_HINT}")
+        elif any(c.isspace() for c in userinfo):
+            problem = f"the user name or password contains a space; {_ENCODE_HINT} (a space as %20)"
+        elif re.search(r"%(?![0-9A-Fa-f]{2})", userinfo):
+            problem = f"the user name or password contains a '%' that starts no %XX escape; {_ENCODE_HINT}"
+    if problem is None:
+        try:
+            urlparse(url).port  # noqa: B018 - raises ValueError for a port that is no number 0..65535
+        except ValueError:
+            port = rest[rest.rfind("@") + 1:].split("/", 1)[0].split("?", 1)[0].rsplit(":", 1)[-1]
+            problem = f"the port {port!r} is not a number from 1 to 65535 (e.g. postgresql://user@host:5432/db)"
+    if problem:
+        raise SettingsError(f"DATABASE_URL is malformed: {problem}. DATABASE_URL is {shown}")

@@ -45,6 +45,10 @@ MART_TABLES: tuple[str, ...] = (
     "mv_planning_by_sprint",
     "mv_planning_by_team_day",
     "metrics_daily",
+    # the rows behind the numbers (the dashboard's drilldowns)
+    "fct_failure_signals",
+    "fct_pull_request_reviews",
+    "fct_sprint_issues",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
 SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES

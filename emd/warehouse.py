@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from emd.settings import DatabaseTarget, database_target
+from emd.settings import DatabaseTarget, database_target, database_url_secrets, redact
 
 _COMMON = [("partition_date", "date"), ("fetched_at", "timestamp")]
 
@@ -100,7 +100,7 @@ RAW_KEYS: dict[str, tuple[str, ...]] = {
     "raw_github_timeline_events": ("repo", "pr_number", "event_id"),
     "raw_github_releases": ("repo", "release_id"),
     "raw_github_deployments": ("repo", "deployment_id"),
-    "raw_jira_issues": ("key",),
+    "raw_jira_issues": ("issue_id",),  # an issue is its id: a move to another project changes the key
     "raw_jira_changelog": ("issue_key", "history_id", "item_index"),
     "raw_jira_sprints": ("sprint_id",),
     "raw_jira_statuses": ("status_id",),
@@ -189,9 +189,13 @@ class Warehouse:
             try:
                 conn = psycopg.connect(str(self.target.postgres_url), autocommit=False)
             except psycopg.Error as exc:
+                # psycopg's message can quote the DSN it was given, password and all: redact it, and drop the
+                # original exception (`from None`) so Dagster's error chain and tracebacks do not show it either.
+                secrets = database_url_secrets(self.target.postgres_url)
                 raise WarehouseError(
-                    f"cannot connect to the Postgres warehouse {self.describe()} (DATABASE_URL): {exc}"
-                ) from exc
+                    f"cannot connect to the Postgres warehouse {self.describe()} (DATABASE_URL): "
+                    f"{type(exc).__name__}: {redact(str(exc), secrets)}"
+                ) from None
             try:
                 if read_only:
                     conn.read_only = True

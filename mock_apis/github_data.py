@@ -23,7 +23,7 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mock_apis.org import BOT_LOGIN, Person, Repo, SyntheticOrg
@@ -440,7 +440,3 @@ def _slug(text: str) -> str:
 
 def _db_id(node: str) -> int:
     return int(hashlib.blake2b(node.encode(), digest_size=4).hexdigest(), 16) % 2_000_000_000
-
-
-def day_start(value: datetime) -> datetime:
-    return datetime.combine(value.date(), time(0), tzinfo=UTC)

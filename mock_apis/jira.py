@@ -1,6 +1,6 @@
 """Mock Jira Cloud: platform REST v3 (search/jql, changelogs, fields, statuses, myself) and Agile 1.0.
 
-Faithful to ../shared/specs/jira/*.json where our client depends on it:
+Faithful to Jira Cloud's OpenAPI specs (the subsets in mock_apis/specs/) where our client depends on it:
 - `/rest/api/3/search/jql` (GET and POST) pages with `nextPageToken` until `isLast`, has no `total`, and
   returns only `id` per issue unless `fields` is given. The removed `/rest/api/3/search` answers 410.
 - JQL dates without a zone are read in the API user's profile time zone (`state.jira_timezone`), as Jira
@@ -12,9 +12,12 @@ Faithful to ../shared/specs/jira/*.json where our client depends on it:
 
 Switches (POST /_mock/switch): `jira_board_estimation`: "field" (default) | "issueCount" | "none" changes
 what /board/{id}/configuration says; `jira_payload_bug`: "issue_without_updated" | "status_without_category"
-sends a malformed payload so clients can be tested on it; `jira_repeat_page_token`: true makes search/jql
-and changelog/bulkfetch hand out the same `nextPageToken` on every page (paging that never ends, as a
-broken proxy or cache can cause).
+sends a malformed payload so clients can be tested on it; `jira_move_issue`: {"key": "API-12", "to": "WEB",
+"at": ISO time} moves that issue to another project at that time (same id, the target's next key, `Key` and
+`project` changelog items; the old key keeps resolving), as a user does between two ingestion runs;
+`jira_story_points_values`: {"API-3": "XL", "API-4": {"value": "L", "id": "10043"}} serves those values in
+the estimation field instead of a number (a text or select field used for estimates); `jira_repeat_page_token`: true makes search/jql and changelog/bulkfetch hand out the same
+`nextPageToken` on every page (paging that never ends, as a broken proxy or cache can cause).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from mock_apis.jira_data import (
     JiraStatus,
     Sprint,
     jira_data,
+    with_moved_issue,
 )
 from mock_apis.org import Person
 from mock_apis.server import MockState, Request, Response, Router
@@ -509,7 +513,19 @@ def _int_arg(value: Any, default: int) -> int:
 
 def register(router: Router, state: MockState) -> None:
     def data() -> JiraData:
-        return jira_data(state.org)
+        base = jira_data(state.org)
+        with state.lock:
+            move = state.switches.get("jira_move_issue")
+        if not move:
+            return base
+        signature = json.dumps(move, sort_keys=True)
+        cached = state.extra.get("jira_moved")
+        if cached is None or cached[0] != signature or cached[1] is not base:
+            moved = with_moved_issue(base, str(move["key"]), str(move["to"]),
+                                     datetime.fromisoformat(str(move["at"]).replace("Z", "+00:00")))
+            cached = (signature, base, moved)
+            state.extra["jira_moved"] = cached
+        return cached[2]
 
     def zone() -> ZoneInfo:
         return ZoneInfo(state.jira_timezone)
@@ -566,6 +582,11 @@ def register(router: Router, state: MockState) -> None:
         tz = zone()
         bug = switch("jira_payload_bug")
         body: dict[str, Any] = {"issues": [issue_json(i, fields, expand, jdata, tz, bug) for i in page]}
+        with state.lock:
+            odd_points = dict(state.switches.get("jira_story_points_values") or {})
+        for item in body["issues"]:
+            if item.get("key") in odd_points and STORY_POINT_ESTIMATE_FIELD in item.get("fields", {}):
+                item["fields"][STORY_POINT_ESTIMATE_FIELD] = odd_points[item["key"]]
         if "names" in expand and fields:
             body["names"] = {f: FIELD_NAMES[f] for f in fields}
         if offset + page_size < len(issues) or switch("jira_repeat_page_token"):

@@ -27,7 +27,7 @@ import math
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -180,6 +180,37 @@ def jira_data(org: SyntheticOrg) -> JiraData:
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.pop(next(iter(_CACHE)))
         return data
+
+
+def with_moved_issue(data: JiraData, key: str, to_project: str, at: datetime) -> JiraData:
+    """`data` as it is after issue `key` was moved to project `to_project` at `at`, as Jira Cloud does it:
+    the issue keeps its id, gets the next key of the target project, and its changelog gets one history
+    with a `Key` and a `project` item. The old key keeps resolving (by_key maps it to the moved issue).
+    Everything else is shared with `data`, which is not changed (it is memoized for other tests)."""
+    issue = data.by_key.get(key)
+    if issue is None:
+        raise KeyError(f"no Jira issue {key}")
+    target = next((p for p in data.org.projects if p.key == to_project), None)
+    if target is None:
+        raise KeyError(f"no Jira project {to_project}")
+    if at <= issue.updated:
+        raise ValueError(f"the move of {key} at {at} must come after its last update ({issue.updated})")
+    number = 1 + max((int(i.key.rsplit("-", 1)[1]) for i in data.issues if i.project.key == to_project), default=0)
+    moved_key = f"{to_project}-{number}"
+    history = History(
+        id=1 + max((h.id for i in data.issues for h in i.histories), default=20000), created=_ms(at),
+        author=issue.reporter,
+        items=[ChangeItem("Key", "jira", "issuekey", None, issue.key, None, moved_key),
+               ChangeItem("project", "jira", "project", issue.project.project_id, issue.project.name,
+                          target.project_id, target.name)],
+    )
+    moved = replace(issue, project=target, key=moved_key, histories=[*issue.histories, history])
+    issues = [moved if i is issue else i for i in data.issues]
+    by_updated = sorted(issues, key=lambda i: (i.updated, i.id))
+    by_key = {i.key: i for i in issues}
+    by_key[issue.key] = moved  # Jira redirects the old key to the moved issue
+    return replace(data, issues=issues, by_key=by_key, by_id={str(i.id): i for i in issues},
+                   by_updated=by_updated, updated_keys=[i.updated for i in by_updated])
 
 
 def generate(org: SyntheticOrg) -> JiraData:

@@ -9,7 +9,10 @@ Switches (POST /_mock/switch; `true` = every request, a number = the next N requ
 - `llm_ungrounded`: the first insight carries a number that is not in the blob;
 - `llm_too_many_words`: every item is padded far past the 180-word limit;
 - `llm_reject_structured`: a request with `response_format` gets a 400, as from servers without it;
-- `llm_rate_limit`: a 429 with a short Retry-After; `llm_server_error`: a 500.
+- `llm_rate_limit`: a 429 with a short Retry-After; `llm_server_error`: a 500;
+- `llm_mentions`: the first insight carries Slack mention and link syntax (`<!channel>`, `<!here>`, `<@U…>`,
+  `<https://…|…>`), as an answer steered by text in its input would;
+- `llm_angle_brackets`: the first insight carries `&`, `<` and `>` as plain comparisons (no mention or link).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from typing import Any
 from mock_apis.server import MockState, Request, Response, Router
 
 UNGROUNDED_NUMBER = "987.6"
+MENTIONS = " Ping <!channel> and <!here>, ask <@U024BE7LH>, and read <https://evil.example/login|the fix>."
+ANGLE_BRACKETS = " Reviews & pickups: waiting < working, and merges > reverts."
 _FILLER = ("This sentence pads the answer with words that say nothing new so that the card runs far past "
            "the word limit the product enforces on every answer it accepts from a model. ")
 
@@ -109,6 +114,10 @@ def register(router: Router, state: MockState) -> None:
         pool = _items(_blob_from(messages))
         if take_switch(state, "llm_ungrounded"):
             pool["insights"][0] = pool["insights"][0].rstrip(".") + f", a jump of {UNGROUNDED_NUMBER} hours."
+        if take_switch(state, "llm_mentions"):
+            pool["insights"][0] = pool["insights"][0] + MENTIONS
+        if take_switch(state, "llm_angle_brackets"):
+            pool["insights"][0] = pool["insights"][0] + ANGLE_BRACKETS
         if take_switch(state, "llm_too_many_words"):
             pool = {k: [item + " " + _FILLER for item in v] for k, v in pool.items()}
         if response_format and response_format.get("type") == "json_schema":

@@ -1,4 +1,4 @@
-"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd demo`."""
+"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd docs`, `emd demo`."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     from emd.config import ConfigError
     from emd.http import ApiError
     from emd.logs import configure_logging
-    from emd.settings import SettingsError
+    from emd.settings import SettingsError, database_target
     from orchestration.pipeline import PipelineError, run_pipeline
 
     if args.end < args.start:
@@ -69,6 +69,7 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         return 2
     configure_logging()  # progress lines, and Dagster's run logs, as JSON with the run id when EMD_LOG_FORMAT=json
     try:
+        database_target()  # a malformed DATABASE_URL: one message now, not one per failed step
         if args.synthetic:
             from mock_apis.server import MockApi
 
@@ -103,6 +104,12 @@ def cmd_docs(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"emd docs: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from api.server import serve  # lazily: the other commands need no FastAPI
+
+    return serve(host=args.host, port=args.port)
 
 
 def _add_mock_args(p: argparse.ArgumentParser) -> None:
@@ -147,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
     docs.set_defaults(func=cmd_docs)
 
-    demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs")
+    api = sub.add_parser("api", help="serve the metrics API (FastAPI; OpenAPI at /docs) over the published build")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.set_defaults(func=cmd_api)
+
+    demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs, metrics API")
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")
     _add_mock_args(demo)
     demo.set_defaults(func=cmd_demo)

@@ -3,7 +3,8 @@
 1. starts the mock APIs (GitHub, Jira, Slack, an OpenAI-compatible LLM) on loopback, in a child process;
 2. writes the matching project config and points every variable at the mock (no paid API is called);
 3. backfills the last 30 days, builds the marts, writes the Sprint Health cards, posts to the mock Slack;
-4. serves Dagster's UI (3000), the dashboard (8501) and the dbt docs (8080), printing their addresses.
+4. serves Dagster's UI (3000), the dashboard (8501), the dbt docs (8080) and the metrics API (8000),
+   printing their addresses.
 Ctrl-C stops everything it started.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,7 +23,7 @@ from pathlib import Path
 
 DEMO_DIR = Path(".emd/demo")
 MOCK_PORT = 8765
-PORTS = {"Dagster UI": 3000, "Dashboard": 8501, "dbt docs": 8080}
+PORTS = {"Dagster UI": 3000, "Dashboard": 8501, "dbt docs": 8080, "Metrics API": 8000}
 # The demo shows the deterministic Sprint Health card: these are unset so that no model, paid or not, is called
 # even when the user's shell has them.
 LLM_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "EMD_LLM_MODEL")
@@ -63,6 +65,15 @@ def demo_environment(root: Path, mock_url: str) -> dict[str, str]:
         "DATABASE_URL": f"duckdb:///{root / 'data' / 'warehouse.duckdb'}",
         "DAGSTER_HOME": str(root / DEMO_DIR / "dagster_home"),
     }
+
+
+def demo_api_token(root: Path) -> str:
+    """EMD_API_TOKEN when set, else a token made for this demo, kept in .emd/demo/api-token (never printed)."""
+    path = root / DEMO_DIR / "api-token"
+    token = os.environ.get("EMD_API_TOKEN", "").strip() or secrets.token_urlsafe(24)
+    path.write_text(token + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return token
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -122,10 +133,16 @@ def run_demo(args: argparse.Namespace) -> int:
         children.append(subprocess.Popen([_bin("emd"), "docs", "--port", str(PORTS["dbt docs"])],
                                          env={**os.environ, **env}, stdout=subprocess.DEVNULL,
                                          stderr=subprocess.DEVNULL))
+        api_env = {**os.environ, **env, "EMD_API_TOKEN": demo_api_token(root)}
+        children.append(subprocess.Popen([_bin("emd"), "api", "--port", str(PORTS["Metrics API"])],
+                                         env=api_env, stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL))
         for name, port in PORTS.items():
             ok = _wait_for_port(port, 120)
-            _say(f"    {name:<11} http://127.0.0.1:{port}" + ("" if ok else "   (not answering yet)"))
-        _say("Press Ctrl-C to stop the demo (the mock APIs, Dagster, the dashboard and the docs).")
+            suffix = "/docs" if name == "Metrics API" else ""
+            _say(f"    {name:<11} http://127.0.0.1:{port}{suffix}" + ("" if ok else "   (not answering yet)"))
+        _say(f"    the API's bearer token (POST /slack/summaries) is in {root / DEMO_DIR / 'api-token'}")
+        _say("Press Ctrl-C to stop the demo (the mock APIs, Dagster, the dashboard, the docs and the API).")
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(1)

@@ -19,11 +19,8 @@ from datetime import date
 
 from dagster import DagsterInstance, Definitions, JobDefinition
 
+from orchestration.job_names import INGESTION_JOB, INSIGHTS_JOB, MARTS_JOB  # noqa: F401 - re-exported
 from orchestration.partitions import days_between
-
-INGESTION_JOB = "ingestion_job"
-MARTS_JOB = "marts_job"
-INSIGHTS_JOB = "insights_job"
 
 
 class PipelineError(RuntimeError):

@@ -13,13 +13,15 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_app_pages import PUBLISHED_AT, build_fixture_warehouse
 
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
 from emd.warehouse import Warehouse
+from tests.fixtures.marts import PUBLISHED_AT
+from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehouse
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,3 +100,117 @@ def test_overview_renders_in_headless_chromium(tmp_path: Path) -> None:
             server.wait()
         log.close()
     assert (artifacts / "overview.png").stat().st_size > 10_000
+
+
+PAGES = {"overview": "", "delivery": "delivery", "flow": "flow", "planning": "planning",
+         "sprint_health": "sprint_health", "drilldown": "drilldown"}
+RANGE = "start=2026-03-02&end=2026-03-15"
+
+
+def _settled(page: Any) -> None:
+    """Wait until the script run is over: no running indicator, then a moment for the last paint."""
+    page.wait_for_selector('[data-testid="stMain"]', timeout=60_000)
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(700)
+
+
+@pytest.mark.skipif(not (Path(CHROMIUM).exists() or shutil.which("chromium")),
+                    reason="headless Chromium is not installed at /usr/bin/chromium "
+                           "(apt-get install -y chromium, as .ci/run does)")
+def test_a_tile_opens_onto_its_rows_in_headless_chromium(tmp_path: Path) -> None:
+    """Overview for a fixed range -> click the change failure rate tile's link -> its deployments ->
+    open d2 -> the incident attributed to it and why. Values computed by hand in tests/fixtures/drilldown.py."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.fixtures.drilldown import build_drilldown_warehouse
+    from tests.fixtures.marts import PUBLISHED_AT as FIXTURE_PUBLISHED_AT
+
+    live = tmp_path / "warehouse.duckdb"
+    build_drilldown_warehouse(live)
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")), now=FIXTURE_PUBLISHED_AT)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": f"duckdb:///{live}", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+           "JIRA_BASE_URL": "https://acme.atlassian.net"}
+    log = (tmp_path / "streamlit.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    try:
+        wait_healthy(url, server)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists()
+                                                 else shutil.which("chromium"), args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1800})
+                for name, path in PAGES.items():
+                    page.goto(f"{url}/{path}?{RANGE}", wait_until="domcontentloaded")
+                    _settled(page)
+                    assert page.locator('[data-testid="stException"]').count() == 0, name
+                    page.screenshot(path=str(artifacts / f"page-{name}.png"), full_page=True)
+
+                page.goto(f"{url}/?{RANGE}", wait_until="domcontentloaded")
+                page.wait_for_function(
+                    "document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 15", timeout=60_000)
+                _settled(page)
+                tile = page.locator('[data-testid="stColumn"]').filter(has_text="Change failure rate").last
+                tile.get_by_text("Rows behind this number").click()
+                page.wait_for_url("**/drilldown?**", timeout=60_000)
+                page.get_by_text("Rows behind: Change failure rate").wait_for(timeout=60_000)
+                _settled(page)
+                assert "metric=change_failure_rate" in page.url and "start=2026-03-02" in page.url
+                text = page.locator('[data-testid="stMain"]').inner_text()
+                # 8 deployments in 2026-03-02..15, 3 failed (d2, d4, d6), 1 rework (d4), 2 recovered (d2, d4)
+                assert "Change failure rate: 37.5% from 8 deployments" in text
+                assert "8 deployments · 3 failed · 1 rework · 2 recovered" in text
+                assert "Data quality" in text and "shipped no merged PR" in text  # d6, a release without a PR
+
+                picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Open a deployment")
+                picker.click()
+                page.keyboard.type("2026-03-03")
+                page.get_by_role("option", name="acme/api · 2026-03-03 10:00 UTC · failed").click()
+                page.get_by_text("Deployment of acme/api").wait_for(timeout=60_000)
+                _settled(page)
+                # the tables' markdown cells are drawn after the script run ends
+                page.locator('[data-testid="stTable"]').get_by_text("API-50").wait_for(timeout=30_000)
+                assert "deployment=d2" in page.url
+                text = page.locator('[data-testid="stMain"]').inner_text()
+                assert "When: 2026-03-03 10:00 UTC" in text
+                assert "recovered at 2026-03-03 16:00 UTC, 6.0 h after it" in text
+                # API-50, created 03-03 12:00: 2.0 h after d2, within the 7-day window
+                assert "API-50" in text
+                assert "same repo (acme/api); the latest deployment before it; 2.0 h earlier, within 7 days" in text
+                assert "acme/api#102" in text and "25.0 h" in text  # the PR it shipped, with its lead time
+                page.screenshot(path=str(artifacts / "drilldown-deployment.png"), full_page=True)
+
+                # The Slack post's link lands on the sprint's drilldown for the team and period.
+                page.goto(f"{url}/drilldown?team=web&{RANGE}&sprint=7", wait_until="domcontentloaded")
+                page.get_by_text("Sprint: WEB Sprint 7").wait_for(timeout=60_000)
+                _settled(page)
+                text = page.locator('[data-testid="stMain"]').inner_text()
+                assert "Planned vs done = 6 / 10 = 60.0%" in text
+                assert "Sprint: WEB Sprint 7 → WEB Sprint 8" in text  # the change that removed WEB-13
+                page.screenshot(path=str(artifacts / "drilldown-sprint.png"), full_page=True)
+
+                page.set_viewport_size({"width": 1400, "height": 1000})
+                page.goto(f"{url}/?{RANGE}", wait_until="domcontentloaded")
+                page.wait_for_function(
+                    "document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 15", timeout=60_000)
+                _settled(page)
+                page.screenshot(path=str(artifacts / "dashboard.png"))
+            finally:
+                browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+    for name in [*(f"page-{n}" for n in PAGES), "drilldown-deployment", "drilldown-sprint"]:
+        assert (artifacts / f"{name}.png").stat().st_size > 10_000, name

@@ -77,12 +77,14 @@ def sprint_set(text) -> frozenset:
 
 def committed_by_hand(conn) -> dict[int, tuple[int, float]]:
     """Issues (and their points) in each started sprint at its start_at, from the raw rows, in Python."""
-    issues = newest(fetch(conn, "select * from raw_jira_issues"), ("key",))
+    # an issue is its id (a move changes the key); its changelog is the one fetched with its newest row
+    issues = newest(fetch(conn, "select * from raw_jira_issues"), ("issue_id",))
+    fetched_with = {(i["key"], i["partition_date"]): issue_id for (issue_id,), i in issues.items()}
     changelog = defaultdict(list)
     for c in fetch(conn, "select * from raw_jira_changelog where field in ('sprint', 'story_points')"):
-        issue = issues.get((c["issue_key"],))
-        if issue is not None and c["partition_date"] == issue["partition_date"]:
-            changelog[(c["issue_key"], c["field"])].append(c)
+        issue_id = fetched_with.get((c["issue_key"], c["partition_date"]))
+        if issue_id is not None:
+            changelog[(issue_id, c["field"])].append(c)
     sprints = {s["sprint_id"]: s for s in newest(fetch(conn, "select * from raw_jira_sprints"), ("sprint_id",)).values()}
     completions = defaultdict(list)
     for s in sprints.values():
@@ -177,8 +179,8 @@ def test_marts_match_values_recomputed_from_raw_rows(built):
     assert checked_lead_times > 0
 
     # Jira: blocked now = current status name contains "blocked" or Flagged set; resolved per team-day.
-    issues = newest(fetch(conn, "select * from raw_jira_issues"), ("key",))
-    blocked_now = {k[0] for k, i in issues.items() if "blocked" in (i["status_name"] or "").lower() or i["flagged"]}
+    issues = newest(fetch(conn, "select * from raw_jira_issues"), ("issue_id",))
+    blocked_now = {i["key"] for i in issues.values() if "blocked" in (i["status_name"] or "").lower() or i["flagged"]}
     marts_blocked = {r["issue_key"] for r in fetch(conn, "select issue_key from fct_jira_issues where is_blocked")}
     assert marts_blocked == blocked_now
     project_team = {p: team for team, spec in config["teams"].items() for p in spec.get("jira_projects", [])}

@@ -14,7 +14,8 @@ from orchestration.defs.dbt.project import run_dbt
 
 ROOT = Path(__file__).resolve().parents[1]
 MARTS = ("fct_pull_requests", "fct_deployments", "fct_jira_issues", "mv_dora_by_repo_day", "mv_flow_by_repo_day",
-         "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily")
+         "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily", "fct_failure_signals",
+         "fct_sprint_issues", "fct_pull_request_reviews")
 
 
 def expected_unit_tests() -> set[str]:

@@ -1,6 +1,6 @@
 """The sprint_health asset against the mock OpenAI-compatible server over HTTP, on a hand-made DuckDB warehouse.
 
-The warehouse (see test_insights_marts.py) gives 8 cards: platform's Sprints 1-4 and data's weeks 2026-W10..W13.
+The warehouse (tests/fixtures/insights.py) gives 8 cards: platform's Sprints 1-4 and data's weeks 2026-W10..W13.
 """
 
 from __future__ import annotations
@@ -9,12 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 from dagster import materialize
-from test_insights_marts import NOW, PEOPLE, TITLES, _facts, build_marts, sprint4_blob, write_config
 
-from emd.settings import parse_database_url
-from emd.warehouse import Warehouse
 from mock_apis.llm import UNGROUNDED_NUMBER
 from mock_apis.server import MockApi
 from orchestration.defs.insights.blob import org_horizon, team_blobs
@@ -30,6 +26,8 @@ from orchestration.defs.insights.card import (
 )
 from orchestration.defs.insights.definitions import sprint_health
 from orchestration.resources import ProjectConfigResource, WarehouseResource
+from tests.fixtures.insights import NOW, PEOPLE, TITLES, build_marts, sprint4_blob, with_teams, write_config
+from tests.fixtures.mock import counts, llm_requests, rows, switch
 
 CARDS = 8
 
@@ -50,26 +48,6 @@ def run_cards():
 def metadata(result) -> dict:
     mat = result.asset_materializations_for_node("sprint_health")[0]
     return {k: v.value for k, v in mat.metadata.items()}
-
-
-def rows(warehouse_path: Path) -> list[dict]:
-    wh = Warehouse(parse_database_url(f"duckdb:///{warehouse_path}"))
-    with wh.connect() as conn:
-        cur = conn.execute("select * from sprint_health order by team, period_end")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-def counts(api: MockApi) -> dict:
-    return requests.get(api.url + "/_mock/counts", timeout=5).json()
-
-
-def llm_requests(api: MockApi) -> list[dict]:
-    return requests.get(api.url + "/_mock/llm/requests", timeout=5).json()
-
-
-def switch(api: MockApi, **values) -> None:
-    requests.post(api.url + "/_mock/switch", json=values, timeout=5).raise_for_status()
 
 
 def test_model_cards_follow_the_schema_and_word_limit(insights_env: MockApi, warehouse_path: Path) -> None:
@@ -205,18 +183,18 @@ def test_fallback_card_for_a_known_blob_by_hand(tmp_path: Path) -> None:
     assert card == {
         "insights": [
             # 11.6 -> 44: +32.4 h = +279.3%; n=4 < 5 is a low sample
-            "Cycle time p90 rose from 11.6 h to 44 h (+279.3%, n=4, low sample): the slowest PRs wait longer.",
+            "PR cycle time p90 rose from 11.6 h to 44 h (+279.3%, n=4, low sample): the slowest PRs wait longer.",
             # 10 -> 25: +150%
-            "Cycle time p50 rose from 10 h to 25 h (+150%, n=4, low sample): work takes longer to merge.",
+            "PR cycle time p50 rose from 10 h to 25 h (+150%, n=4, low sample): work takes longer to merge.",
             # 2 -> 5: +150%
             "Time to first review p50 rose from 2 h to 5 h (+150%, n=4, low sample): authors wait longer for feedback.",
         ],
         "risks": [
             # W13 p50 40 vs trailing mean 12.75 (shown with one decimal: 12.8), z 7.58
-            "Cycle time p50 in 2026-W13 was 40 h against a trailing mean of 12.8 h (z=7.58): work may spill past the "
+            "PR cycle time p50 in 2026-W13 was 40 h against a trailing mean of 12.8 h (z=7.58): work may spill past the "
             "period end.",
             # W13 p90 48 vs 13.75 -> 13.8, z 7.15
-            "Cycle time p90 in 2026-W13 was 48 h against a trailing mean of 13.8 h (z=7.15): long-running PRs invite "
+            "PR cycle time p90 in 2026-W13 was 48 h against a trailing mean of 13.8 h (z=7.15): long-running PRs invite "
             "merge conflicts.",
         ],
         "recommendations": [
@@ -225,10 +203,10 @@ def test_fallback_card_for_a_known_blob_by_hand(tmp_path: Path) -> None:
             "Set a review rotation so every ready pull request is reviewed the same day.",
         ],
     }
-    # words counted by hand, item by item: 19 + 19 + 21 | 23 + 21 | 12 + 12 + 14 = 141 <= 180
+    # words counted by hand, item by item: 20 + 20 + 21 | 24 + 22 | 12 + 12 + 14 = 145 <= 180
     assert [len(s.split()) for s in card["insights"] + card["risks"] + card["recommendations"]] == \
-        [19, 19, 21, 23, 21, 12, 12, 14]
-    assert word_count(card) == 141
+        [20, 20, 21, 24, 22, 12, 12, 14]
+    assert word_count(card) == 145
     assert validate_card(card, blob) == []
 
 
@@ -241,36 +219,43 @@ def test_grounding_allows_rounding_and_percent_forms_only() -> None:
     assert bad == ["`insights` must have exactly 3 items (it has 2)"]
 
 
-# WEB Sprint 14 of the default synthetic org (as the real marts gave it): everything improved.
-IMPROVED_BLOB = json.loads(
-    '{"anomalies":{"items":[],"trailing_weeks":8,"z_threshold":2.0},"comparison_periods":1,"low_sample_threshold":5,'
-    '"metrics":{"carryover_pct":{"change":-25.46,"change_pct":-60.6,"previous":[42.0],"previous_sample_sizes":[13],'
-    '"sample_of":"committed issues","sample_size":25,"trend":"better","value":16.54},"change_failure_rate":{"change":'
-    '-0.151,"change_pct":-35.2,"previous":[0.429],"previous_sample_sizes":[7],"sample_of":"deployments","sample_size"'
-    ':18,"trend":"better","value":0.278},"cycle_time_p50_hours":{"change":-3.45,"change_pct":-15.4,"previous":[22.42],'
-    '"previous_sample_sizes":[11],"sample_of":"merged PRs","sample_size":32,"trend":"better","value":18.97},'
-    '"cycle_time_p90_hours":{"change":-35.13,"change_pct":-34.9,"previous":[100.52],"previous_sample_sizes":[11],'
-    '"sample_of":"merged PRs","sample_size":32,"trend":"better","value":65.39},"deploys_per_day":{"change":0.78,'
-    '"change_pct":164.3,"previous":[0.48],"previous_sample_sizes":[7],"sample_of":"deployments","sample_size":18,'
-    '"trend":"better","value":1.26},"lead_time_p50_hours":{"change":-12.41,"change_pct":-18.4,"previous":[67.47],'
-    '"previous_sample_sizes":[7],"sample_of":"deployed PRs","sample_size":32,"trend":"better","value":55.06},'
-    '"planned_vs_done_pct":{"change":22.56,"change_pct":38.1,"previous":[59.18],"previous_sample_sizes":[13],'
-    '"sample_of":"committed issues","sample_size":25,"trend":"better","value":81.74},"scope_change_pct":{"change":'
-    '-0.64,"change_pct":-6.3,"previous":[10.2],"previous_sample_sizes":[13],"sample_of":"committed issues",'
-    '"sample_size":25,"trend":"better","value":9.57},"time_to_first_review_p50_hours":{"change":-0.5,"change_pct":'
-    '-12.9,"previous":[3.87],"previous_sample_sizes":[10],"sample_of":"reviewed PRs","sample_size":29,"trend":'
-    '"better","value":3.37}},"period":{"days":14.32,"end":"2026-03-21T21:24:55","id":"74","kind":"sprint","start":'
-    '"2026-03-07T13:40:06"},"planning_basis":"story points","previous_periods":[{"end":"2026-03-07T02:23:08","id":'
-    '"73","start":"2026-02-20T09:02:00"}],"schema":"sprint-health-blob-v1","team":"web"}')
+def _entry(value: float, before: float, n: int, change: float, change_pct: float, sample_of: str) -> dict:
+    """One metric of a hand-made blob: its value, the previous period's, and the change between them."""
+    return {"value": value, "sample_size": n, "sample_of": sample_of, "previous": [before],
+            "previous_sample_sizes": [n], "change": change, "change_pct": change_pct, "trend": "better"}
+
+
+# A small hand-made sprint blob in which everything improved (changes = value - previous, change_pct = change /
+# previous x 100, rounded as the blob rounds them).
+IMPROVED_BLOB = {
+    "schema": "sprint-health-blob-v2", "team": "web", "comparison_periods": 1, "low_sample_threshold": 5,
+    "period": {"kind": "sprint", "id": "74", "start": "2026-03-07T13:40:06", "end": "2026-03-21T21:24:55",
+               "days": 14.32},
+    "previous_periods": [{"id": "73", "start": "2026-02-20T09:02:00", "end": "2026-03-07T02:23:08"}],
+    "planning_basis": "story points",
+    "anomalies": {"items": [], "trailing_weeks": 8, "z_threshold": 2.0},
+    "metrics": {
+        # 0.48 -> 1.26: +0.78 = +162.5%
+        "deployment_frequency_per_day": _entry(1.26, 0.48, 18, 0.78, 162.5, "deployments"),
+        # 0.429 -> 0.278: -0.151 = -35.2%
+        "change_failure_rate": _entry(0.278, 0.429, 18, -0.151, -35.2, "deployments"),
+        # 22.42 -> 18.97: -3.45 = -15.4%; 100.52 -> 65.39: -35.13 = -34.9%
+        "cycle_time_p50_hours": _entry(18.97, 22.42, 32, -3.45, -15.4, "merged PRs"),
+        "cycle_time_p90_hours": _entry(65.39, 100.52, 32, -35.13, -34.9, "merged PRs"),
+        # 42 -> 16.54: -25.46 = -60.6%; 59.18 -> 81.74: +22.56 = +38.1%
+        "carryover_pct": _entry(16.54, 42.0, 25, -25.46, -60.6, "committed issues"),
+        "planned_vs_done_pct": _entry(81.74, 59.18, 25, 22.56, 38.1, "committed issues"),
+    },
+}
 
 
 def test_fallback_card_when_everything_improved_by_hand() -> None:
-    """Largest |change_pct|: deployments 164.3, carryover 60.6, planned vs done 38.1. Nothing worsened, so the
+    """Largest |change_pct|: deployments 162.5, carryover 60.6, planned vs done 38.1. Nothing worsened, so the
     risks are levels: change failure rate 0.278 >= 0.15, and p90 65.39 >= 3 x p50 18.97 = 56.91."""
     card = fallback_card(IMPROVED_BLOB)
     assert card == {
         "insights": [
-            "Deployments per day rose from 0.48/day to 1.26/day (+164.3%, n=18): changes reach users more often.",
+            "Deployment frequency rose from 0.48/day to 1.26/day (+162.5%, n=18): changes reach users more often.",
             # 42 -> 16.54 (one decimal: 16.5), change -25.46 points (-25.5 pts)
             "Carryover fell from 42% to 16.5% (-25.5 pts, n=25): less work slipped.",
             # 59.18 -> 81.74 (59.2 -> 81.7), +22.56 points
@@ -292,11 +277,11 @@ def test_fallback_card_when_everything_improved_by_hand() -> None:
 def test_fallback_card_for_a_first_sprint_by_hand(tmp_path: Path) -> None:
     """Sprint 1 of test_insights_marts: no merged PR, 0 deployments in 14 days, planning by issue count
     (scope 5, carryover 10, planned vs done 90: no level risk), no earlier sprint."""
-    facts = _facts(build_marts(tmp_path / "w.duckdb"))
-    blob = team_blobs(facts["platform"], True, org_horizon(facts, NOW))[0].blob
+    blob = with_teams(build_marts(tmp_path / "w.duckdb"),
+                      lambda teams, _: team_blobs(teams["platform"], True, org_horizon(teams, NOW))[0].blob)
     assert blob["planning_basis"] == "issue counts"
     assert fallback_card(blob) == {
-        "insights": ["Deployments per day was 0/day (n=0, low sample); no earlier sprint to compare.",
+        "insights": ["Deployment frequency was 0/day (n=0, low sample); no earlier sprint to compare.",
                      "Scope change was 5% (n=10).",
                      "Carryover was 10% (n=10)."],
         "risks": ["This is the first sprint in the data, so no trend can warn early yet.",

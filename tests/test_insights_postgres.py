@@ -9,26 +9,22 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_insights_marts import _PR_COLUMNS, _SPRINT_COLUMNS, NOW, build_marts, sprint4_blob
 
 from emd.settings import parse_database_url
+from emd.sprint_health import read_rows, record_post
 from emd.warehouse import Warehouse
+from orchestration.defs.insights.cache import write_cards
 from orchestration.defs.insights.card import CardWriter, fallback_card
-from orchestration.defs.insights.definitions import write_cards
-from orchestration.defs.insights.store import read_rows, record_post
+from tests.fixtures.insights import NOW, build_marts, sprint4_blob
+from tests.fixtures.marts import MART_DDL
 
 pytestmark = pytest.mark.postgres
-DDL = {
-    "fct_pull_requests": _PR_COLUMNS,
-    "fct_deployments": "deployment_id text, repo text, team text, deployed_at timestamp, source text, "
-                       "is_failure boolean, is_rework boolean, recovered_at timestamp",
-    "mv_planning_by_sprint": _SPRINT_COLUMNS,
-}
+DDL = {t: MART_DDL[t] for t in ("fct_pull_requests", "fct_deployments", "mv_planning_by_sprint")}
 
 
 @pytest.fixture
 def marts_url(postgres_url: str, tmp_path: Path) -> str:
-    """A schema of its own (conftest's `postgres_url`) with the marts of test_insights_marts."""
+    """A schema of its own (conftest's `postgres_url`) with the marts of tests/fixtures/insights.py."""
     import psycopg
 
     source = duckdb.connect(str(build_marts(tmp_path / "marts.duckdb")), read_only=True)

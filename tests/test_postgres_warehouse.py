@@ -15,8 +15,8 @@ import pytest
 
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
+from emd.sprint_health import SprintHealthRow, upsert_rows
 from emd.warehouse import Warehouse, WarehouseError
-from orchestration.defs.insights.store import SprintHealthRow, upsert_rows
 
 pytestmark = pytest.mark.postgres
 TESTS = Path(__file__).parent

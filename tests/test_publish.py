@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetKey, Definitions, materialize
-from test_app_pages import build_fixture_warehouse
 
 from app import queries
+from emd.metrics.source import frame
 from emd.settings import parse_database_url
 from emd.snapshot import (
     KEEP_BUILDS,
@@ -29,6 +29,7 @@ from emd.snapshot import (
 from emd.warehouse import Warehouse
 from orchestration.defs.publish import dashboard_snapshot, publish_defs
 from orchestration.resources import WarehouseResource
+from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehouse
 
 
 def warehouse_at(path: Path) -> Warehouse:
@@ -120,7 +121,7 @@ def test_reader_keeps_answering_while_a_writer_holds_the_live_file(live: Path,
         # ...but the dashboard reads the published build, and answers.
         source = queries.open_source()
         assert isinstance(source, queries.Source)
-        failed = queries.execute(source, "select count(*) as n from fct_deployments where is_failure")
+        failed = frame(source, "select count(*) as n from fct_deployments where is_failure")
         assert failed["n"].tolist() == [4]
     finally:
         writer.kill()

@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import duckdb
 import pytest
-from test_app_pages import CURRENT, MART_DDL, build_fixture_warehouse, metric, run_app
 
 from app import queries
+from emd.metrics.source import frame
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
 from emd.warehouse import Warehouse
+from tests.fixtures.app import metric, run_app
+from tests.fixtures.marts import CURRENT, MART_DDL, build_postgres_warehouse
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def marts_url(postgres_url: str, tmp_path: Path) -> str:
+def marts_url(postgres_url: str) -> str:
     """A schema of its own (conftest's `postgres_url`), filled with the fixture marts."""
-    import psycopg
-
-    fixture = tmp_path / "fixture.duckdb"
-    build_fixture_warehouse(fixture)
-    source = duckdb.connect(str(fixture), read_only=True)
-    with psycopg.connect(postgres_url) as conn:
-        for table, ddl in MART_DDL.items():
-            columns = re.sub(r"\bdouble\b", "double precision", ddl)
-            conn.execute(f"create table {table} ({columns})")
-            rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
-            if rows:
-                marks = ", ".join(["%s"] * len(rows[0]))
-                with conn.cursor() as cur:
-                    cur.executemany(f"insert into {table} values ({marks})", rows)  # noqa: S608
-    source.close()
+    build_postgres_warehouse(postgres_url)
     return postgres_url
 
 
@@ -50,13 +34,13 @@ def test_publish_records_the_build_and_the_app_reads_live_read_only(marts_url: s
     import psycopg
 
     with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-        queries.execute(source, "create table written_by_the_dashboard (a integer)")
+        frame(source, "create table written_by_the_dashboard (a integer)")
 
     # The same hand-computed values as on DuckDB (percentile_cont instead of quantile_cont).
     at = run_app(CURRENT)
     assert metric(at, "Deployment frequency (per day)").value == "0.57/day · Elite"
     assert metric(at, "Lead time p90 (hours)").value == "80.0 h"  # 50 + 0.5 * (110 - 50)
-    assert metric(at, "Failed deployment recovery time p50 (hours)").value == "15.0 h"  # (6 + 24) / 2
+    assert metric(at, "Failed deployment recovery time p50 (hours)").value == "15.0 h · High"  # (6 + 24) / 2
     assert metric(at, "PR cycle time p90 (hours)").value == "76.0 h"  # 40 + 0.6 * (100 - 40)
     assert metric(at, "Carryover (%)").value == "23.9%"  # 11 / 46
     assert metric(at, "Blocked age p50 (days)").value == "3.5 days"
@@ -90,7 +74,7 @@ def test_publish_and_the_app_keep_to_the_schema_database_url_names(marts_url: st
         source = queries.open_source()
         assert isinstance(source, queries.Source)
         assert (source.schema, source.build_id) == (schema, result["build_id"])
-        assert queries.execute(source, "select count(*) as n from fct_deployments")["n"].tolist() == [11]
+        assert frame(source, "select count(*) as n from fct_deployments")["n"].tolist() == [11]
     finally:
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f"drop schema if exists {other} cascade")

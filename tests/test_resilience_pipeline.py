@@ -127,8 +127,8 @@ def assert_no_duplicate_keys(path: Path) -> None:
 
 
 def snapshot_build_id(path: Path) -> str:
-    """The published build as the dashboard sees it (app/queries.py: resolve the link, read `_build`)."""
-    from app.queries import open_source
+    """The published build as the dashboard sees it (emd.metrics.source: resolve the link, read `_build`)."""
+    from emd.metrics.source import open_source
 
     source = open_source(DatabaseTarget("duckdb", duckdb_path=Path(str(path).replace(".published", ""))))
     assert not hasattr(source, "reason"), source
@@ -294,7 +294,8 @@ def test_the_dashboard_answers_while_a_backfill_writes(tmp_path: Path, org: Synt
                                                        clean_rows) -> None:
     """`emd pipeline` rewrites the live file in another process (as the Dagster daemon would) while this
     process reads the published snapshot with the dashboard's own functions, as fast as it can."""
-    from app.queries import execute, open_source
+    from emd.metrics.source import frame as execute
+    from emd.metrics.source import open_source
 
     write_config(tmp_path, org)
     warehouse = copy_build(baseline, tmp_path)
@@ -410,7 +411,7 @@ def test_no_token_in_logs_events_warehouse_snapshot_prompts_or_slack(baseline: B
 def test_a_rejected_token_is_not_in_the_error(tmp_path: Path, org: SyntheticOrg,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A 401 names the variable to fix, never the (wrong) value the user set."""
-    from orchestration.defs.insights.slack_post import SlackPoster, SlackPostError, SlackTarget
+    from emd.slack import SlackPoster, SlackPostError, SlackTarget
     from orchestration.pipeline import INGESTION_JOB, PipelineError, run_pipeline
 
     write_config(tmp_path, org)

@@ -13,8 +13,6 @@ import duckdb
 import pytest
 import requests
 from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context, materialize
-from test_insights_card import counts, llm_requests, rows, switch
-from test_insights_marts import PEOPLE, TITLES, build_marts, write_config
 
 from mock_apis.server import MockApi
 from orchestration.defs.insights.definitions import (
@@ -24,6 +22,8 @@ from orchestration.defs.insights.definitions import (
     sprint_health_slack_post,
 )
 from orchestration.resources import ProjectConfigResource, WarehouseResource
+from tests.fixtures.insights import PEOPLE, TITLES, build_marts, write_config
+from tests.fixtures.mock import counts, llm_requests, rows, switch
 
 
 @pytest.fixture
@@ -89,10 +89,10 @@ def test_block_kit_message(slack_env: MockApi, warehouse_path: Path) -> None:
     message = next(m for m in slack_messages(slack_env) if "platform" in m["blocks"][0]["text"]["text"])
     blocks = message["blocks"]
     fields = [f["text"] for f in blocks[1]["fields"]]
-    # Sprint 4 (test_insights_marts): cycle p50 10 -> 25 h (+150%), worse; deployments 0.14 -> 0.29/day, better;
+    # Sprint 4 (tests/fixtures/insights.py; labels from the metric catalogue): cycle p50 10 -> 25 h (+150%), worse; deployments 0.14 -> 0.29/day, better;
     # change failure rate 0 -> 25% (+25 pts), worse; planned vs done 87.5 -> 70% (-17.5 pts), worse.
-    assert fields[0] == "*Cycle time p50*\n25 h  \u2191 +150% :red_circle: worse\n_n=4 (low sample)_"
-    assert fields[3] == "*Deployments per day*\n0.29/day  \u2191 +100% :large_green_circle: better\n_n=4 (low sample)_"
+    assert fields[0] == "*PR cycle time p50*\n25 h  \u2191 +150% :red_circle: worse\n_n=4 (low sample)_"
+    assert fields[3] == "*Deployment frequency*\n0.29/day  \u2191 +100% :large_green_circle: better\n_n=4 (low sample)_"
     assert fields[5] == "*Change failure rate*\n25%  \u2191 +25 pts :red_circle: worse\n_n=4 (low sample)_"
     assert fields[8] == "*Planned vs done*\n70%  \u2193 -17.5 pts :red_circle: worse\n_n=10_"
     sections = [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
@@ -100,7 +100,8 @@ def test_block_kit_message(slack_env: MockApi, warehouse_path: Path) -> None:
     assert [s.count("\u2022 ") for s in sections] == [3, 2, 3]
     context = blocks[-1]["elements"][0]["text"]
     assert context.startswith("Sprint 2026-03-16 \u2192 2026-03-30 \u00b7 "
-                              "<http://dash.example:8501/?team=platform&start=2026-03-16&end=2026-03-30|Open in the dashboard>")
+                              "<http://dash.example:8501/drilldown?team=platform&start=2026-03-16&end=2026-03-30&sprint=104"
+                              "|Open in the dashboard>")
     assert context.endswith("Written by mock-model from aggregate metrics only")
 
 
@@ -207,8 +208,10 @@ def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path) -> No
 def test_dashboard_link_of_a_week_ends_on_its_sunday(slack_env: MockApi) -> None:
     assert run_job().success
     message = next(m for m in slack_messages(slack_env) if "data" in m["blocks"][0]["text"]["text"])
-    # 2026-W13 is [Mon 03-23, Mon 03-30): the dashboard's inclusive window ends on Sunday 03-29
-    assert "<http://dash.example:8501/?team=data&start=2026-03-23&end=2026-03-29|Open in the dashboard>" in \
+    # 2026-W13 is [Mon 03-23, Mon 03-30): the dashboard's inclusive window ends on Sunday 03-29; a week's card
+    # opens on the team's sprints completed that week
+    assert ("<http://dash.example:8501/drilldown?team=data&start=2026-03-23&end=2026-03-29"
+            "&metric=planned_vs_done_pct|Open in the dashboard>") in \
         message["blocks"][-1]["elements"][0]["text"]
 
 

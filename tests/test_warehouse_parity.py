@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import ANCHOR
-from test_app_pages import run_app
 
 from emd.settings import parse_database_url
 from emd.snapshot import MART_TABLES
@@ -27,6 +26,7 @@ from emd.warehouse import Warehouse
 from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import run_pipeline
+from tests.fixtures.app import run_app
 
 pytestmark = pytest.mark.postgres
 

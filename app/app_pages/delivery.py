@@ -4,46 +4,46 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, queries, view
+from app import charts, drill, queries, view
 
 source, current = view.current()
 st.title("Delivery")
 st.caption(current.describe())
 per = "week" if current.grain == "week" else "day"
 
-deployments = queries.deployments_over_time(source, current.scope, current.window, current.grain)
+deployments = queries.deployments_over_time(source, current.filters)
 if deployments.empty:
     st.info("No deployments in this range.")
 else:
     st.altair_chart(charts.counts_over_time(deployments, "deployments", f"Deployments per {per} (count)",
                                             current.grain), width="stretch")
 
-lead = queries.lead_time_over_time(source, current.scope, current.window, current.grain)
+lead = queries.lead_time_over_time(source, current.filters)
 if lead.empty:
     st.info("No deployed pull requests with a lead time in this range.")
 else:
-    st.altair_chart(charts.lines_over_time(lead, {"p50_hours": "p50", "p90_hours": "p90"},
+    st.altair_chart(charts.lines_over_time(lead, {"p50": "p50", "p90": "p90"},
                                            f"Lead time for changes per {per} (hours)", "hours", current.grain),
                     width="stretch")
-    st.caption(f"From {int(lead['deployed_prs'].sum())} deployed pull requests; "
+    st.caption(f"From {int(lead['n'].sum())} deployed pull requests; "
                "each bucket's percentiles come from that bucket's pull requests.")
 
 st.subheader("Failures and recoveries")
 if not deployments.empty:
     left, right = st.columns(2)
     with left:
-        st.altair_chart(charts.counts_over_time(deployments, "failed_deployments",
+        st.altair_chart(charts.counts_over_time(deployments, "failed",
                                                 f"Failed deployments per {per} (count)", current.grain,
                                                 color="#e45756"), width="stretch")
     with right:
-        recovered = deployments.dropna(subset=["recovery_p50_hours"])
+        recovered = deployments.dropna(subset=["recovery_p50"])
         if recovered.empty:
             st.info("No recovered failed deployments in this range.")
         else:
-            st.altair_chart(charts.lines_over_time(recovered, {"recovery_p50_hours": "p50"},
+            st.altair_chart(charts.lines_over_time(recovered, {"recovery_p50": "p50"},
                                                    f"Failed deployment recovery time per {per} (hours)",
                                                    "hours", current.grain), width="stretch")
-failures = queries.failed_deployments(source, current.scope, current.window)
+failures = queries.failed_deployments(source, current.filters)
 if failures.empty:
     st.caption("No failed deployments in this range.")
 else:
@@ -53,3 +53,5 @@ else:
         "recovery_hours": st.column_config.NumberColumn("Recovery (hours)", format="%.1f"),
         "is_rework": st.column_config.CheckboxColumn("Rework"),
     })
+
+drill.show_quality_notes(source, current, "delivery")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, queries, ui, view
+from app import charts, drill, queries, ui, view
 
 source, current = view.current()
 st.title("Flow")
 st.caption(current.describe())
 per = "week" if current.grain == "week" else "day"
 
-cycle = queries.cycle_time_over_time(source, current.scope, current.window, current.grain)
+cycle = queries.cycle_time_over_time(source, current.filters)
 if cycle.empty:
     st.info("No merged pull requests in this range.")
 else:
@@ -37,7 +37,7 @@ else:
                                                current.grain), width="stretch")
 
 st.subheader("By pull request type")
-by_type = queries.flow_by_pr_type(source, current.scope, current.window)
+by_type = queries.flow_by_pr_type(source, current.filters)
 st.dataframe(by_type, hide_index=True, width="stretch", column_config={
     "pr_type": "Type", "merged_prs": "Merged PRs",
     "cycle_time_p50_hours": st.column_config.NumberColumn("Cycle time p50 (h)", format="%.1f"),
@@ -47,7 +47,7 @@ st.dataframe(by_type, hide_index=True, width="stretch", column_config={
 })
 
 st.subheader("Pull requests")
-prs = queries.pull_requests(source, current.scope, current.window)
+prs = queries.pull_requests(source, current.filters)
 if prs.empty:
     st.caption("No pull requests opened or merged in this range.")
 else:
@@ -61,3 +61,5 @@ else:
         "time_to_first_review_hours": st.column_config.NumberColumn("First review (h)", format="%.1f"),
         "size_lines": st.column_config.NumberColumn("Size (lines)"),
     })
+
+drill.show_quality_notes(source, current, "flow")

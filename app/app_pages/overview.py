@@ -1,25 +1,44 @@
-"""Overview: one tile per metric, each with its sample size and its change against the previous period."""
+"""Overview: one tile per catalogue metric, with its trend, sample size, change against the previous
+equal period (where that period was ingested) and, for DORA's four keys, the performance band."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import queries, ui, view
+from app import drill, queries, ui, view
+from emd.metrics.catalogue import CATALOGUE, GROUPS, dora_source_note
+
+TILES_PER_ROW = 3
+DAILY_TREND_MAX_DAYS = 28  # longer ranges draw the trend per ISO week
 
 source, current = view.current()
 st.title("Overview")
 st.caption(current.describe())
+f = current.filters
+trend_filters = f if f.days <= DAILY_TREND_MAX_DAYS else view.Filters(
+    f.org, f.team, f.repo, f.start, f.end, "week")
+per = "day" if trend_filters.granularity == "day" else "week"
+notes = [f"Trend lines: one point per {per} of the range."]
+if not queries.previous_ingested(source, f):
+    notes.append(f"No comparison with the previous {f.days} days: they lie before the first ingested day "
+                 f"({current.first_day.isoformat() if current.first_day else 'unknown'}), so they are unknown, "
+                 "not zero.")
+notes.append(dora_source_note() + " (docs/metrics.md; the report's levels for each key).")
+st.caption(" ".join(notes))
 
-TILES_PER_ROW = 3
-for group, tiles in queries.overview_tiles(source, current.scope, current.window, current.unit,
-                                                    current.first_day).items():
+tiles = queries.overview_tiles(source, f, current.basis)
+for group in GROUPS:
+    in_group = [t for t in tiles if CATALOGUE[t.key].group == group]
     st.subheader(group)
     if group == "Planning" and current.repo:
         st.caption("Jira data is per team: the repository filter does not narrow it.")
-    if not tiles:
+    if not in_group:
         st.info("No planning marts in this build yet.")
-    for start in range(0, len(tiles), TILES_PER_ROW):
+    for start in range(0, len(in_group), TILES_PER_ROW):
         columns = st.columns(TILES_PER_ROW)
-        for column, tile in zip(columns, tiles[start:start + TILES_PER_ROW], strict=False):
+        for column, tile in zip(columns, in_group[start:start + TILES_PER_ROW], strict=False):
             with column:
-                ui.render_tile(tile, current.window.days)
+                trend = (queries.series(source, tile.key, trend_filters, current.basis)
+                         if CATALOGUE[tile.key].series else None)
+                ui.render_tile(tile, f.days, trend)
+                drill.tile_link(tile.key, current)

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, queries, ui, view
+from app import charts, drill, queries, ui, view
+from emd.text import markdown_escape
 
 source, current = view.current()
 st.title("Planning")
-st.caption(current.describe() + f" · by {current.unit}")
+st.caption(current.describe() + " · by " + ("each sprint's own basis" if current.basis is None else current.unit))
 if current.repo:
     st.caption("Jira data is per team: the repository filter does not narrow it.")
 
 with_sprints = queries.teams_with_sprints(source)
 dims = queries.dimensions(source)
-in_scope = list(current.scope.teams) if current.scope.teams is not None else list(dims.teams)
+in_scope = list(current.teams)
 without_board = [t for t in in_scope if t not in with_sprints]
 
 
 def _no_board_text(teams: list[str]) -> str:
-    names = ", ".join(f"**{t}**" for t in teams)
+    names = ", ".join(f"**{markdown_escape(t)}**" for t in teams)
     return (f"No Jira sprints for {names}: a team without a scrum board has nothing to plan against, so "
             "committed / completed / carryover cannot be measured. To get them, list the team's board id "
             "under `teams.<team>.jira_boards` (and `jira.boards`) in the project config (EMD_CONFIG) and run "
@@ -33,19 +34,19 @@ elif current.team is not None and without_board:
 else:
     if without_board:
         st.caption(_no_board_text(without_board))
-    sprints = queries.sprints(source, current.scope, current.window, current.unit)
+    # The mart's own percentages (mv_planning_by_sprint), on the chosen basis; never recomputed here.
+    sprints = queries.sprints(source, current.filters, current.basis)
     if sprints.empty:
         st.info("No sprint started or was completed in this range.")
     else:
-        ratios = [queries.planning_ratios(row) for row in sprints.to_dict("records")]
-        for key in ("planned_vs_done_pct", "scope_change_pct", "carryover_pct"):
-            sprints[key] = [r[key] for r in ratios]
-        st.altair_chart(charts.sprint_scope(sprints, current.unit), width="stretch")
+        unit = current.unit if current.basis else "each sprint's basis"
+        st.altair_chart(charts.sprint_scope(sprints, unit), width="stretch")
         closed = sprints.dropna(subset=["completed_at"])
         if not closed.empty:
-            st.altair_chart(charts.sprint_trend(closed, current.unit), width="stretch")
-        st.dataframe(sprints.drop(columns=["sprint_id"]), hide_index=True, width="stretch",
+            st.altair_chart(charts.sprint_trend(closed, unit), width="stretch")
+        st.dataframe(sprints.drop(columns=["sprint_id", "committed_issues"]), hide_index=True, width="stretch",
                      column_config={
+                         "basis": st.column_config.TextColumn("Basis"),
                          "start_at": st.column_config.DatetimeColumn("Start (UTC)"),
                          "end_at": st.column_config.DatetimeColumn("End (UTC)"),
                          "completed_at": st.column_config.DatetimeColumn("Completed (UTC)"),
@@ -59,17 +60,16 @@ else:
 
 st.subheader("Blocked issues")
 if source.has("mv_planning_by_team_day"):
-    trend = queries.blocked_over_time(source, current.scope, current.window)
+    trend = queries.blocked_over_time(source, current.filters)
     if not trend.empty:
         st.altair_chart(charts.blocked_trend(trend), width="stretch")
 if not source.has("fct_jira_issues"):
     st.info("This build has no Jira issues mart (fct_jira_issues) yet.")
 else:
     as_of_time = queries.data_as_of(source, dims.latest_day)
-    with_subtasks = queries.include_subtasks()
-    blocked = queries.blocked_issues_now(source, current.scope, as_of_time, with_subtasks)
-    if not with_subtasks:
-        st.caption("Sub-tasks are left out, as in the planning metrics (`jira.include_subtasks` in the config).")
+    blocked = queries.blocked_issues_now(source, current.filters, as_of_time)
+    st.caption("Issues that count for planning (sub-tasks only when the config sets `jira.include_subtasks`; "
+               "fct_jira_issues.counts_for_planning).")
     as_of = as_of_time.strftime("%Y-%m-%d %H:%M UTC")
     if blocked.empty:
         st.success(f"No issue is blocked (as of {as_of}).")
@@ -86,3 +86,5 @@ else:
             "blocked_since": st.column_config.DatetimeColumn("Blocked since (UTC)"),
             "blocked_days": st.column_config.NumberColumn("Blocked for (days)", format="%.1f"),
         })
+
+drill.show_quality_notes(source, current, "planning")

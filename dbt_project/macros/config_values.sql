@@ -1,4 +1,4 @@
-{#- The project config reaches dbt as --vars (orchestration/defs/dbt/cli_args.py). These macros turn
+{#- The project config reaches dbt as --vars (orchestration/defs/dbt/project.py: dbt_vars). These macros turn
     those values into SQL: literals are escaped here, never formatted by hand in a model. -#}
 
 {% macro sql_text(value) -%}

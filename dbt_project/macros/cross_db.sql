@@ -65,3 +65,15 @@
 {% macro seconds_interval(n) -%}
   ({{ n | int }} * interval '1 second')
 {%- endmacro %}
+
+{# `text_expression` when it is a number written as text ('3', '0.5', '-1', '8.0'), else NULL: story
+   points from a select or text field ('XL') count as no estimate instead of failing the cast. #}
+{% macro number_text_or_null(text_expression) -%}
+  {{ return(adapter.dispatch('number_text_or_null', 'engineering_metrics')(text_expression)) }}
+{%- endmacro %}
+{% macro default__number_text_or_null(text_expression) -%}
+  (case when trim({{ text_expression }}) ~ '^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$' then trim({{ text_expression }}) end)
+{%- endmacro %}
+{% macro duckdb__number_text_or_null(text_expression) -%}
+  (case when regexp_full_match(trim({{ text_expression }}), '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?') then trim({{ text_expression }}) end)
+{%- endmacro %}

@@ -1,2 +1,8 @@
 """The one metrics layer: the catalogue (every metric once) and the window queries that the dashboard,
-the Sprint Health card, the Slack posts and the API all ask. No surface computes a number of its own."""
+the Sprint Health card, the Slack posts and the API all ask. No surface computes a number of its own.
+
+- source.py: the published build to read (`open_source`), bound-parameter queries, engine helpers.
+- filters.py: `Filters`, `validate` (FilterError naming the parameter), `dimensions` (the ingested calendar).
+- catalogue.py: `CATALOGUE` (key, label, unit, better, sample noun, texts), formatting, DORA bands.
+- tiles.py: `tiles`, `series`, `sprint_table`, `blocked_now`, `period_values` — computed from fact rows.
+"""

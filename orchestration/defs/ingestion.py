@@ -29,6 +29,7 @@ from dagster import (
 )
 
 from emd.config import ConfigError, load_config
+from orchestration.job_names import INGESTION_JOB, MARTS_JOB
 
 INGESTION_GROUP = "ingestion"
 # Written by every ingestion run; its latest materialization says "new raw data landed".
@@ -36,7 +37,7 @@ INGESTION_SENTINEL = AssetKey("raw_github_pull_requests")
 MARTS_SENTINEL = AssetKey("metrics_daily")
 
 ingestion_job = define_asset_job(
-    "ingestion_job",
+    INGESTION_JOB,
     selection=AssetSelection.groups(INGESTION_GROUP),
     description="Fetch one UTC day of GitHub and Jira activity into the raw_* tables.",
 )
@@ -78,7 +79,7 @@ def first_run_backfill(context: SensorEvaluationContext):
             for key in backfill_partition_keys(datetime.now(timezone.utc), days)]
 
 
-@sensor(job_name="marts_job", default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=120)
+@sensor(job_name=MARTS_JOB, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=120)
 def marts_after_ingestion(context: SensorEvaluationContext):
     """Rebuild the marts once ingestion is idle and has landed data newer than the last build."""
     latest = context.instance.get_latest_materialization_event(INGESTION_SENTINEL)

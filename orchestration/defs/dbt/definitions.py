@@ -9,9 +9,7 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.defs.dbt.assets import build_dbt_assets, dbt_project
 from orchestration.defs.dbt.project import dbt_executable
-
-MARTS_JOB = "marts_job"
-MARTS_FULL_REFRESH_JOB = "marts_full_refresh_job"
+from orchestration.job_names import MARTS_FULL_REFRESH_JOB, MARTS_JOB
 
 
 def dbt_defs() -> Definitions:

@@ -6,7 +6,6 @@ tests and the benchmark all build dbt's arguments and environment through them.
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -108,11 +107,6 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
 def vars_arg(variables: Mapping[str, Any]) -> list[str]:
     """`--vars` as dbt CLI arguments (JSON is valid YAML)."""
     return ["--vars", json.dumps(variables, sort_keys=True)]
-
-
-def matches_release_branch(branch: str, config: ProjectConfig) -> bool:
-    """The Python twin of the SQL match (used by tests to hand-check hotfix expectations)."""
-    return any(fnmatch.fnmatchcase(branch, p) for p in config.release_branch_patterns)
 
 
 @contextmanager

@@ -599,12 +599,3 @@ class GitHubResource(ConfigurableResource):
         token = self.token or settings.env(TOKEN_ENV)
         return GitHubClient(token, self.api_url or settings.github_api_url(),
                             policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s))
-
-    def pull_requests_updated_between(self, repos: Iterable[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return self.client().pull_requests_updated_between(repos, start, end)
-
-    def releases_between(self, repos: Iterable[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return self.client().releases_between(repos, start, end)
-
-    def deployments_between(self, repos: Iterable[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return self.client().deployments_between(repos, start, end)

@@ -1,4 +1,7 @@
-"""The Sprint Health card: the prompt, the model call, the answer's validation and the rule-based fallback.
+"""The Sprint Health card written by a model: the prompt, the answer's parsing and validation, the model call.
+
+The rule-based card (also what runs without OPENAI_API_KEY, or when the model fails) is in
+fallback.py; the card's wording of values and changes in formatting.py.
 
 A card is three insights, two risks and three recommendations, at most 180 words, built from the
 metrics blob alone. Every number the model writes must be traceable to a number in the blob (rounding
@@ -15,14 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emd import settings
-from orchestration.defs.insights.blob import LOW_SAMPLE, METRIC_BY_KEY, METRICS, MetricSpec, canonical_json
+from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
+from orchestration.defs.insights.blob import canonical_json
+from orchestration.defs.insights.fallback import fallback_card
+
+__all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "card_text", "fallback_card"]  # re-exported
 
 PROMPT_VERSION = "sprint-health-v1"
 DEFAULT_MODEL = "gpt-4o-mini"
 MAX_WORDS = 180
-SHAPE = {"insights": 3, "risks": 2, "recommendations": 3}
-SECTION_TITLES = {"insights": "Insights", "risks": "Risks", "recommendations": "Recommendations"}
-FALLBACK_LABEL = "Rule-based summary (no LLM)"
 
 SYSTEM_PROMPT = (
     "You write the Sprint Health card that a software team reads in Slack. You get one JSON blob of "
@@ -113,6 +117,17 @@ def word_count(card: dict[str, list[str]]) -> int:
     return sum(len(item.split()) for name in SHAPE for item in card.get(name, []))
 
 
+# Slack mention and link syntax (<!channel>, <!here>, <!subteam^S1>, <@U1>, <#C1>, <https://x|y>, <mailto:...>)
+# and bare links: a card never needs them, and an answer carrying them was steered by text in its input.
+_SLACK_SYNTAX = re.compile(r"<\s*[!@#]|<\s*(?:https?|mailto|slack):|<[^<>]*\|[^<>]*>|\bhttps?://|\bwww\.",
+                           re.IGNORECASE)
+
+
+def mention_or_link_syntax(text: str) -> list[str]:
+    """The Slack mention or link syntax (and bare links) found in `text`."""
+    return [m.group(0) for m in _SLACK_SYNTAX.finditer(text)]
+
+
 def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     """Every rule the card breaks, in words the model can act on; empty when the card is fine."""
     if not isinstance(card, dict):
@@ -132,6 +147,9 @@ def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     bad = sorted(set(ungrounded_numbers(" ".join(i for name in SHAPE for i in card[name]), blob)))
     if bad:
         violations.append("these numbers are not in the blob (use only the blob's numbers): " + ", ".join(bad))
+    if any(mention_or_link_syntax(i) for name in SHAPE for i in card[name]):
+        violations.append("the card contains Slack mention or link syntax (<!channel>, <!here>, <@user>, "
+                          "<https://...|...>) or a link: write plain sentences with no mentions and no links")
     return violations
 
 
@@ -309,205 +327,3 @@ class CardWriter:
     @staticmethod
     def _fallback(blob: dict[str, Any], reason: str, *, cacheable: bool, tokens: int, calls: int) -> CardResult:
         return CardResult(fallback_card(blob), "fallback", None, tokens, calls, reason, cacheable)
-
-
-# ------------------------------------------------------------------------------- the rule-based card
-
-_WHY = {  # (when worse, when better): why the change matters
-    "cycle_time_p50_hours": ("work takes longer to merge", "work merges faster"),
-    "cycle_time_p90_hours": ("the slowest PRs wait longer", "fewer PRs drag on"),
-    "time_to_first_review_p50_hours": ("authors wait longer for feedback", "authors get feedback sooner"),
-    "deploys_per_day": ("changes reach users less often", "changes reach users more often"),
-    "lead_time_p50_hours": ("changes take longer to reach production", "changes reach production sooner"),
-    "change_failure_rate": ("more releases need a fix", "fewer releases need a fix"),
-    "scope_change_pct": ("the plan moved more mid-sprint", "the plan held better"),
-    "carryover_pct": ("more work slipped to the next sprint", "less work slipped"),
-    "planned_vs_done_pct": ("less committed work got done", "more committed work got done"),
-}
-_IMPACT = {  # probable impact of a worsening metric
-    "cycle_time_p50_hours": "work may spill past the period end",
-    "cycle_time_p90_hours": "long-running PRs invite merge conflicts",
-    "time_to_first_review_p50_hours": "idle PRs pile up and context switching grows",
-    "deploys_per_day": "bigger batches make each release riskier",
-    "lead_time_p50_hours": "fixes and features reach users later",
-    "change_failure_rate": "rework takes time from planned work",
-    "scope_change_pct": "commitments become unreliable for stakeholders",
-    "carryover_pct": "the next sprint starts behind",
-    "planned_vs_done_pct": "roadmap dates slip",
-}
-_ADVICE = {
-    "cycle_time_p50_hours": "Split large pull requests so each merges within a day or two.",
-    "cycle_time_p90_hours": "List the slowest open pull requests at stand-up and unblock them first.",
-    "time_to_first_review_p50_hours": "Set a review rotation so every ready pull request is reviewed the same day.",
-    "deploys_per_day": "Deploy on every merge to main, with feature flags for unfinished work.",
-    "lead_time_p50_hours": "Find where merged work waits before release and automate that step.",
-    "change_failure_rate": "Hold a short review of each failed deployment and add a test for its cause.",
-    "scope_change_pct": "Freeze scope after planning; send new requests to the backlog unless urgent.",
-    "carryover_pct": "Commit to less next sprint and split stories that carried over.",
-    "planned_vs_done_pct": "Plan to the recent completion rate and check committed work daily.",
-}
-_DEFAULT_ADVICE = (
-    "Keep pull requests small and reviewed within a working day.",
-    "Pick one metric from this card to improve and review it in the retro.",
-    "Check that deployment and incident data are complete so the next card is reliable.",
-)
-
-
-def _num(value: float, digits: int) -> str:
-    text = f"{value:.{digits}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def format_value(spec: MetricSpec, value: float) -> str:
-    if spec.unit == "h":
-        return f"{_num(value, 1)} h"
-    if spec.unit == "/day":
-        return f"{_num(value, 2)}/day"
-    if spec.unit == "rate":
-        return f"{_num(value * 100, 1)}%"
-    return f"{_num(value, 1)}%"
-
-
-def format_change(spec: MetricSpec, entry: dict[str, Any]) -> str:
-    """The change against the previous period: relative for durations and rates per day, points for percentages."""
-    change = entry["change"]
-    sign = "+" if change > 0 else "-"
-    if spec.unit == "rate":
-        return f"{sign}{_num(abs(change) * 100, 1)} pts"
-    if spec.unit == "%":
-        return f"{sign}{_num(abs(change), 1)} pts"
-    if entry.get("change_pct") is not None:
-        return f"{sign}{_num(abs(entry['change_pct']), 1)}%"
-    return f"{sign}{format_value(spec, abs(change))}"
-
-
-def _sample_note(entry: dict[str, Any]) -> str:
-    n = entry["sample_size"]
-    return f"n={n}, low sample" if n < LOW_SAMPLE else f"n={n}"
-
-
-def _change_score(entry: dict[str, Any]) -> float:
-    if entry.get("change_pct") is not None:
-        return abs(entry["change_pct"])
-    return 100.0  # from zero to something: as large as a doubling
-
-
-def _changed(blob: dict[str, Any], trend: str | None = None) -> list[str]:
-    metrics = blob["metrics"]
-    keys = [m.key for m in METRICS if m.key in metrics and metrics[m.key]["trend"] in ("worse", "better")]
-    if trend:
-        keys = [k for k in keys if metrics[k]["trend"] == trend]
-    order = {m.key: i for i, m in enumerate(METRICS)}
-    return sorted(keys, key=lambda k: (-_change_score(metrics[k]), order[k]))
-
-
-# Levels that stay a risk even when improving (no numbers in the text but the metric's own).
-HIGH_CHANGE_FAILURE_RATE = 0.15  # DORA's elite band ends at 15%
-HIGH_CARRYOVER_PCT = 20.0
-LOW_PLANNED_VS_DONE_PCT = 80.0
-LONG_TAIL_RATIO = 3.0  # p90 at least three times p50
-
-
-def _level_risks(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    def value(key: str) -> float | None:
-        entry = metrics.get(key)
-        return None if entry is None else entry["value"]
-
-    out = []
-    cfr, carry, done = value("change_failure_rate"), value("carryover_pct"), value("planned_vs_done_pct")
-    p50, p90 = value("cycle_time_p50_hours"), value("cycle_time_p90_hours")
-    if cfr is not None and cfr >= HIGH_CHANGE_FAILURE_RATE:
-        spec = METRIC_BY_KEY["change_failure_rate"]
-        out.append((spec.key, f"Change failure rate is still high at {format_value(spec, cfr)} "
-                              f"({_sample_note(metrics[spec.key])}): {_IMPACT[spec.key]}."))
-    if carry is not None and carry >= HIGH_CARRYOVER_PCT:
-        spec = METRIC_BY_KEY["carryover_pct"]
-        out.append((spec.key, f"Carryover is still high at {format_value(spec, carry)}: {_IMPACT[spec.key]}."))
-    if done is not None and done < LOW_PLANNED_VS_DONE_PCT:
-        spec = METRIC_BY_KEY["planned_vs_done_pct"]
-        out.append((spec.key, f"Only {format_value(spec, done)} of committed work was done: {_IMPACT[spec.key]}."))
-    if p50 and p90 is not None and p90 >= LONG_TAIL_RATIO * p50:
-        spec = METRIC_BY_KEY["cycle_time_p90_hours"]
-        out.append((spec.key, f"Cycle time p90 ({format_value(spec, p90)}) is far above p50 "
-                              f"({format_value(spec, p50)}): a few PRs wait much longer than the rest."))
-    return out
-
-
-def fallback_card(blob: dict[str, Any]) -> dict[str, list[str]]:
-    """The deterministic card: biggest changes, worst anomalies and worsening metrics, advice for each."""
-    metrics = blob["metrics"]
-    kind = blob["period"]["kind"]
-
-    insights = []
-    for key in _changed(blob)[:3]:
-        spec, entry = METRIC_BY_KEY[key], metrics[key]
-        verb = "rose" if entry["change"] > 0 else "fell"
-        why = _WHY[key][0 if entry["trend"] == "worse" else 1]
-        insights.append(f"{spec.label} {verb} from {format_value(spec, entry['previous'][0])} to "
-                        f"{format_value(spec, entry['value'])} ({format_change(spec, entry)}, {_sample_note(entry)}): "
-                        f"{why}.")
-    for spec in METRICS:
-        if len(insights) == 3:
-            break
-        entry = metrics.get(spec.key)
-        if entry is None or entry["value"] is None or spec.key in _changed(blob):
-            continue
-        if entry["trend"] == "unchanged":
-            insights.append(f"{spec.label} held at {format_value(spec, entry['value'])} ({_sample_note(entry)}).")
-        elif not insights:
-            insights.append(f"{spec.label} was {format_value(spec, entry['value'])} ({_sample_note(entry)}); "
-                            f"no earlier {kind} to compare.")
-        else:
-            insights.append(f"{spec.label} was {format_value(spec, entry['value'])} ({_sample_note(entry)}).")
-    while len(insights) < 3:
-        insights.append(f"Too little data this {kind} for another comparison.")
-
-    # Risk candidates, most serious first; one risk per metric.
-    candidates: list[tuple[str, str]] = []
-    for item in blob["anomalies"]["items"]:
-        if item["trend"] == "worse":
-            spec = METRIC_BY_KEY[item["metric"]]
-            candidates.append((spec.key, f"{spec.label} in {item['week']} was {format_value(spec, item['value'])} "
-                                         f"against a trailing mean of {format_value(spec, item['trailing_mean'])} "
-                                         f"(z={_num(item['z_score'], 2)}): {_IMPACT[spec.key]}."))
-    for key in _changed(blob, "worse"):
-        spec, entry = METRIC_BY_KEY[key], metrics[key]
-        candidates.append((key, f"{spec.label} is worsening ({format_change(spec, entry)}): {_IMPACT[key]}."))
-    candidates += _level_risks(metrics)
-    for spec in METRICS:
-        entry = metrics.get(spec.key)
-        if entry is not None and entry["value"] is not None and 0 < entry["sample_size"] < LOW_SAMPLE:
-            candidates.append((spec.key, f"{spec.label} rests on {entry['sample_size']} {spec.sample_of}: "
-                                         "a trend may be noise."))
-    risks: list[str] = []
-    risk_keys: list[str] = []
-    for key, text in candidates:
-        if len(risks) < 2 and key not in risk_keys:
-            risks.append(text)
-            risk_keys.append(key)
-    if blob.get("previous_periods"):
-        fillers = [f"No metric worsened against the previous {kind}; the risk is losing that habit.",
-                   f"A good {kind} can hide slow drift; compare again after the next {kind}."]
-    else:
-        fillers = [f"This is the first {kind} in the data, so no trend can warn early yet.",
-                   "Missing sources can hide problems; check that every repo and board is connected."]
-    for filler in fillers:
-        if len(risks) < 2:
-            risks.append(filler)
-
-    recommendations: list[str] = []
-    for key in risk_keys + [k for k in _changed(blob, "worse") if k not in risk_keys]:
-        if len(recommendations) < 3 and _ADVICE[key] not in recommendations:
-            recommendations.append(_ADVICE[key])
-    for advice in _DEFAULT_ADVICE:
-        if len(recommendations) < 3 and advice not in recommendations:
-            recommendations.append(advice)
-    return {"insights": insights, "risks": risks, "recommendations": recommendations}
-
-
-def card_text(card: dict[str, list[str]], source: str) -> str:
-    lines = [FALLBACK_LABEL] if source == "fallback" else []
-    for name, title in SECTION_TITLES.items():
-        lines.append(f"{title}:")
-        lines += [f"- {item}" for item in card[name]]
-    return "\n".join(lines)

@@ -10,9 +10,6 @@
 
 
 import hashlib
-import json
-from datetime import UTC, datetime
-from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -33,115 +30,19 @@ from dagster import (
     sensor,
 )
 
+from emd.slack import SlackPoster, latest_per_team, post_card, slack_target
+from emd.sprint_health import read_rows
+from emd.text import markdown_escape
 from emd.warehouse import Warehouse
-from orchestration.defs.insights.blob import (
-    PeriodBlob,
-    canonical_json,
-    ingested_until,
-    load_team_facts,
-    metrics_hash,
-    org_horizon,
-    team_blobs,
-)
-from orchestration.defs.insights.card import (
-    PROMPT_VERSION,
-    CardWriter,
-    card_text,
-    fallback_card,
-    llm_settings,
-)
-from orchestration.defs.insights.slack_post import SlackPoster, build_message, latest_per_team, slack_target
-from orchestration.defs.insights.store import SprintHealthRow, read_rows, record_post, upsert_rows
+from orchestration.defs.insights.cache import _now, write_cards
+from orchestration.defs.insights.card import CardWriter, llm_settings
+from orchestration.job_names import INSIGHTS_JOB
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 INSIGHTS_GROUP = "insights"
 # mv_dora_by_repo_day only gives the end of the ingested range (when the last week is complete).
 MART_DEPS = [AssetKey("mv_planning_by_sprint"), AssetKey("fct_pull_requests"), AssetKey("fct_deployments"),
              AssetKey("mv_dora_by_repo_day")]
-# A rule-based card written because the model could not be reached is retried on the next run.
-UNAVAILABLE_PREFIX = "unavailable: "
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _reusable(old: SprintHealthRow | None, digest: str) -> bool:
-    if old is None or old.metrics_hash != digest or old.prompt_version != PROMPT_VERSION:
-        return False
-    return not (old.source == "fallback" and (old.fallback_reason or "").startswith(UNAVAILABLE_PREFIX))
-
-
-def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[PeriodBlob]:
-    """Every team's blobs: sprint teams (any row in mv_planning_by_sprint) per closed sprint, others per week."""
-    with wh.connect(read_only=wh.kind == "duckdb") as conn:
-        facts = load_team_facts(conn, wh.kind)
-        ingested = ingested_until(conn, wh.kind)
-    horizon = org_horizon(facts, now, ingested)
-    names = sorted(set(team_names) | {t for t in facts if t != "unassigned"})
-    out: list[PeriodBlob] = []
-    for name in names:
-        team = facts.get(name)
-        if team is not None:
-            out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
-    return out
-
-
-def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: datetime) -> dict[str, Any]:
-    """Build every blob, reuse cached cards, write the rest; returns figures for the UI."""
-    blobs = collect_blobs(wh, team_names, now)
-    existing = read_rows(wh)
-    rows, cache_hits, fallbacks, reasons = [], 0, 0, set()
-    for item in blobs:
-        p = item.period
-        digest = metrics_hash(item.blob, PROMPT_VERSION, writer.model_id)
-        old = existing.get((p.team, p.kind, p.period_id))
-        if _reusable(old, digest):
-            cache_hits += 1
-            assert old is not None
-            changed = old.period_name != p.name
-            old.period_name = p.name
-            if old.source == "fallback":
-                # No model call either way; the rules may have improved since, and they cost nothing to re-run.
-                card = fallback_card(item.blob)
-                if json.dumps(card, ensure_ascii=False) != old.card_json:
-                    old.card_json, old.card_text = json.dumps(card, ensure_ascii=False), card_text(card, "fallback")
-                    changed = True
-            if changed:
-                rows.append(old)
-            continue
-        result = writer.write(item.blob)
-        reason = result.fallback_reason
-        if reason is not None and not result.cacheable:
-            reason = UNAVAILABLE_PREFIX + reason
-        if result.source == "fallback":
-            fallbacks += 1
-            reasons.add(reason or "")
-        rows.append(SprintHealthRow(
-            team=p.team, period_kind=p.kind, period_id=p.period_id, period_name=p.name, period_start=p.start,
-            period_end=p.end, metrics_json=canonical_json(item.blob), metrics_hash=digest,
-            prompt_version=PROMPT_VERSION, model=result.model, source=result.source,
-            card_json=json.dumps(result.card, ensure_ascii=False), card_text=card_text(result.card, result.source),
-            tokens_used=result.tokens_used, slack_channel=None, slack_ts=None, slack_message_json=None,
-            generated_at=now, posted_at=None, fallback_reason=reason,
-        ))
-    # Cards of periods that no longer exist (a deleted sprint) go, unless the marts came back empty.
-    keep = {(b.period.team, b.period.kind, b.period.period_id) for b in blobs}
-    upsert_rows(wh, rows, keep_only=keep or None)
-    generated = len(blobs) - cache_hits
-    return {
-        "cards_total": len(blobs),
-        "cards_written": generated,
-        "cache_hits": cache_hits,
-        "model_calls": writer.calls,
-        "llm_tokens": writer.tokens,
-        "tokens_per_generated_card": round(writer.tokens / generated, 1) if generated else 0.0,
-        "fallback_cards": fallbacks,
-        "fallback_reasons": "; ".join(sorted(reasons)) or "none",
-        "model": writer.model_id,
-        "prompt_version": PROMPT_VERSION,
-        "teams": len({b.period.team for b in blobs}),
-    }
 
 
 @asset(
@@ -196,19 +97,18 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
     actions = {"posted": 0, "updated": 0}
     lines = []
     for row in latest:
-        message = build_message(row, dashboard_url)
-        channel, ts, action = poster.publish(message, row.slack_channel, row.slack_ts)
         # Recorded right away, so a failure on a later team never causes a duplicate for this one.
-        record_post(wh, row.key, channel, ts, json.dumps(message, ensure_ascii=False), _now())
+        _, _, action = post_card(poster, wh, row, dashboard_url)
         actions[action] += 1
-        lines.append(f"| {row.team} | {row.period_name} | {action} |")
+        # outside text in a markdown table: escaped, so a name shows as written (no links, no table breaks)
+        lines.append(f"| {markdown_escape(row.team)} | {markdown_escape(row.period_name)} | {action} |")
     table = "| team | period | action |\n|---|---|---|\n" + "\n".join(lines)
     return MaterializeResult(metadata={
         **actions, "slack_api_calls": poster.calls, "channel": target.channel, "messages": MetadataValue.md(table)})
 
 
 insights_job = define_asset_job(
-    "insights_job",
+    INSIGHTS_JOB,
     # The dashboard snapshot is republished so the dashboard shows the new cards.
     selection=AssetSelection.assets(sprint_health, sprint_health_slack_post) | AssetSelection.groups("serving"),
     description="Write the Sprint Health cards, post each team's latest one to Slack, republish the dashboard.",

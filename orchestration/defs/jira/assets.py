@@ -18,6 +18,8 @@ from typing import Any
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
     MaterializeResult,
@@ -41,8 +43,10 @@ from orchestration.partitions import daily_partitions, day_window
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 KINDS = {"jira", "duckdb"}
+STORY_POINTS_CHECK = "story_points_numeric"
 ISSUE_TABLES = {
-    ISSUES: "Jira issues of the configured projects updated in the UTC day (one row per key), state at fetch time.",
+    ISSUES: "Jira issues of the configured projects updated in the UTC day (one row per issue id), state at "
+            "fetch time.",
     CHANGELOG: "The complete changelog of those issues, one row per changed item; sprint, story_points, status "
                "and flagged are normalized (see orchestration/defs/jira/ingest.py).",
 }
@@ -61,7 +65,10 @@ def _metadata(client: JiraClient | None, partition_key: str, rows: int, extra: d
     name="jira_issues",
     specs=[AssetSpec(table, group_name=INGESTION_GROUP, kinds=KINDS, description=text)
            for table, text in ISSUE_TABLES.items()],
-    check_specs=[spec for table in ISSUE_TABLES for spec in check_specs(table)],
+    check_specs=[*(spec for table in ISSUE_TABLES for spec in check_specs(table)),
+                 AssetCheckSpec(STORY_POINTS_CHECK, asset=ISSUES,
+                                description="Every story-points value is a number (others are stored as no "
+                                            "estimate and count under unestimated_issues).")],
     partitions_def=daily_partitions,
     can_subset=False,
 )
@@ -72,16 +79,34 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     start, end = day_window(context.partition_key)
     client = jira.client() if config.jira_projects else None
     # A batch of issues at a time, written as it arrives inside the partition's one transaction.
-    fetched, chunks = issue_partition_chunks(client, config.jira_projects, config.jira_boards,
-                                             config.story_points_field, start, end)
+    partition, chunks = issue_partition_chunks(client, config.jira_projects, config.jira_boards,
+                                               config.story_points_field, start, end)
     written, checks = write_chunks_and_check(warehouse.get(), list(ISSUE_TABLES), chunks, context.partition_key)
     context.log.info(f"Jira {context.partition_key}: {written} in {client.stats.requests if client else 0} requests")
+    if partition.story_points_not_numeric:
+        context.log.warning(f"Jira {context.partition_key}: {story_points_note(partition.story_points_not_numeric)}")
     for table, count in written.items():
         yield MaterializeResult(asset_key=table, metadata=_metadata(
             client, context.partition_key, count,
             {"issues": written[ISSUES], "projects": ", ".join(config.jira_projects),
-             **{k: v for k, v in fetched.items() if k != "issues"}}))
+             **partition.metadata}))
     yield from checks
+    yield story_points_check(partition.story_points_not_numeric)
+
+
+def story_points_note(not_numeric: list[str]) -> str:
+    shown = "; ".join(not_numeric[:10]) + (f"; and {len(not_numeric) - 10} more" if len(not_numeric) > 10 else "")
+    return (f"{len(not_numeric)} issue(s) have a story-points value that is not a number ({shown}); they are "
+            "stored as unestimated. Estimate them with a number field, or set jira.story_points_field in the "
+            "project config to the numeric field your boards estimate with.")
+
+
+def story_points_check(not_numeric: list[str]) -> AssetCheckResult:
+    # A warning: the day lands (those issues count as unestimated), but someone should fix the estimates.
+    return AssetCheckResult(asset_key=ISSUES, check_name=STORY_POINTS_CHECK, passed=not not_numeric,
+                            severity=AssetCheckSeverity.WARN,
+                            metadata={"issues_not_numeric": len(not_numeric),
+                                      "note": story_points_note(not_numeric) if not_numeric else "all numeric"})
 
 
 @asset(

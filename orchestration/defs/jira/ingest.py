@@ -2,12 +2,16 @@
 
 Row conventions the dbt models rely on (see the module docs of each builder):
 - raw_jira_issues: the issue's state at fetch time; `sprint_ids` a JSON array of sprint ids (ints),
-  `story_points` the value of `story_points_field` (the field id used for that issue's project).
+  `story_points` the value of `story_points_field` (the field id used for that issue's project), NULL when
+  unestimated or when the value is not a number (a select option such as "XL", text): such values are
+  counted in the partition's metadata (`story_points_not_numeric`) and the `story_points_numeric` check, and
+  the issue counts as unestimated. `issue_id` is the issue's identity: a move to another project changes
+  `key`, not `issue_id`.
 - raw_jira_changelog: one row per changelog item. For the four fields the marts rebuild, `field` is
   normalized (sprint / story_points / status / flagged) and `from_value`/`to_value` are machine values:
     sprint        sprint ids joined by ',' without spaces ('76,80'), NULL for none
                   (Jira writes '76, 80'; from_string/to_string keep Jira's sprint names 'API Sprint 10, ...')
-    story_points  number text ('3', '0.5') or NULL (no estimate)  (strings: Jira's text)
+    story_points  number text ('3', '0.5') or NULL (no estimate, or not a number)  (strings: Jira's text)
     status        status ids                                   (strings: status names)
     flagged       'true' / 'false'                             (strings: 'Impediment' or NULL)
   Every other item keeps Jira's field name and Jira's from/to/fromString/toString; `resolution` is
@@ -17,6 +21,7 @@ Row conventions the dbt models rely on (see the module docs of each builder):
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +48,8 @@ STATUSES = "raw_jira_statuses"
 class IssuePartition:
     rows: dict[str, list[dict[str, Any]]]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # "API-12: 'XL'" for each issue whose story-points value is not a number (stored as NULL)
+    story_points_not_numeric: list[str] = field(default_factory=list)
 
 
 def fetch_issue_partition(client: JiraClient | None, projects: Sequence[str], boards: Sequence[int],
@@ -56,7 +63,8 @@ def fetch_issue_partition(client: JiraClient | None, projects: Sequence[str], bo
     flagged_field = client.flagged_field()
     extra = [sprint_field, flagged_field, *points.by_project.values()]
     batch = client.issues_updated_between(projects, start, end, [f for f in extra if f])
-    issue_rows, changelog_rows = issue_and_changelog_rows(batch, points, sprint_field, flagged_field)
+    not_numeric: list[str] = []
+    issue_rows, changelog_rows = issue_and_changelog_rows(batch, points, sprint_field, flagged_field, not_numeric)
     metadata = {
         "window": window,
         "user_time_zone": batch.time_zone,
@@ -64,63 +72,71 @@ def fetch_issue_partition(client: JiraClient | None, projects: Sequence[str], bo
         "story_points_fields": points.describe(),
         "changelogs_completed_beyond_search": batch.completed_changelogs,
         "issues_outside_window_dropped": batch.dropped_outside_window,
+        "duplicate_issue_ids_dropped": batch.duplicates_dropped,
+        "story_points_not_numeric": len(not_numeric),
     }
-    return IssuePartition({ISSUES: issue_rows, CHANGELOG: changelog_rows}, metadata)
+    return IssuePartition({ISSUES: issue_rows, CHANGELOG: changelog_rows}, metadata, not_numeric)
 
 
 def issue_partition_chunks(client: JiraClient | None, projects: Sequence[str], boards: Sequence[int],
                            story_points_override: str | None, start: datetime, end: datetime
-                           ) -> tuple[dict[str, Any], Iterator[dict[str, list[dict[str, Any]]]]]:
+                           ) -> tuple[IssuePartition, Iterator[dict[str, list[dict[str, Any]]]]]:
     """The rows of `fetch_issue_partition`, a batch of issues at a time (for a write that streams them into one
-    transaction). The metadata dict is complete once the iterator is exhausted."""
+    swap of the partition). The partition's `metadata` and `story_points_not_numeric` are complete once the
+    iterator is exhausted; its `rows` stay empty."""
     window = f"[{start.isoformat()}, {end.isoformat()})"
-    metadata: dict[str, Any] = {"window": window}
+    partition = IssuePartition({}, {"window": window})
     if client is None or not projects:
-        metadata["note"] = "no jira.projects configured"
-        return metadata, iter([{ISSUES: [], CHANGELOG: []}])
+        partition.metadata["note"] = "no jira.projects configured"
+        return partition, iter([{ISSUES: [], CHANGELOG: []}])
     points = client.story_points_fields(projects, boards, story_points_override)
     sprint_field = client.sprint_field()
     flagged_field = client.flagged_field()
     extra = [sprint_field, flagged_field, *points.by_project.values()]
-    metadata.update({"story_points_fields": points.describe(), "changelogs_completed_beyond_search": 0,
-                     "issues": 0})
+    metadata = partition.metadata
+    metadata.update({"story_points_fields": points.describe(), "changelogs_completed_beyond_search": 0})
 
     def chunks() -> Iterator[dict[str, list[dict[str, Any]]]]:
         for batch in client.issue_batches_updated_between(projects, start, end, [f for f in extra if f]):
-            issue_rows, changelog_rows = issue_and_changelog_rows(batch, points, sprint_field, flagged_field)
+            issue_rows, changelog_rows = issue_and_changelog_rows(batch, points, sprint_field, flagged_field,
+                                                                  partition.story_points_not_numeric)
             metadata.update({"user_time_zone": batch.time_zone, "jql": batch.jql,
-                             "issues_outside_window_dropped": batch.dropped_outside_window})
+                             "issues_outside_window_dropped": batch.dropped_outside_window,
+                             "duplicate_issue_ids_dropped": batch.duplicates_dropped,
+                             "story_points_not_numeric": len(partition.story_points_not_numeric)})
             metadata["changelogs_completed_beyond_search"] += batch.completed_changelogs
-            metadata["issues"] += len(issue_rows)
             yield {ISSUES: issue_rows, CHANGELOG: changelog_rows}
 
-    return metadata, chunks()
+    return partition, chunks()
 
 
 def issue_and_changelog_rows(batch: IssueBatch, points: StoryPointsFields, sprint_field: str | None,
-                             flagged_field: str | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                             flagged_field: str | None, not_numeric: list[str] | None = None
+                             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     issue_rows: list[dict[str, Any]] = []
     changelog_rows: list[dict[str, Any]] = []
     for issue in batch.issues:
         fields = issue["fields"]
         project = fields["project"]["key"]
         sp_field = points.by_project.get(project)
-        issue_rows.append(issue_row(issue, sp_field, sprint_field, flagged_field))
+        issue_rows.append(issue_row(issue, sp_field, sprint_field, flagged_field, not_numeric))
         for history in batch.histories.get(issue["id"], []):
             changelog_rows.extend(changelog_item_rows(issue["key"], history, sp_field, sprint_field, flagged_field))
     return issue_rows, changelog_rows
 
 
 def issue_row(issue: dict[str, Any], sp_field: str | None, sprint_field: str | None,
-              flagged_field: str | None) -> dict[str, Any]:
+              flagged_field: str | None, not_numeric: list[str] | None = None) -> dict[str, Any]:
     fields = issue["fields"]
     key = issue["key"]
     entity = f"Jira issue {key}"
     status = fields["status"]
     issue_type = fields["issuetype"]
     raw_points = fields.get(sp_field) if sp_field else None
-    if raw_points is not None and not isinstance(raw_points, int | float):
-        raise ApiPayloadError(f"{entity}: field `fields.{sp_field}` (story points) is {raw_points!r}, not a number")
+    points = story_points_value(raw_points)
+    if raw_points is not None and points is None and not_numeric is not None:
+        # A select or text field used for estimates ("XL"): no estimate, noted, and the day still lands.
+        not_numeric.append(f"{key}: {_shown(raw_points)}")
     payload = {k: v for k, v in issue.items() if k != "changelog"}  # the changelog has its own table
     return {
         "issue_id": str(issue["id"]),
@@ -136,7 +152,7 @@ def issue_row(issue: dict[str, Any], sp_field: str | None, sprint_field: str | N
         "updated_at": to_db_timestamp(parse_jira_time(fields["updated"], entity, "fields.updated")),
         "resolved_at": to_db_timestamp(parse_jira_time(fields["resolutiondate"], entity, "fields.resolutiondate"))
         if fields.get("resolutiondate") else None,
-        "story_points": float(raw_points) if raw_points is not None else None,
+        "story_points": points,
         "sprint_ids": json.dumps(sprint_ids_of(fields.get(sprint_field)) if sprint_field else []),
         "flagged": bool(fields.get(flagged_field)) if flagged_field else False,
         "assignee_account_id": (fields.get("assignee") or {}).get("accountId"),
@@ -207,14 +223,40 @@ def _sprint_list(value: Any) -> str | None:
 
 
 def _number(value: Any, text: Any) -> str | None:
-    raw = value if value not in (None, "") else text
+    # Jira writes a number field's value in the strings (from/to are null); a select field's from/to hold
+    # option ids and its strings the option ("XL"), which is no number: then no estimate, not the option id.
+    raw = text if text not in (None, "") else value
     if raw in (None, ""):
         return None
-    try:
-        number = float(str(raw))
-    except ValueError as exc:
-        raise ApiPayloadError(f"Jira changelog: story points value {raw!r} is not a number") from exc
+    number = story_points_value(str(raw))
+    if number is None:
+        return None
     return str(int(number)) if number.is_integer() else repr(number)
+
+
+def story_points_value(raw: Any) -> float | None:
+    """A story-points value as a number, or None when there is none or it is not a number: a select
+    option (`{"value": "XL"}`), free text ("XL"), a boolean, NaN or infinity."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, int | float):
+        number = float(raw)
+    elif isinstance(raw, str):
+        try:
+            number = float(raw.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: Any) -> str:
+    """A short, quoted rendering of an outside value for metadata (never the whole payload)."""
+    if isinstance(value, dict) and "value" in value:
+        value = value["value"]
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _flag(value: Any, text: Any) -> str:

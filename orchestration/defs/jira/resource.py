@@ -97,6 +97,7 @@ class IssueBatch:
     jql: str
     completed_changelogs: int = 0  # issues whose embedded changelog was truncated and fetched in full
     dropped_outside_window: int = 0
+    duplicates_dropped: int = 0  # the same issue id twice (moved while the search paged: two keys)
 
 
 @dataclass
@@ -281,6 +282,7 @@ class JiraClient:
             merged.histories.update(batch.histories)
             merged.completed_changelogs += batch.completed_changelogs
             merged.dropped_outside_window = batch.dropped_outside_window
+            merged.duplicates_dropped = batch.duplicates_dropped
         assert merged is not None  # the generator always yields at least one (possibly empty) batch
         return merged
 
@@ -295,31 +297,43 @@ class JiraClient:
         quoted = ", ".join(f'"{p}"' for p in projects)
         jql = f'project in ({quoted}) AND updated >= "{lo}" AND updated < "{hi}" ORDER BY key ASC'
         wanted = list(dict.fromkeys([*ISSUE_FIELDS, *(f for f in extra_fields if f)]))
-        issues: list[dict[str, Any]] = []
-        dropped = 0
+        pending: dict[str, tuple[datetime, dict[str, Any]]] = {}  # this batch's issues by id, newest state
+        handed_on: set[str] = set()  # ids in batches already handed on
+        dropped = duplicates = 0
         yielded = False
         try:
             for issue in self.search(jql, wanted, expand="changelog"):
                 _check_issue(issue)
                 updated = parse_jira_time(issue["fields"].get("updated"), f"Jira issue {issue['key']}",
                                           "fields.updated")
-                if start <= updated < end:  # the JQL window was widened; this is the exact UTC window
-                    issues.append(issue)
-                else:
+                if not start <= updated < end:  # the JQL window was widened; this is the exact UTC window
                     dropped += 1
-                if len(issues) >= batch_size:
-                    yield self._completed(issues, zone.key, jql, dropped)
+                    continue
+                # An issue is its id: one moved to another project while the search paged (ordered by key)
+                # can come back twice, under its old and its new key. Keep its newest state (within a
+                # batch; a copy whose id was in an earlier batch is dropped, the next refresh updates it).
+                issue_id = str(issue["id"])
+                seen = pending.get(issue_id)
+                if seen is not None or issue_id in handed_on:
+                    duplicates += 1
+                    if issue_id in handed_on or (seen is not None and seen[0] > updated):
+                        continue
+                pending[issue_id] = (updated, issue)
+                if len(pending) >= batch_size:
+                    yield self._completed([i for _u, i in pending.values()], zone.key, jql, dropped, duplicates)
                     yielded = True
-                    issues = []
+                    handed_on.update(pending)
+                    pending = {}
         except ApiError as exc:
             if "answered 400" not in str(exc):
                 raise
             raise ApiError(f"Jira rejected the search over jira.projects [{', '.join(projects)}]; check those "
                            f"project keys in the project config. {exc}") from exc
-        if issues or not yielded:
-            yield self._completed(issues, zone.key, jql, dropped)
+        if pending or not yielded:
+            yield self._completed([i for _u, i in pending.values()], zone.key, jql, dropped, duplicates)
 
-    def _completed(self, issues: list[dict[str, Any]], zone: str, jql: str, dropped: int) -> IssueBatch:
+    def _completed(self, issues: list[dict[str, Any]], zone: str, jql: str, dropped: int, duplicates: int
+                   ) -> IssueBatch:
         """A batch of search results with every changelog complete (embedded ones are cut at 40 histories)."""
         histories: dict[str, list[dict[str, Any]]] = {}
         truncated: list[dict[str, Any]] = []
@@ -339,10 +353,12 @@ class JiraClient:
             for issue in truncated:
                 complete = fetched.get(issue["id"], [])
                 if len(complete) < issue["changelog"]["total"]:
-                    complete = self.issue_changelog(issue["key"])  # the per-issue endpoint as the fallback
+                    # the per-issue endpoint as the fallback, by id: the key changes when the issue moves
+                    complete = self.issue_changelog(str(issue["id"]))
                 histories[issue["id"]] = _oldest_first(complete, issue["key"])
         return IssueBatch(issues=issues, histories=histories, time_zone=zone, jql=jql,
-                          completed_changelogs=len(truncated), dropped_outside_window=dropped)
+                          completed_changelogs=len(truncated), dropped_outside_window=dropped,
+                          duplicates_dropped=duplicates)
 
     def changelogs(self, issue_ids: Sequence[str], page_size: int = BULK_CHANGELOG_PAGE
                    ) -> dict[str, list[dict[str, Any]]]:
@@ -375,7 +391,7 @@ class JiraClient:
         return out
 
     def issue_changelog(self, key: str) -> list[dict[str, Any]]:
-        """One issue's complete changelog via GET /rest/api/3/issue/{key}/changelog (oldest first)."""
+        """One issue's complete changelog via GET /rest/api/3/issue/{issueIdOrKey}/changelog (oldest first)."""
         out: list[dict[str, Any]] = []
         start = 0
         guard = PageGuard(f"Jira changelog of {key} ({self.base_url}/rest/api/3/issue/{key}/changelog)")

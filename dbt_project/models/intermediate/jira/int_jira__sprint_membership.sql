@@ -1,5 +1,5 @@
 -- Sprint membership spans: issue I was in sprint S from entered_at (inclusive) to left_at (exclusive;
--- NULL = still in it). Contiguous intervals whose sprint lists both contain S are merged, so moving
+-- NULL = still in it). Keyed by issue_id (a moved issue keeps it); issue_key is the current key. Contiguous intervals whose sprint lists both contain S are merged, so moving
 -- an issue from "76" to "76,80" is not a new entry into 76.
 -- Jira completes a sprint by moving its unfinished issues in changes logged a moment after
 -- completed_at: an entry or exit logged up to sprint_completion_grace_seconds after the completion
@@ -9,29 +9,30 @@ with sprint_history as (
 ),
 
 exploded as (
-    select issue_key, interval_seq, valid_from, valid_to, trim(sprint_text) as sprint_text
+    select issue_id, issue_key, interval_seq, valid_from, valid_to, trim(sprint_text) as sprint_text
     from (
-        select issue_key, interval_seq, valid_from, valid_to, {{ split_to_rows('value') }} as sprint_text
+        select issue_id, issue_key, interval_seq, valid_from, valid_to, {{ split_to_rows('value') }} as sprint_text
         from sprint_history
     ) as rows_
 ),
 
 memberships as (
     select
+        issue_id,
         issue_key,
         cast(sprint_text as bigint) as sprint_id,
         interval_seq,
         valid_from,
         coalesce(valid_to, cast('9999-12-31' as timestamp)) as valid_to,
-        interval_seq - row_number() over (partition by issue_key, cast(sprint_text as bigint) order by interval_seq) as island
+        interval_seq - row_number() over (partition by issue_id, cast(sprint_text as bigint) order by interval_seq) as island
     from exploded
     where sprint_text <> ''
 ),
 
 spans as (
-    select issue_key, sprint_id, min(valid_from) as entered_at, max(valid_to) as left_at_or_open
+    select issue_id, issue_key, sprint_id, min(valid_from) as entered_at, max(valid_to) as left_at_or_open
     from memberships
-    group by issue_key, sprint_id, island
+    group by issue_id, issue_key, sprint_id, island
 ),
 
 sprints as (
@@ -41,6 +42,7 @@ sprints as (
 -- Completions of sprints on the same board as the span's sprint within the grace period before t.
 snapped as (
     select
+        sp.issue_id,
         sp.issue_key,
         sp.sprint_id,
         sp.entered_at,
@@ -57,6 +59,7 @@ snapped as (
 
 final as (
     select
+        issue_id,
         issue_key,
         sprint_id,
         entered_at,

@@ -1,5 +1,5 @@
 -- What each issue contributed to each started sprint (docs/metrics.md Planning), one row per
--- (sprint, issue, role) with the points that role is measured at:
+-- (sprint, issue id, role; issue_key is the current key) with the points that role is measured at:
 --   committed     in the sprint at start_at; points at start_at
 --   added         entered after start_at and before completion; points when it entered
 --   removed       left after start_at and before completion, not Done when it left; points when it left
@@ -16,14 +16,14 @@ with sprints as (
 ),
 
 issues as (
-    select issue_key from {{ ref('stg_jira__issues') }}
+    select issue_id from {{ ref('stg_jira__issues') }}
     {% if not var('include_subtasks') %}where not is_subtask{% endif %}
 ),
 
 membership as (
     select m.*
     from {{ ref('int_jira__sprint_membership') }} as m
-    inner join issues as i on m.issue_key = i.issue_key
+    inner join issues as i on m.issue_id = i.issue_id
 ),
 
 points as (
@@ -41,19 +41,20 @@ spans as (
 ),
 
 roles as (
-    select sprint_id, issue_key, 'committed' as role, start_at as measured_at, false as just_before, entered_at
+    select sprint_id, issue_id, issue_key, 'committed' as role, start_at as measured_at, false as just_before, entered_at,
+           left_at
     from spans
     where entered_effective_at <= start_at and (left_effective_at is null or left_effective_at > start_at)
     union all
-    select sprint_id, issue_key, 'added', entered_at, false, entered_at
+    select sprint_id, issue_id, issue_key, 'added', entered_at, false, entered_at, left_at
     from spans
     where entered_effective_at > start_at and (completion_at is null or entered_effective_at < completion_at)
     union all
-    select sprint_id, issue_key, 'left', left_at, false, entered_at
+    select sprint_id, issue_id, issue_key, 'left', left_at, false, entered_at, left_at
     from spans
     where left_effective_at > start_at and (completion_at is null or left_effective_at < completion_at)
     union all
-    select sprint_id, issue_key, 'at_completion', completion_at, true, entered_at
+    select sprint_id, issue_id, issue_key, 'at_completion', completion_at, true, entered_at, left_at
     from spans
     where completion_at is not null
       and entered_effective_at < completion_at
@@ -76,18 +77,19 @@ measured as (
         st.status_category
     from lookups as r
     left join points as p
-        on r.issue_key = p.issue_key and p.valid_from <= r.lookup_at and r.lookup_at < coalesce(p.valid_to, cast('9999-12-31' as timestamp))
+        on r.issue_id = p.issue_id and p.valid_from <= r.lookup_at and r.lookup_at < coalesce(p.valid_to, cast('9999-12-31' as timestamp))
     left join statuses as st
-        on r.issue_key = st.issue_key and st.valid_from <= r.lookup_at and r.lookup_at < coalesce(st.valid_to, cast('9999-12-31' as timestamp))
+        on r.issue_id = st.issue_id and st.valid_from <= r.lookup_at and r.lookup_at < coalesce(st.valid_to, cast('9999-12-31' as timestamp))
 ),
 
 committed_issues as (
-    select distinct sprint_id, issue_key from roles where role = 'committed'
+    select distinct sprint_id, issue_id from roles where role = 'committed'
 ),
 
 final as (
     select
         m.sprint_id,
+        m.issue_id,
         m.issue_key,
         case
             when m.role = 'left' and m.status_category = 'done' then 'removed_done'
@@ -100,9 +102,12 @@ final as (
         m.story_points,
         m.story_points is null as is_unestimated,
         m.status_category,
-        c.issue_key is not null as is_committed_issue
+        c.issue_id is not null as is_committed_issue,
+        -- the membership span the row comes from (fct_sprint_issues finds the changelog entries by them)
+        m.entered_at,
+        m.left_at
     from measured as m
-    left join committed_issues as c on m.sprint_id = c.sprint_id and m.issue_key = c.issue_key
+    left join committed_issues as c on m.sprint_id = c.sprint_id and m.issue_id = c.issue_id
 )
 
 select * from final

@@ -5,7 +5,7 @@ with history as (
 ),
 
 issues as (
-    select issue_key, status_id, status_category from {{ ref('stg_jira__issues') }}
+    select issue_id, status_id, status_category from {{ ref('stg_jira__issues') }}
 ),
 
 statuses as (
@@ -14,6 +14,7 @@ statuses as (
 
 final as (
     select
+        h.issue_id,
         h.issue_key,
         h.interval_seq,
         h.valid_from,
@@ -28,7 +29,7 @@ final as (
         {%- endif %} as is_blocked_status
     from history as h
     left join statuses as s on h.value = s.status_id
-    left join issues as i on h.issue_key = i.issue_key
+    left join issues as i on h.issue_id = i.issue_id
 )
 
 select * from final

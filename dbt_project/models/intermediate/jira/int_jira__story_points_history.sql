@@ -1,6 +1,7 @@
 -- Story points of each issue over time: points from valid_from (inclusive) to valid_to (exclusive).
 -- NULL points = unestimated.
 select
+    issue_id,
     issue_key,
     interval_seq,
     valid_from,

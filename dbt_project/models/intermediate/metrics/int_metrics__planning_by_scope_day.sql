@@ -15,17 +15,17 @@ issues as (
 ),
 
 blocked_at_day_end as (
-    select days.date, i.team, i.team as repo_team, '*' as repo, i.issue_key,
+    select days.date, i.team, i.team as repo_team, '*' as repo, i.issue_id,
            {{ hours_between('b.blocked_from', 'days.day_end') }} / 24.0 as blocked_age_days
     from {{ ref('int_jira__blocked_spans') }} as b
-    inner join issues as i on b.issue_key = i.issue_key
+    inner join issues as i on b.issue_id = i.issue_id
     inner join days on b.blocked_from < days.day_end and coalesce(b.blocked_to, cast('9999-12-31' as timestamp)) >= days.day_end
 ),
 
 wip_at_day_end as (
-    select days.date, i.team, i.team as repo_team, '*' as repo, i.issue_key
+    select days.date, i.team, i.team as repo_team, '*' as repo, i.issue_id
     from {{ ref('int_jira__status_history') }} as s
-    inner join issues as i on s.issue_key = i.issue_key
+    inner join issues as i on s.issue_id = i.issue_id
     inner join days on s.valid_from < days.day_end and coalesce(s.valid_to, cast('9999-12-31' as timestamp)) >= days.day_end
     where s.status_category = 'indeterminate'
 ),
@@ -37,14 +37,14 @@ resolved as (
 
 -- Team and org rows only (Jira issues belong to teams, not repos).
 scoped_blocked as (
-    select 'team' as scope_level, team, repo, date, issue_key, blocked_age_days from blocked_at_day_end
+    select 'team' as scope_level, team, repo, date, issue_id, blocked_age_days from blocked_at_day_end
     union all
-    select 'org', '*', '*', date, issue_key, blocked_age_days from blocked_at_day_end
+    select 'org', '*', '*', date, issue_id, blocked_age_days from blocked_at_day_end
 ),
 scoped_wip as (
-    select 'team' as scope_level, team, repo, date, issue_key from wip_at_day_end
+    select 'team' as scope_level, team, repo, date, issue_id from wip_at_day_end
     union all
-    select 'org', '*', '*', date, issue_key from wip_at_day_end
+    select 'org', '*', '*', date, issue_id from wip_at_day_end
 ),
 scoped_resolved as (
     select 'team' as scope_level, team, repo, date, cycle_time_hours from resolved
@@ -54,14 +54,14 @@ scoped_resolved as (
 
 blocked_facts as (
     select scope_level, team, repo, date,
-           count(distinct issue_key) as blocked_issues,
+           count(distinct issue_id) as blocked_issues,
            {{ percentile_cont('blocked_age_days', 0.5) }} as blocked_age_p50_days,
            max(blocked_age_days) as blocked_age_max_days
     from scoped_blocked group by scope_level, team, repo, date
 ),
 
 wip_facts as (
-    select scope_level, team, repo, date, count(distinct issue_key) as wip_issues
+    select scope_level, team, repo, date, count(distinct issue_id) as wip_issues
     from scoped_wip group by scope_level, team, repo, date
 ),
 

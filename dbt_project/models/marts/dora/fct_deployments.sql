@@ -49,7 +49,9 @@ final as (
         coalesce(a.failure_signals, 0) as failure_signals,
         coalesce(carried.deployed_prs, 0) as deployed_prs,
         coalesce(carried.carries_hotfix, false) as carries_hotfix,
-        d.source_ref
+        d.source_ref,
+        -- data quality: a release or GitHub deployment that shipped no merged PR has no lead time to give
+        coalesce(carried.deployed_prs, 0) = 0 as has_no_pull_request
     from deployments as d
     left join repos on d.repo = repos.repo
     left join members on lower(d.merged_pr_author) = members.login

@@ -28,7 +28,7 @@ totals as (
             as completed_committed_points,
         cast(sum(case when role = 'completed' and is_committed_issue then 1 else 0 end) as bigint) as completed_committed_issues,
         cast(sum(case when role = 'removed_done' then 1 else 0 end) as bigint) as removed_done_issues,
-        count(distinct case when is_unestimated then issue_key end) as unestimated_issues
+        count(distinct case when is_unestimated then issue_id end) as unestimated_issues
     from events
     group by sprint_id
 ),
@@ -63,6 +63,7 @@ final as (
         cast(100.0 as double precision) * t.completed_committed_issues / nullif(t.committed_issues, 0) as planned_vs_done_issues_pct,
         cast(100.0 as double precision) * (t.added_issues + t.removed_issues) / nullif(t.committed_issues, 0) as scope_change_issues_pct,
         cast(100.0 as double precision) * t.carryover_issues / nullif(t.completed_issues + t.carryover_issues, 0) as carryover_issues_pct,
+        case when coalesce(t.committed_points, 0) > 0 then 'points' else 'issues' end as planning_basis,
         coalesce(t.removed_done_issues, 0) as removed_done_issues,
         s.goal,
         coalesce(s.start_at >= i.first_day, false) as history_complete

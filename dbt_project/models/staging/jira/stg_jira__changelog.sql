@@ -1,17 +1,21 @@
--- Changelog items from the same raw partition as their issue's newest row.
+-- Changelog items from the same raw partition as their issue's newest row, keyed by issue id.
+-- raw_jira_changelog names its issue by the key it had at that fetch; within one partition that key is
+-- the key of the issue row fetched with it, so joining on (key, partition) of the newest issue row picks
+-- exactly the changelog fetched with the newest state, and gives each item its issue id and current key.
 with issues as (
-    select issue_key, source_partition_date from {{ ref('stg_jira__issues') }}
+    select issue_id, issue_key, source_partition_date from {{ ref('stg_jira__issues') }}
 ),
 
 items as (
-    select c.*,
-           row_number() over (partition by c.issue_key, c.history_id, c.item_index order by c.fetched_at desc) as rank_in_issue
+    select c.*, i.issue_id,
+           row_number() over (partition by i.issue_id, c.history_id, c.item_index order by c.fetched_at desc) as rank_in_issue
     from {{ source('jira', 'raw_jira_changelog') }} as c
     inner join issues as i on c.issue_key = i.issue_key and c.partition_date = i.source_partition_date
 ),
 
 final as (
     select
+        issue_id,
         issue_key,
         history_id,
         cast(item_index as integer) as item_index,

@@ -1,6 +1,8 @@
--- Newest state of each Jira issue, with its current field values.
+-- Newest state of each Jira issue, with its current field values. An issue is its issue id: moved to
+-- another project it keeps its id and gets a new key, so the newest row per id wins and its key is the
+-- current one (an issue fetched as API-12, later as WEB-3, is one issue WEB-3).
 with newest as (
-    {{ newest_per(source('jira', 'raw_jira_issues'), ['key']) }}
+    {{ newest_per(source('jira', 'raw_jira_issues'), ['issue_id']) }}
 ),
 
 final as (

@@ -1,23 +1,29 @@
 """The Slack post of a Sprint Health card: the Block Kit message and posting it once per team and period.
 
-Only each team's most recent completed period is posted (a backfill writes every card but never floods
-the channel). The first post stores the message's `ts`; every later run edits that message with
-`chat.update`, so a period never gets a second message.
+Used by the scheduled post (orchestration's `sprint_health_slack_post`, which posts only each team's most
+recent completed period, so a backfill never floods the channel) and by the API's `POST /slack/summaries`,
+through the same `post_card`. The first post records the message's channel and `ts` in `sprint_health`;
+every later post of that card edits the message with `chat.update`, so a period never gets a second one.
+Metric labels, units and formatting come from the catalogue (emd/metrics/catalogue.py); the card's text
+(model output) is escaped for Slack (emd/text.py).
 """
 
 from __future__ import annotations
 
 import http.client
 import json
+import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from emd import settings
-from orchestration.defs.insights.blob import LOW_SAMPLE, METRIC_BY_KEY, METRICS
-from orchestration.defs.insights.card import FALLBACK_LABEL, SECTION_TITLES, format_change, format_value
-from orchestration.defs.insights.store import SprintHealthRow
+from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, format_change, value_text
+from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE
+from emd.sprint_health import SprintHealthRow, record_post
+from emd.text import slack_escape
+from emd.warehouse import Warehouse, WarehouseError
 
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 _GONE = {"message_not_found", "cant_update_message", "edit_window_closed"}
@@ -54,19 +60,30 @@ def latest_per_team(rows: list[SprintHealthRow], kinds: tuple[str, ...]) -> list
     return [latest[t] for t in sorted(latest)]
 
 
+# The dashboard's drilldown page (app/streamlit_app.py) and its query parameters (app/view.py).
+DRILLDOWN_PATH = "drilldown"
+
+
 def dashboard_link(base_url: str, row: SprintHealthRow) -> str:
-    """The dashboard filtered to the team and the period's days, in the dashboard's own query parameters
-    (app/view.py: `team`, `start`, `end`, inclusive UTC days)."""
+    """The dashboard's drilldown filtered to the team and the period's days (`team`, `start`, `end`,
+    inclusive UTC days): a sprint's card opens on that sprint (`sprint=<id>`), a week's card on the
+    team's sprints completed that week (`metric=planned_vs_done_pct`)."""
     last_day = (row.period_end - timedelta(microseconds=1)).date()
     parts = urlsplit(base_url)
-    params = urlencode({"team": row.team, "start": row.period_start.date().isoformat(), "end": last_day.isoformat()})
+    wanted = {"team": row.team, "start": row.period_start.date().isoformat(), "end": last_day.isoformat()}
+    if row.period_kind == "sprint":
+        wanted["sprint"] = row.period_id
+    else:
+        wanted["metric"] = "planned_vs_done_pct"
+    params = urlencode(wanted)
     query = f"{parts.query}&{params}" if parts.query else params
-    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, ""))
+    path = (parts.path or "/").rstrip("/") + "/" + DRILLDOWN_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
 
 
 def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
-    spec = METRIC_BY_KEY[key]
-    text = f"*{spec.label}*\n{format_value(spec, entry['value'])}"
+    spec = CATALOGUE[key]
+    text = f"*{spec.label}*\n{value_text(spec, entry['value'])}"
     if entry["trend"] in ("better", "worse"):
         arrow = "\u2191" if entry["change"] > 0 else "\u2193"  # up / down
         mark = ":large_green_circle:" if entry["trend"] == "better" else ":red_circle:"
@@ -81,16 +98,19 @@ def _metric_field(key: str, entry: dict[str, Any], kind: str) -> str:
 
 
 def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
-    """{"text": notification text, "blocks": Block Kit blocks} for one card."""
+    """{"text": notification text, "blocks": Block Kit blocks} for one card. Outside text (team and sprint
+    names, the card's items, the model's name) is escaped wherever Slack reads mrkdwn: in mrkdwn blocks and in
+    the top-level `text`; the header is plain_text, which Slack shows as written."""
     blob = json.loads(row.metrics_json)
     card = json.loads(row.card_json)
     kind = row.period_kind
+    metrics = blob["metrics"]
     fields = [
-        {"type": "mrkdwn", "text": _metric_field(spec.key, blob["metrics"][spec.key], kind)}
-        for spec in METRICS
-        if spec.key in blob["metrics"] and blob["metrics"][spec.key]["value"] is not None
+        {"type": "mrkdwn", "text": _metric_field(spec.key, metrics[spec.key], kind)}
+        for spec in CARD_METRICS
+        if spec.key in metrics and metrics[spec.key]["value"] is not None
     ][:10]  # Slack allows at most 10 fields per section
-    title = f"Sprint Health: {row.team} \u00b7 {row.period_name}"
+    title = f"Sprint Health: {row.team} \u00b7 {row.period_name}"  # plain_text below: Slack renders no markup
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": title[:150]}}]
     if fields:
         blocks.append({"type": "section", "fields": fields})
@@ -98,14 +118,38 @@ def build_message(row: SprintHealthRow, dashboard_url: str) -> dict[str, Any]:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"_No metric has data this {kind}._"}})
     blocks.append({"type": "divider"})
     for name, heading in SECTION_TITLES.items():
-        bullets = "\n".join(f"\u2022 {item}" for item in card[name])
+        bullets = "\n".join(f"\u2022 {slack_escape(item)}" for item in card[name])
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*{heading}*\n{bullets}"[:3000]}})
-    source = FALLBACK_LABEL if row.source == "fallback" else f"Written by {row.model} from aggregate metrics only"
+    source = (FALLBACK_LABEL if row.source == "fallback"
+              else f"Written by {slack_escape(row.model)} from aggregate metrics only")
     period = f"{kind.capitalize()} {row.period_start:%Y-%m-%d} \u2192 {row.period_end:%Y-%m-%d}"
     link = dashboard_link(dashboard_url, row)
     blocks.append({"type": "context", "elements": [
         {"type": "mrkdwn", "text": f"{period} \u00b7 <{link}|Open in the dashboard> \u00b7 {source}"}]})
-    return {"text": f"{title}: {card['insights'][0]}"[:300], "blocks": blocks}
+    return {"text": slack_escape(f"{title}: {card['insights'][0]}"[:300]), "blocks": blocks}
+
+
+RECORD_TRIES = 5
+
+
+def post_card(poster: SlackPoster, wh: Warehouse, row: SprintHealthRow, dashboard_url: str) -> tuple[str, str, str]:
+    """Post `row`'s card (or update its recorded message), then record channel and ts on the row right away,
+    so a failure later never causes a duplicate. Returns (channel, ts, 'posted'|'updated')."""
+    message = build_message(row, dashboard_url)
+    channel, ts, action = poster.publish(message, row.slack_channel, row.slack_ts)
+    body = json.dumps(message, ensure_ascii=False)
+    for attempt in range(RECORD_TRIES):
+        try:
+            record_post(wh, row.key, channel, ts, body, datetime.now(UTC).replace(tzinfo=None))
+            break
+        except WarehouseError as exc:  # DuckDB: another process holds the file for a moment
+            if attempt == RECORD_TRIES - 1:
+                raise WarehouseError(f"the card was {action} in Slack (channel {channel}, ts {ts}) but recording "
+                                     f"that in {wh.describe()} failed: {exc}. Post it again once the warehouse is "
+                                     "free; without the record the next post makes a second message.") from exc
+            time.sleep(0.5 * (attempt + 1))
+    row.slack_channel, row.slack_ts = channel, ts
+    return channel, ts, action
 
 
 def explain_slack_error(error: str, method: str, channel: str) -> str:

@@ -1,0 +1,103 @@
+"""`POST /slack/summaries`: post (or update) a team's Sprint Health card in Slack, as the scheduled post does.
+
+The card and its Slack columns are read from the live warehouse's `sprint_health` table, the one the
+scheduled post (orchestration's `sprint_health_slack_post`) reads and records into: the first post records
+the message's channel and ts, every later one edits that message with chat.update, so a card never gets a
+second message, whoever posts it. Requests for the same card are serialized within the process.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api import schemas
+from emd import settings
+from emd.config import ConfigError, load_config
+from emd.slack import SlackPoster, SlackPostError, latest_per_team, post_card, slack_target
+from emd.sprint_health import SprintHealthRow, read_rows
+from emd.warehouse import Warehouse, WarehouseError
+
+router = APIRouter(prefix="/slack", tags=["slack"])
+bearer = HTTPBearer(auto_error=False, description="EMD_API_TOKEN")
+_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    expected = settings.env("EMD_API_TOKEN")
+    if expected is None:
+        raise HTTPException(503, detail="EMD_API_TOKEN is not set on the API server: it is the bearer token that "
+                                        "POST /slack/summaries requires. Set it in the environment or in .env.")
+    given = credentials.credentials if credentials is not None and credentials.scheme.lower() == "bearer" else ""
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, detail="send `Authorization: Bearer <EMD_API_TOKEN>`",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+def _choose(rows: list[SprintHealthRow], team: str, sprint: str | None) -> SprintHealthRow | None:
+    mine = [r for r in rows if r.team == team]
+    if sprint is None:
+        latest = latest_per_team(mine, ("sprint", "week"))
+        return latest[0] if latest else None
+    for match in (lambda r: r.period_id == sprint, lambda r: r.period_name == sprint):
+        chosen = [r for r in mine if match(r)]
+        if chosen:
+            return chosen[0]
+    return None
+
+
+def _lock(key: tuple[str, str, str]) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+@router.post("/summaries", response_model=schemas.SlackSummaryResponse, dependencies=[Depends(require_token)],
+             responses={401: {"model": schemas.Problem, "description": "no or a wrong bearer token"},
+                        404: {"model": schemas.Problem, "description": "the team has no card (for that sprint)"},
+                        422: {"description": "unknown team; `detail[].loc` names the field"},
+                        502: {"model": schemas.Problem, "description": "Slack refused or failed the post"},
+                        503: {"model": schemas.Problem,
+                              "description": "EMD_API_TOKEN or Slack (SLACK_BOT_TOKEN, SLACK_CHANNEL_ID) is not "
+                                             "configured, or the warehouse cannot be opened"}},
+             summary="Post a team's Sprint Health card to Slack, or update the message posted before")
+def post_summary(request: schemas.SlackSummaryRequest) -> schemas.SlackSummaryResponse:
+    target = slack_target()
+    if target is None:
+        raise HTTPException(503, detail="Slack is not configured on the API server: set both SLACK_BOT_TOKEN "
+                                        "(the xoxb- bot token) and SLACK_CHANNEL_ID (the channel's ID).")
+    try:
+        dashboard_url = load_config().dashboard_url
+    except ConfigError as exc:
+        raise HTTPException(503, detail=f"the project config is needed for the dashboard link: {exc}") from None
+    wh = Warehouse()
+    try:
+        stored = list(read_rows(wh).values())
+    except WarehouseError as exc:
+        raise HTTPException(503, detail=f"cannot read the Sprint Health cards: {exc}") from None
+    teams = sorted({r.team for r in stored})
+    if request.team not in teams:
+        raise RequestValidationError([{"type": "value_error", "loc": ("body", "team"), "input": request.team,
+                                       "msg": f"no Sprint Health card exists for team {request.team!r}; teams "
+                                              f"with cards: {', '.join(teams) or 'none'}"}])
+    row = _choose(stored, request.team, request.sprint)
+    if row is None:
+        known = ", ".join(f"{r.period_id} ({r.period_name})" for r in stored if r.team == request.team)
+        raise HTTPException(404, detail=f"team {request.team!r} has no card for sprint {request.sprint!r}; "
+                                        f"its cards: {known}")
+    with _lock(row.key):
+        # Re-read under the lock: a post that finished meanwhile recorded its ts, which this one must update.
+        fresh = read_rows(wh).get(row.key, row)
+        try:
+            poster = SlackPoster(target)
+            poster.check_auth()
+            channel, ts, action = post_card(poster, wh, fresh, dashboard_url)
+        except SlackPostError as exc:
+            raise HTTPException(502, detail=str(exc)) from None
+    return schemas.SlackSummaryResponse(team=row.team, period_id=row.period_id, period_name=row.period_name,
+                                        action=action, channel=channel, ts=ts)  # type: ignore[arg-type]

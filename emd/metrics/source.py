@@ -1,0 +1,325 @@
+"""Where the metrics layer reads: the published build (DuckDB) or the live marts (Postgres), read only.
+
+- `open_source()` resolves the build the dashboard reads (emd/snapshot.py): the stable DuckDB symlink
+  resolved to its per-build file, or the Postgres schema that holds the marts; `EmptyWarehouse` says
+  why there is nothing to read and which commands fill the warehouse.
+- `rows()` / `frame()` run one statement with bound parameters (written with `?`); the only text ever
+  put into SQL comes from the layer's own constants (tables, columns, the engine's percentile, the
+  day/week bucket). No caching here: surfaces cache (the dashboard keys `st.cache_data` on
+  `Source.key` + `Source.build_id`).
+- The engine helpers are the Python twins of dbt_project/macros/cross_db.sql, so a window aggregate
+  computed here over fact rows is the same SQL function the marts use over a day's rows.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from emd.settings import DatabaseTarget, SettingsError
+from emd.snapshot import BUILD_TABLE, dashboard_target
+
+REQUIRED_TABLES = ("fct_pull_requests", "fct_deployments")
+GRANULARITIES: dict[str, str] = {"day": "day", "week": "week"}  # the only bucket literals put into SQL
+Granularity = Literal["day", "week"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """An opened, published build. `key` identifies the build's storage; `build_id` keys caches."""
+
+    kind: str  # duckdb | postgres
+    label: str  # password-free
+    key: str
+    build_id: str
+    published_at: datetime | None
+    tables: frozenset[str]
+    path: str | None = None  # the build's own DuckDB file (the stable symlink resolved)
+    url: str | None = field(default=None, repr=False)
+    schema: str | None = None  # Postgres: the marts' schema
+    conn: Any = field(default=None, compare=False, repr=False)  # `reading()`: the block's own connection
+
+    def has(self, table: str) -> bool:
+        return table in self.tables
+
+
+@dataclass(frozen=True)
+class EmptyWarehouse:
+    """Nothing to show yet; `reason` says why, `commands` how to fill the warehouse."""
+
+    reason: str
+    commands: tuple[str, ...]
+
+
+def fill_commands() -> tuple[str, ...]:
+    today = datetime.now().date()
+    return (
+        "make demo",
+        f"emd pipeline --start {(today - timedelta(days=29)).isoformat()} --end {today.isoformat()}",
+    )
+
+
+_connections: dict[str, Any] = {}
+_connections_lock = threading.Lock()
+_KEEP_CONNECTIONS = 2
+
+
+def _duckdb_connection(path: str) -> Any:
+    """One read-only connection per build file (a build file never changes); queries use cursors."""
+    import duckdb
+
+    with _connections_lock:
+        conn = _connections.get(path)
+        if conn is None:
+            conn = duckdb.connect(path, read_only=True)
+            _connections[path] = conn
+            # Builds are replaced, not edited: close connections to builds two publications old.
+            for old in list(_connections)[:-_KEEP_CONNECTIONS]:
+                _connections.pop(old).close()
+        return conn
+
+
+def open_source(target: DatabaseTarget | None = None) -> Source | EmptyWarehouse:
+    """The published build to read, or why there is none. `target` defaults to DATABASE_URL."""
+    try:
+        target = dashboard_target(target)
+    except SettingsError as exc:
+        return EmptyWarehouse(str(exc), ())
+    if target.kind == "duckdb":
+        return _open_duckdb(target)
+    return _open_postgres(target)
+
+
+def _open_duckdb(target: DatabaseTarget) -> Source | EmptyWarehouse:
+    stable = target.duckdb_path
+    assert stable is not None
+    if not stable.exists():
+        live = stable.with_name(stable.name.replace(".published.duckdb", ".duckdb"))
+        reason = f"No published build of the warehouse at {stable} yet."
+        commands = fill_commands()
+        if live.exists():
+            reason += (f" The warehouse {live} exists but has not been published for the dashboard: "
+                       "publish it with the pipeline, or by hand.")
+            commands = (*commands, "python -m emd.snapshot")
+        return EmptyWarehouse(reason, commands)
+    for attempt in range(3):
+        # The link is re-resolved on a retry: a build can be pruned between resolving and opening it
+        # when several are published in quick succession.
+        real = os.path.realpath(stable)
+        try:
+            tables, build = _read_build(real)
+            break
+        except Exception as exc:  # a corrupt or foreign file: say which one
+            if attempt == 2:
+                return EmptyWarehouse(f"The published build {stable} cannot be read: {exc}", fill_commands())
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if missing:
+        return EmptyWarehouse(
+            f"The published build {stable} has no {', '.join(missing)} table: the marts have not been built.",
+            fill_commands(),
+        )
+    build_id = str(build[0]) if build else Path(real).stem
+    return Source(kind="duckdb", label=f"duckdb:{stable}", key=real, build_id=build_id,
+                  published_at=build[1] if build else None, tables=tables, path=real)
+
+
+def _read_build(path: str) -> tuple[frozenset[str], tuple | None]:
+    cur = _duckdb_connection(path).cursor()
+    try:
+        tables = frozenset(r[0] for r in cur.execute(
+            "select table_name from information_schema.tables where table_catalog = current_database()"
+        ).fetchall())
+        build = None
+        if BUILD_TABLE in tables:
+            build = cur.execute(f"select build_id, published_at from {BUILD_TABLE}").fetchone()  # noqa: S608
+        return tables, build
+    finally:
+        cur.close()
+
+
+def _postgres_connect(url: str, schema: str | None) -> Any:
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    # A read-only session: every statement runs in a read-only transaction (psycopg's `read_only`
+    # attribute does nothing in autocommit mode).
+    conn.execute("set default_transaction_read_only = on")
+    if schema:
+        conn.execute("select set_config('search_path', %s, false)", [f'"{schema}", public'])
+    return conn
+
+
+def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
+    url = target.postgres_url or ""
+    label = target.describe()
+    try:
+        conn = _postgres_connect(url, None)
+    except Exception as exc:
+        return EmptyWarehouse(f"Cannot connect to the Postgres warehouse {label} (DATABASE_URL): "
+                              f"{type(exc).__name__}", fill_commands())
+    try:
+        # The schema DATABASE_URL's search_path names (where dbt builds) first, when several hold the marts.
+        found = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema not in ('information_schema', 'pg_catalog') "
+            "order by table_schema = current_schema() desc, table_schema"
+        ).fetchall()
+        schema = next((s for s, t in found if t == "fct_pull_requests"), None)
+        tables = frozenset(t for s, t in found if s == schema)
+        build = None
+        if schema and BUILD_TABLE in tables:
+            build = conn.execute(
+                f'select build_id, published_at from "{schema}".{BUILD_TABLE}'  # noqa: S608
+            ).fetchone()
+    finally:
+        conn.close()
+    missing = [t for t in REQUIRED_TABLES if t not in tables]
+    if schema is None or missing:
+        return EmptyWarehouse(f"The warehouse {label} has no {', '.join(missing)} table: "
+                              "the marts have not been built.", fill_commands())
+    # Without a published build id the caches expire by ttl only.
+    build_id = str(build[0]) if build else "live"
+    return Source(kind="postgres", label=label, key=label, build_id=build_id,
+                  published_at=build[1] if build else None, tables=tables, url=url, schema=schema)
+
+
+@contextmanager
+def reading(target: DatabaseTarget) -> Iterator[Source]:
+    """The live warehouse itself (not the published build), read only, over one connection that is
+    closed when the block ends: for the pipeline's own steps (the Sprint Health blob is built before
+    the build is published). The source's build_id is "live", so nothing is cached on it."""
+    from emd.warehouse import Warehouse
+
+    with Warehouse(target).connect(read_only=True) as conn:
+        if target.kind == "duckdb":
+            found = conn.execute("select table_name from information_schema.tables "
+                                 "where table_catalog = current_database()").fetchall()
+            schema = None
+        else:
+            found = conn.execute("select table_name from information_schema.tables "
+                                 "where table_schema = current_schema()").fetchall()
+            schema = conn.execute("select current_schema()").fetchone()[0]
+        yield Source(kind=target.kind, label=target.describe(), key=f"live:{target.describe()}", build_id="live",
+                     published_at=None, tables=frozenset(r[0] for r in found), schema=schema, conn=conn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running SQL
+
+
+def _to_python(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """Run one statement (written with `?` placeholders) with bound parameters; rows as dicts.
+    Decimals become floats, so both engines answer the same Python types."""
+    if source.conn is not None:
+        cur = source.conn.cursor()
+        try:
+            cur.execute(sql if source.kind == "duckdb" else sql.replace("?", "%s"), list(params))
+            columns = [d[0] for d in cur.description or []]
+            return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
+        finally:
+            cur.close()
+    if source.kind == "duckdb":
+        assert source.path is not None
+        cur = _duckdb_connection(source.path).cursor()
+        try:
+            cur.execute(sql, list(params))
+            columns = [d[0] for d in cur.description or []]
+            return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
+        finally:
+            cur.close()
+    conn = _postgres_connect(source.url or "", source.schema)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), list(params))
+            columns = [d.name for d in cur.description or []]
+            return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
+    finally:
+        conn.close()
+
+
+def frame(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """`rows` as a data frame (typed columns on DuckDB)."""
+    if source.conn is not None:
+        return pd.DataFrame(rows(source, sql, params))
+    if source.kind == "duckdb":
+        assert source.path is not None
+        cur = _duckdb_connection(source.path).cursor()
+        try:
+            # DuckDB's own conversion gives typed columns (DECIMAL and HUGEINT sums become float64).
+            return cur.execute(sql, list(params)).df()
+        finally:
+            cur.close()
+    conn = _postgres_connect(source.url or "", source.schema)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), list(params))
+            columns = [d.name for d in cur.description or []]
+            data = [[_to_python(v) for v in row] for row in cur.fetchall()]
+        return pd.DataFrame(data, columns=columns)
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine helpers (twins of dbt_project/macros/cross_db.sql)
+
+
+def percentile(source: Source, expr: str, fraction: float) -> str:
+    """Continuous percentile (linear interpolation) of `expr`, a column expression of the layer."""
+    if source.kind == "duckdb":
+        return f"quantile_cont({expr}, {float(fraction)})"
+    return f"percentile_cont({float(fraction)}) within group (order by {expr})"
+
+
+def hours_between(start: str, end: str) -> str:
+    return f"(extract(epoch from ({end} - {start})) / 3600.0)"
+
+
+def bucket(column: str, granularity: str) -> str:
+    """The UTC day, or the ISO week's Monday, of a timestamp column, as a date."""
+    return f"cast(date_trunc('{GRANULARITIES[granularity]}', {column}) as date)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+def number(value: Any) -> float | None:
+    """A SQL result as a float; NULL and NaN are None."""
+    if value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(result) else result
+
+
+def as_date(value: Any) -> date | None:
+    """A SQL date/timestamp (or pandas Timestamp) as a date; NULL/NaT are None."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return pd.Timestamp(value).date()
