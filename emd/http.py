@@ -1,7 +1,9 @@
 """One HTTP mechanism for every API client: retries, backoff, rate limits, clear errors, counters.
 
-- 5xx, connection resets/timeouts and truncated or non-JSON bodies are retried with exponential
-  backoff and full jitter, up to `max_attempts`, within `max_elapsed_s` overall.
+- 5xx, connection resets/timeouts, a connection dropped in the middle of a body (urllib3's
+  IncompleteRead/ProtocolError, which requests raises as ChunkedEncodingError or ContentDecodingError)
+  and truncated or non-JSON bodies are retried with exponential backoff and full jitter, up to
+  `max_attempts`, within `max_elapsed_s` overall.
 - 403/429 with `Retry-After` wait that long; a 403/429 with `x-ratelimit-remaining: 0` waits until
   `x-ratelimit-reset`; other 429s (and 403s that say "rate limit") back off from a minute.
 - 401 (and a 403 that is not a rate limit) is not retried: ApiAuthError names the token variable and URL.
@@ -10,14 +12,25 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import urllib3.exceptions
+
+# A body that stopped before its Content-Length (or its last chunk), or that cannot be decoded: the
+# connection dropped mid-answer. Retried like a 5xx: GET and GraphQL POSTs repeat safely.
+DROPPED_BODY_ERRORS: tuple[type[BaseException], ...] = (
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.ProtocolError,
+    http.client.IncompleteRead,
+)
 
 
 class ApiError(RuntimeError):
@@ -38,6 +51,15 @@ class ApiNotFoundError(ApiError):
 
 class ApiPayloadError(ApiError):
     """The API answered with something we cannot use; names the entity and field."""
+
+
+class ApiServerError(ApiError):
+    """A 5xx the caller asked to see instead of a retry (`request_json(..., raise_statuses=...)`)."""
+
+    def __init__(self, message: str, status: int, body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
 
 
 @dataclass
@@ -79,8 +101,12 @@ class HttpClient:
     sleep: Callable[[float], None] = time.sleep
     on_rate_limit: Callable[[float, str], None] | None = None
 
-    def request_json(self, method: str, url: str, **kwargs: Any) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
-        """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers)."""
+    def request_json(self, method: str, url: str, raise_statuses: Collection[int] = (), **kwargs: Any
+                     ) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
+        """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers).
+
+        A status in `raise_statuses` raises ApiServerError at once (the caller changes the request first:
+        GitHub's GraphQL client asks for a smaller page after a 502/504 timeout)."""
         kwargs.setdefault("timeout", self.policy.timeout_s)
         started = time.monotonic()
         attempt = 0
@@ -96,6 +122,8 @@ class HttpClient:
                 if attempt == 1 and isinstance(exc, requests.ConnectionError) and _is_refused(exc):
                     # A refused connection on the first try is almost always a wrong URL; still retry briefly.
                     last_problem = f"could not connect to {url} (connection refused)"
+            except DROPPED_BODY_ERRORS as exc:
+                last_problem = f"the connection to {url} dropped in the middle of the answer ({type(exc).__name__})"
             else:
                 status = response.status_code
                 if status == 401:
@@ -119,6 +147,12 @@ class HttpClient:
                     raise ApiNotFoundError(f"{self.name} answered 404 for {url}: check the URL and the names in the config.")
                 elif status == 410:
                     raise ApiError(f"{self.name} answered 410 Gone for {url}: that endpoint was removed.")
+                elif status in raise_statuses:
+                    try:
+                        detail = response.json()
+                    except ValueError:
+                        detail = None
+                    raise ApiServerError(f"{self.name} answered {status} for {url}", status, detail)
                 elif status >= 500:
                     last_problem = f"{url} answered {status}"
                 elif status >= 400:
@@ -169,3 +203,50 @@ def _is_refused(exc: Exception) -> bool:
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+class PagingError(ApiError):
+    """Paging that does not end: a repeated cursor/token, or more pages or items than the total allows."""
+
+
+@dataclass
+class PageGuard:
+    """Stops paging that would never end, for any cursor- or token-paged endpoint (GitHub, Jira).
+
+    Call `page()` once per page received, with the cursor/token it gives for the next page (None on the last
+    page), the keys of its items, and the total the API reported when it reports one. It raises PagingError
+    naming `endpoint` when a cursor comes back a second time, when a page holds only items already seen, or
+    when more pages (or items) arrive than the reported total allows.
+    """
+
+    endpoint: str
+    tokens: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+    pages: int = 0
+    smallest_page: int | None = None
+
+    def page(self, next_token: str | None, keys: Iterable[Any] = (), total: int | None = None,
+             page_size: int | None = None) -> None:
+        self.pages += 1
+        page_keys = [str(k) for k in keys]
+        if page_keys and all(k in self.keys for k in page_keys) and next_token is not None:
+            self._stop(f"page {self.pages} holds only items of earlier pages")
+        self.keys.update(page_keys)
+        if page_size:
+            self.smallest_page = min(page_size, self.smallest_page or page_size)
+        if total is not None and next_token is not None:
+            # One more page than the total needs at the smallest page size, for items added while paging.
+            allowed = -(-max(total, 0) // (self.smallest_page or 1)) + 1
+            if self.pages > allowed or len(self.keys) > total + (self.smallest_page or 0):
+                self._stop(f"{self.pages} pages and {len(self.keys)} items, more than the reported total of "
+                           f"{total} allows")
+        if next_token is None:
+            return
+        if next_token in self.tokens:
+            self._stop(f"the same next-page cursor came back twice (after page {self.pages})")
+        self.tokens.add(next_token)
+
+    def _stop(self, why: str) -> None:
+        raise PagingError(f"paging of {self.endpoint} does not end: {why}. Stopped instead of looping; nothing "
+                          "was written for this partition. Try again later; if it persists, the API (or a proxy "
+                          "in front of it) is returning broken pages.")

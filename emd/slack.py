@@ -10,6 +10,7 @@ Metric labels, units and formatting come from the catalogue (emd/metrics/catalog
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from dataclasses import dataclass
@@ -176,7 +177,10 @@ def _server_error_retry_class() -> type:
         """slack_sdk's handler retries 500 and 503 only; a gateway's 502/504 is as transient."""
 
         def _can_retry(self, *, state, request, response=None, error=None) -> bool:
-            if isinstance(error, ValueError):  # a cut-off JSON body: safe to repeat only if idempotent
+            # A cut-off body (a JSON document that stops short, or a connection dropped before the
+            # Content-Length was read: http.client's IncompleteRead): the request reached Slack, so it is
+            # repeated only when repeating it is harmless.
+            if isinstance(error, ValueError | http.client.HTTPException):
                 return request.url.rstrip("/").endswith(_IDEMPOTENT)
             return response is not None and response.status_code in (500, 502, 503, 504)
 
@@ -218,7 +222,8 @@ class SlackPoster:
         except OSError as exc:  # connection refused, DNS, TLS
             raise SlackPostError(f"cannot reach Slack at {self.target.base_url} ({type(exc).__name__}): "
                                  "check SLACK_API_URL and the network") from None
-        except ValueError:  # a cut-off body; chat.postMessage is not repeated, as it may have been posted
+        except (ValueError, http.client.HTTPException):  # a cut-off body; chat.postMessage is not repeated, as it
+            # may have been posted
             note = f": the message may be in channel {self.target.channel} already" if method == "chat.postMessage" else ""
             raise SlackPostError(f"Slack's answer to {method} was cut off{note}; run the post again") from None
 

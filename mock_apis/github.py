@@ -17,6 +17,24 @@ On top of schema validation it enforces what GitHub enforces:
 
 Test switch `{"github_payload_drop": "<field>"}` removes that field from every object in answers (an API
 that changed shape), so the client's "unexpected payload" errors can be exercised over real HTTP.
+
+What real GitHub does beyond the happy path (issue 10), each behind a switch:
+- `{"github_timeout": {"search_above": 25, "nodes_above": 2000, "form": "502" | "504" | "null",
+  "times": N}}`: a query whose `search` page asks for more than `search_above` results, or whose node
+  count (as above) exceeds `nodes_above`, is stopped as GitHub stops a query that runs past ~10 s: a 502
+  with GitHub's JSON body, a 504 from the gateway, or 200 with `data: null` and the "Something went wrong
+  while executing your query. This may be the result of a timeout" error (`form`, default "null");
+  `times` limits how many answers time out (then the switch turns itself off). The real trigger is time,
+  which heavy nested pages on busy repositories take; the mock stands in for it with page size and nodes.
+- `{"github_deleted_repos": ["acme/x"]}`: the repo is gone: search answers "cannot be searched" (type
+  INVALID, `data: null`), `repository(...)` answers NOT_FOUND with a null repository.
+- `{"github_renamed_repos": {"acme/api": "acme/api-v2"}}`: the repo now lives under the new name (a rename
+  or a transfer): `repo:acme/api` cannot be searched any more, `repository(owner: "acme", name: "api")`
+  follows the rename (as GitHub's redirects do) and every `nameWithOwner` says `acme/api-v2`.
+- `{"github_sso_repos": ["acme/x"]}`: the repo is behind SAML SSO the token is not authorized for: FORBIDDEN.
+- `{"github_stuck_cursor": true}`: `search` ignores `after` (a broken cache or proxy): the same page and the
+  same `endCursor` come back for ever; `{"github_endless_pages": true}`: `search` says `hasNextPage: true`
+  on every page, past the last result.
 """
 
 from __future__ import annotations
@@ -27,9 +45,10 @@ import math
 import os
 import re
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from graphql import (
     DocumentNode,
@@ -52,6 +71,7 @@ from graphql import (
 )
 
 from mock_apis.github_data import GitHubData, github_data
+from mock_apis.huge_day import HugeDay
 from mock_apis.server import MockState, Request, Response, Router
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "specs" / "github-schema.graphql"
@@ -108,6 +128,7 @@ class _Limits:
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         self.errors: list[dict[str, Any]] = []
         self.node_count = 0
+        self.page_sizes: dict[str, int] = {}  # connection field name -> the largest first/last asked of it
         self.requests = 0  # GitHub's cost: one request per connection per parent node
 
     def run(self, operation: OperationDefinitionNode) -> None:
@@ -179,6 +200,7 @@ class _Limits:
             if bad:
                 continue
             page = max(first or 0, last or 0)
+            self.page_sizes[name] = max(page, self.page_sizes.get(name, 0))
             self.requests += multiplier
             self.node_count += multiplier * page
             if self.node_count > MAX_NODES:
@@ -216,7 +238,7 @@ def _offset(cursor: str | None) -> int | None:
         raise GraphQLError(f"`{cursor}` does not appear to be a valid cursor.") from exc
 
 
-def connection(items: list[Any], first: int | None = None, last: int | None = None, after: str | None = None,
+def connection(items: Sequence[Any], first: int | None = None, last: int | None = None, after: str | None = None,
                before: str | None = None, **extra: Any) -> dict[str, Any]:
     start, end = 0, len(items)
     a, b = _offset(after), _offset(before)
@@ -333,9 +355,15 @@ class _Root:
         self.rate = rate
 
 
-def _resolver(data: GitHubData) -> Any:
+def _resolver(data: GitHubData, scenario: _Scenario) -> Any:
     def resolve(source: Any, info: Any, **args: Any) -> Any:
         parent, name = info.parent_type.name, info.field_name
+        if (parent, name) == ("Query", "search"):
+            return _search(data, source, args, scenario)
+        if (parent, name) == ("Query", "repository"):
+            return _repository(data, source, args, scenario)
+        if (parent, name) == ("Repository", "nameWithOwner") and isinstance(source, dict):
+            return scenario.display_name(str(source.get("nameWithOwner")))
         special = _RESOLVERS.get((parent, name))
         if special is not None:
             return special(data, source, args)
@@ -348,17 +376,130 @@ def _resolver(data: GitHubData) -> Any:
     return resolve
 
 
-def _search(data: GitHubData, _source: Any, args: dict[str, Any]) -> dict[str, Any]:
+class _Scenario:
+    """The repository scenarios switched on for one request (deleted, renamed, behind SSO) and paging bugs."""
+
+    def __init__(self, switches: dict[str, Any], huge_day: HugeDay | None = None):
+        self.huge_day = huge_day
+        self.deleted = {str(r).lower() for r in switches.get("github_deleted_repos") or ()}
+        self.sso = {str(r).lower() for r in switches.get("github_sso_repos") or ()}
+        renamed = switches.get("github_renamed_repos") or {}
+        self.old_to_new = {str(k).lower(): str(v) for k, v in renamed.items()}
+        self.new_to_old = {str(v).lower(): str(k) for k, v in renamed.items()}
+        self.stuck_cursor = bool(switches.get("github_stuck_cursor"))
+        self.endless_pages = bool(switches.get("github_endless_pages"))
+
+    def display_name(self, internal: str) -> str:
+        return self.old_to_new.get(internal.lower(), internal)
+
+    def forbidden(self, name: str) -> GraphQLError:
+        return GraphQLError("Resource protected by organization SAML enforcement. You must grant your Personal "
+                            "Access token access to this organization.", extensions={"type": "FORBIDDEN"})
+
+    def search_query(self, query: str) -> str:
+        """The query with `repo:` names as the data knows them; unsearchable names raise as GitHub answers."""
+        out, unknown = [], []
+        for token in query.split():
+            key, _, value = token.partition(":")
+            if key.lower() == "repo" and value:
+                name = value.lower()
+                if name in self.sso:
+                    raise self.forbidden(value)
+                if name in self.deleted or name in self.old_to_new:
+                    unknown.append(value)
+                    continue
+                token = f"repo:{self.new_to_old.get(name, value)}"
+            out.append(token)
+        if unknown:
+            raise GraphQLError("The listed users and repositories cannot be searched either because the resources "
+                               f"do not exist or you do not have permission to view them: {', '.join(unknown)}.")
+        return " ".join(out)
+
+
+class _HugeMatches(Sequence[dict[str, Any]]):
+    """The org's matches followed (or, newest first, preceded) by a huge day's, built only when paged to."""
+
+    def __init__(self, regular: list[dict[str, Any]], huge: HugeDay, indices: range, repo_obj: dict[str, Any],
+                 descending: bool):
+        self.regular, self.huge, self.repo_obj, self.descending = regular, huge, repo_obj, descending
+        self.indices = indices[::-1] if descending else indices
+        self.cap: int | None = None
+
+    def capped(self, cap: int) -> _HugeMatches:
+        view = _HugeMatches(self.regular, self.huge, range(0), self.repo_obj, self.descending)
+        view.indices, view.cap = self.indices, cap
+        return view
+
+    def __len__(self) -> int:
+        total = len(self.regular) + len(self.indices)
+        return total if self.cap is None else min(total, self.cap)
+
+    def _item(self, position: int) -> dict[str, Any]:
+        if self.descending:
+            if position < len(self.indices):
+                return self.huge.pull_request(self.indices[position], self.repo_obj)
+            return self.regular[position - len(self.indices)]
+        first = len(self.regular)
+        if position < first:
+            return self.regular[position]
+        return self.huge.pull_request(self.indices[position - first], self.repo_obj)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        return self._item(index if index >= 0 else len(self) + index)
+
+
+def _with_huge_day(data: GitHubData, huge: HugeDay, query: str, regular: list[dict[str, Any]]
+                   ) -> Sequence[dict[str, Any]]:
+    repos, lo, hi, descending = [], datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), True
+    pr_only = False
+    for token in query.split():
+        key, _, value = token.partition(":")
+        key = key.lower()
+        if key == "repo" and value:
+            repos.append(value.lower())
+        elif key == "updated":
+            lo, hi = _date_filter(value)
+        elif key == "sort":
+            descending = value.partition("-")[2] != "asc"
+        elif key in ("is", "type") and value == "pr":
+            pr_only = True
+        elif key in ("is", "type", "created") or ":" in token:
+            return regular  # the huge day's PRs answer only the searches the client sends
+    repo_obj = next((r for name, r in data.repos.items() if name.lower() == huge.repo.lower()), None)
+    indices = huge.matches(repos, lo, hi) if pr_only and repo_obj is not None else range(0)
+    if not indices:
+        return regular
+    return _HugeMatches(regular, huge, indices, repo_obj or {}, descending)
+
+
+def _search(data: GitHubData, _source: Any, args: dict[str, Any], scenario: _Scenario) -> dict[str, Any]:
     query = args["query"]
     if len(query) > SEARCH_QUERY_MAX_CHARS:
         raise GraphQLError(f"The search query is too long: {len(query)} characters, the maximum is {SEARCH_QUERY_MAX_CHARS}.")
-    if args["type"] not in ("ISSUE", "ISSUE_ADVANCED"):
-        matches: list[dict[str, Any]] = []
-    else:
-        matches = search_pull_requests(data, query)
+    matches: Sequence[dict[str, Any]] = []
+    if args["type"] in ("ISSUE", "ISSUE_ADVANCED"):
+        text = scenario.search_query(query)
+        matches = search_pull_requests(data, text)
+        if scenario.huge_day is not None and scenario.huge_day.pull_requests > 0:
+            matches = _with_huge_day(data, scenario.huge_day, text, list(matches))
     page_args = {k: args.get(k) for k in ("first", "last", "after", "before")}
-    return connection(matches[:SEARCH_RESULT_CAP], **page_args, issueCount=len(matches), codeCount=0,
-                      discussionCount=0, repositoryCount=0, userCount=0, wikiCount=0)
+    if scenario.stuck_cursor:
+        page_args["after"] = None
+    capped = matches.capped(SEARCH_RESULT_CAP) if isinstance(matches, _HugeMatches) else list(matches[:SEARCH_RESULT_CAP])
+    result = connection(capped, **page_args, issueCount=len(matches), codeCount=0,
+                        discussionCount=0, repositoryCount=0, userCount=0, wikiCount=0)
+    if scenario.endless_pages:
+        end = (_offset(page_args["after"]) or -1) + (page_args["first"] or 0)
+        result["pageInfo"] = {**result["pageInfo"], "hasNextPage": True, "endCursor": _cursor(end)}
+    return result
 
 
 def _page(key: str) -> Any:
@@ -402,8 +543,14 @@ def _ordered(key: str, created_key: str = "_created") -> Any:
     return resolve
 
 
-def _repository(data: GitHubData, _source: Any, args: dict[str, Any]) -> dict[str, Any] | None:
+def _repository(data: GitHubData, _source: Any, args: dict[str, Any], scenario: _Scenario
+                ) -> dict[str, Any] | None:
     full = f"{args['owner']}/{args['name']}"
+    if full.lower() in scenario.sso:
+        raise scenario.forbidden(full)
+    if full.lower() in scenario.deleted:
+        raise GraphQLError(f"Could not resolve to a Repository with the name '{full}'.")
+    full = scenario.new_to_old.get(full.lower(), full)  # the new name of a renamed repo, or the old (redirected)
     for name, repo in data.repos.items():
         if name.lower() == full.lower():
             return repo
@@ -453,8 +600,6 @@ def _object(_data: GitHubData, source: dict[str, Any], args: dict[str, Any]) -> 
 
 
 _RESOLVERS: dict[tuple[str, str], Any] = {
-    ("Query", "search"): _search,
-    ("Query", "repository"): _repository,
     ("Query", "node"): _node,
     ("Query", "nodes"): _nodes,
     ("PullRequest", "reviews"): _page("_reviews"),
@@ -557,6 +702,11 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
         return 200, {"errors": [_error(exc.message, "variableMismatch", exc)]}
     if limits.errors:
         return 200, {"errors": limits.errors}
+    if "search" in limits.page_sizes:
+        state.count(f"github:search_first:{limits.page_sizes['search']}")
+    timed_out = _timed_out(state, limits)
+    if timed_out is not None:
+        return timed_out
     with state.lock:
         rate["used"] += limits.cost
         rate_view = {"__typename": "RateLimit", "cost": limits.cost, "limit": RATE_LIMIT,
@@ -564,8 +714,10 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
                      "nodeCount": limits.node_count,
                      "resetAt": datetime.fromtimestamp(math.ceil(rate["reset"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     data = served_data(state)
+    with state.lock:
+        scenario = _Scenario(dict(state.switches), state.extra.get("huge_day"))
     result: Any = execute(schema, document, root_value=_Root(data, rate_view), variable_values=variables,
-                     operation_name=name, field_resolver=_resolver(data))
+                          operation_name=name, field_resolver=_resolver(data, scenario))
     body: dict[str, Any] = {"data": result.data}
     dropped = state.switches.get("github_payload_drop")
     if dropped:  # simulate an API change: a field we rely on is no longer in the answer
@@ -573,9 +725,38 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
     if result.errors:
         body["errors"] = [{"message": e.message, "path": e.path,
                            "locations": [{"line": loc.line, "column": loc.column} for loc in e.locations or ()],
-                           "type": "NOT_FOUND" if "Could not resolve" in e.message else "INVALID"}
+                           "type": (e.extensions or {}).get("type")
+                           or ("NOT_FOUND" if "Could not resolve" in e.message else "INVALID")}
                           for e in result.errors]
     return 200, body
+
+
+TIMEOUT_MESSAGE = ("Something went wrong while executing your query. This may be the result of a timeout, or it "
+                   "could be a GitHub bug. Please include `{request_id}` when reporting this issue.")
+
+
+def _timed_out(state: MockState, limits: _Limits) -> tuple[int, dict[str, Any]] | None:
+    """The `github_timeout` switch: the answer GitHub gives a query it stopped after ~10 s, or None."""
+    with state.lock:
+        spec = state.switches.get("github_timeout")
+        if not isinstance(spec, dict):
+            return None
+        heavy = (spec.get("search_above") is not None and limits.page_sizes.get("search", 0) > int(spec["search_above"])
+                 or spec.get("nodes_above") is not None and limits.node_count > int(spec["nodes_above"]))
+        if not heavy:
+            return None
+        if spec.get("times") is not None:
+            spec["times"] = int(spec["times"]) - 1
+            if spec["times"] <= 0:
+                state.switches.pop("github_timeout")
+        form = str(spec.get("form") or "null")
+    state.count("github:timeout")
+    state.count(f"github:timeout:search_first:{limits.page_sizes.get('search', 0)}")
+    message = TIMEOUT_MESSAGE.format(request_id=f"E3A1:{limits.node_count:X}:MOCK")
+    if form == "504":
+        return 504, {"message": "We couldn't respond to your request in time. Sorry about that. Please try "
+                                "resubmitting your request and contact us if the problem persists."}
+    return (502 if form == "502" else 200), {"data": None, "errors": [{"message": message}]}
 
 
 def _drop_key(value: Any, key: str) -> None:

@@ -16,19 +16,21 @@ sends a malformed payload so clients can be tested on it; `jira_move_issue`: {"k
 "at": ISO time} moves that issue to another project at that time (same id, the target's next key, `Key` and
 `project` changelog items; the old key keeps resolving), as a user does between two ingestion runs;
 `jira_story_points_values`: {"API-3": "XL", "API-4": {"value": "L", "id": "10043"}} serves those values in
-the estimation field instead of a number (a text or select field used for estimates).
+the estimation field instead of a number (a text or select field used for estimates); `jira_repeat_page_token`: true makes search/jql and changelog/bulkfetch hand out the same
+`nextPageToken` on every page (paging that never ends, as a broken proxy or cache can cause).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from mock_apis.jira_data import (
@@ -395,6 +397,52 @@ class JqlQuery:
         return True
 
 
+class _HugeIssues(Sequence[JiraIssue]):
+    """The org's matches followed by a huge day's (mock_apis/huge_day.py), built only when paged to."""
+
+    def __init__(self, regular: list[JiraIssue], huge: Any, indices: range, project: Any, reporter: Person):
+        self.regular, self.huge, self.indices, self.project, self.reporter = regular, huge, indices, project, reporter
+
+    def __len__(self) -> int:
+        return len(self.regular) + len(self.indices)
+
+    def _item(self, position: int) -> JiraIssue:
+        if position < len(self.regular):
+            return self.regular[position]
+        return self.huge.jira_issue(self.indices[position - len(self.regular)], self.project, self.reporter)
+
+    @overload
+    def __getitem__(self, index: int) -> JiraIssue: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[JiraIssue]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return [self._item(i) for i in range(*index.indices(len(self)))]
+        return self._item(index if index >= 0 else len(self) + index)
+
+
+def _with_huge_day(huge: Any, query: JqlQuery, regular: list[JiraIssue], data: JiraData) -> Sequence[JiraIssue]:
+    """A huge day's issues that `query` finds (its project and `updated` bounds; ORDER BY key puts them last)."""
+    project = next((p for p in data.org.projects if p.key == huge.project), None)
+    if project is None or (query.projects is not None and huge.project not in query.projects):
+        return regular
+    created = huge.start - timedelta(days=10)
+    lower = [(op, when) for fld, op, when in query.bounds if fld == "updated" and op in (">=", ">")]
+    upper = [(op, when) for fld, op, when in query.bounds if fld == "updated" and op in ("<", "<=")]
+    if not all(_compare(created, op, when) for fld, op, when in query.bounds if fld == "created"):
+        return regular
+    every = range(huge.jira_issues)
+    first = bisect.bisect_left(every, True, key=lambda i: all(_compare(huge.jira_updated_at(i), op, when)
+                                                              for op, when in lower))
+    stop = bisect.bisect_left(every, True, key=lambda i: not all(_compare(huge.jira_updated_at(i), op, when)
+                                                                 for op, when in upper))
+    if first >= stop:
+        return regular
+    return _HugeIssues(regular, huge, range(first, stop), project, data.org.people[0])
+
+
 def _sort_key(name: str) -> Callable[[JiraIssue], Any]:
     if name == "updated":
         return lambda i: i.updated
@@ -526,7 +574,10 @@ def register(router: Router, state: MockState) -> None:
         offset = _offset("search", signature, params.get("nextPageToken"))
         if offset is None:
             return _error(400, "The nextPageToken is invalid or does not belong to this query.")
-        issues = query.run(jdata)
+        issues: Sequence[JiraIssue] = query.run(jdata)
+        huge = state.extra.get("huge_day")
+        if huge is not None and huge.jira_issues > 0:
+            issues = _with_huge_day(huge, query, list(issues), jdata)
         page = issues[offset: offset + page_size]
         tz = zone()
         bug = switch("jira_payload_bug")
@@ -538,8 +589,9 @@ def register(router: Router, state: MockState) -> None:
                 item["fields"][STORY_POINT_ESTIMATE_FIELD] = odd_points[item["key"]]
         if "names" in expand and fields:
             body["names"] = {f: FIELD_NAMES[f] for f in fields}
-        if offset + page_size < len(issues):
-            body["nextPageToken"] = _token("search", signature, offset + page_size)
+        if offset + page_size < len(issues) or switch("jira_repeat_page_token"):
+            stuck = page_size if switch("jira_repeat_page_token") else offset + page_size
+            body["nextPageToken"] = _token("search", signature, stuck)
             body["isLast"] = False
         else:
             body["isLast"] = True
@@ -638,8 +690,9 @@ def register(router: Router, state: MockState) -> None:
                 grouped.append({"issueId": str(issue_id), "changeHistories": []})
             grouped[-1]["changeHistories"].append(entry)
         out: dict[str, Any] = {"issueChangeLogs": grouped}
-        if offset + max_results < len(entries):
-            out["nextPageToken"] = _token("bulk", signature, offset + max_results)
+        if offset + max_results < len(entries) or switch("jira_repeat_page_token"):
+            stuck = max_results if switch("jira_repeat_page_token") else offset + max_results
+            out["nextPageToken"] = _token("bulk", signature, stuck)
         return Response(body=out)
 
     route("GET", r"/rest/api/3/issue/([A-Za-z0-9_-]+)/changelog", "jira:changelog_issue", issue_changelog)

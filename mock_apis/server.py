@@ -5,8 +5,16 @@ Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (RE
 `register(router, state)`. This module owns routing, fault injection and request counting.
 
 Fault injection (`--fault-rate 0.2 --fault-seed 1`): before a vendor handler runs, a request may instead
-get a 500/502/503, a 403/429 with Retry-After, a dropped connection, a truncated JSON body, or a slow
-answer. Requests whose path is under `/_mock/` are never faulted (tests use them to inspect state).
+get a 500/502/503, a 403/429 with Retry-After, a dropped connection, a slow answer, or a body cut short.
+A cut body alternates between its two forms (no extra random draw, so a seed picks the same requests and
+kinds as before): a `Content-Length` that matches a half body (a truncated JSON document), and a
+`Content-Length` of the whole body with only part of it written before the connection closes (what a
+dropped connection mid-body looks like: urllib3's IncompleteRead, requests' ChunkedEncodingError).
+Requests whose path is under `/_mock/` are never faulted (tests use them to inspect state).
+
+`POST /_mock/switch {"fault_plan": [{"kind": "cut", "path": "/rest/api/3/search/jql"}, ...]}` forces faults
+on the next requests whose path starts with `path` (any path when it is left out), one entry per request,
+in order; kinds: 500 502 503 504 403 429 reset truncated cut slow.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ class FaultConfig:
     seed: int = 1
     slow_s: float = 0.3
     retry_after_s: int = 1
+    plan: list[dict[str, Any]] = field(default_factory=list)  # forced faults: [{"kind": ..., "path": prefix}]
 
 
 class Router:
@@ -128,6 +137,8 @@ def build_router(state: MockState) -> Router:
                 state.faults.rate = float(body.pop("fault_rate"))
             if "fault_seed" in body:
                 state.faults.seed = int(body.pop("fault_seed"))
+            if "fault_plan" in body:
+                state.faults.plan = [dict(entry) for entry in body.pop("fault_plan") or []]
             state.switches.update(body)
         return Response(body={"ok": True, "switches": state.switches, "fault_rate": state.faults.rate})
 
@@ -143,15 +154,24 @@ class _FaultPicker:
         self.rng = random.Random(state.faults.seed)
         self.seed = state.faults.seed
         self.lock = threading.Lock()
+        self.cut_bodies = 0
 
-    def pick(self) -> str | None:
+    def pick(self, path: str) -> str | None:
         with self.lock:
+            plan = self.state.faults.plan
+            for i, entry in enumerate(plan):
+                if path.startswith(str(entry.get("path") or "/")):
+                    return str(plan.pop(i)["kind"])
             if self.state.faults.seed != self.seed:
                 self.seed = self.state.faults.seed
                 self.rng = random.Random(self.seed)
             if self.state.faults.rate <= 0 or self.rng.random() >= self.state.faults.rate:
                 return None
-            return self.rng.choice(["500", "502", "503", "403", "429", "reset", "truncated", "slow"])
+            fault = self.rng.choice(["500", "502", "503", "403", "429", "reset", "truncated", "slow"])
+            if fault == "truncated":  # every other cut body is a connection dropped mid-body
+                self.cut_bodies += 1
+                fault = "cut" if self.cut_bodies % 2 == 0 else fault
+            return fault
 
 
 def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
@@ -178,13 +198,13 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
                 self._send(Response(404, {"message": f"mock-api: no route for {self.command} {parsed.path}"}))
                 return
             handler, match = resolved
-            fault = None if parsed.path.startswith("/_mock/") else faults.pick()
+            fault = None if parsed.path.startswith("/_mock/") else faults.pick(parsed.path)
             if fault == "403" and parsed.path.startswith(("/v1/", "/slack/", "/pagerduty/")):
                 fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI, Slack and PagerDuty send 429
             if fault is not None:
                 state.count(f"fault:{fault}")
                 state.count(f"faulted:/{parsed.path.split('/')[1]}")  # which API: graphql, rest, v1, slack
-            if fault in ("500", "502", "503"):
+            if fault in ("500", "502", "503", "504"):
                 self._send(Response(int(fault), {"message": "injected server error"}))
                 return
             if fault in ("403", "429"):
@@ -207,6 +227,17 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
             if fault == "truncated":
                 data = response.encoded()
                 self._send(response, data[: max(1, len(data) // 2)], declared=len(data) // 2)
+                return
+            if fault == "cut":
+                # Headers promise the whole body; part of it is written, then the connection closes.
+                data = response.encoded()
+                self.close_connection = True
+                self._send(response, data[: len(data) // 2], declared=len(data))
+                self.wfile.flush()
+                try:
+                    self.connection.shutdown(2)
+                except OSError:
+                    pass
                 return
             self._send(response)
 

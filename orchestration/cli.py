@@ -23,8 +23,16 @@ def _mock_state(args: argparse.Namespace):
     from mock_apis.server import FaultConfig, MockState
 
     org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date())
-    return MockState(org=org, faults=FaultConfig(rate=args.fault_rate, seed=args.fault_seed),
-                     jira_timezone=args.jira_timezone)
+    state = MockState(org=org, faults=FaultConfig(rate=args.fault_rate, seed=args.fault_seed),
+                      jira_timezone=args.jira_timezone)
+    if getattr(args, "huge_day", None) is not None:
+        from mock_apis.huge_day import HugeDay
+
+        if args.huge_day <= org.anchor:
+            raise SystemExit(f"--huge-day {args.huge_day} must be after the org's last day ({org.anchor}, --anchor)")
+        state.extra["huge_day"] = HugeDay(args.huge_day, pull_requests=args.huge_day_prs,
+                                          jira_issues=args.huge_day_issues)
+    return state
 
 
 def demo_agreements(teams: list[str]) -> dict:
@@ -136,6 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--port", type=int, default=8765)
     mock.add_argument("--write-config", help="write the matching project config (YAML) to this path")
     mock.add_argument("--write-env", help="write the environment variables pointing at the mock to this path")
+    mock.add_argument("--huge-day", type=_date, default=None,
+                      help="a day after --anchor on which a bulk edit updated --huge-day-prs PRs and "
+                           "--huge-day-issues Jira issues (memory benchmarks; mock_apis/huge_day.py)")
+    mock.add_argument("--huge-day-prs", type=int, default=50_000)
+    mock.add_argument("--huge-day-issues", type=int, default=200_000)
     _add_mock_args(mock)
     mock.set_defaults(func=cmd_mock_api)
 

@@ -76,7 +76,8 @@ def test_partition_through_dagster_fills_every_table(mock_env: MockApi, org: Syn
     assert pr_meta["window"].value == "[2026-03-16T00:00:00+00:00, 2026-03-17T00:00:00+00:00)"
     assert {"retries", "rate_limit_waits"} <= set(pr_meta)
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 3 * len(GITHUB_TABLES) and all(c.passed for c in checks)
+    # Three raw-table checks per table, and repositories_readable on the PR, release and deployment assets.
+    assert len(checks) == 3 * len(GITHUB_TABLES) + 3 and all(c.passed for c in checks)
     assert "mock-github-token" not in json.dumps({k: str(v) for k, v in pr_meta.items()})
 
 
@@ -148,3 +149,58 @@ def test_ingestion_job_runs_the_github_assets(mock_env: MockApi, warehouse_path:
     assert result.success
     assert {ev.asset_key.path[-1] for ev in result.get_asset_materialization_events()} == set(GITHUB_TABLES)
     assert table_rows(warehouse_path, "raw_github_pull_requests")
+
+
+def check_results(result: Any, check_name: str) -> dict[str, Any]:
+    return {str(e.asset_key.path[-1]): e for e in result.get_asset_check_evaluations() if e.check_name == check_name}
+
+
+def test_a_deleted_repository_fails_its_check_and_the_others_land(mock_env: MockApi, org: SyntheticOrg,
+                                                                   warehouse_path: Path) -> None:
+    requests.post(mock_env.url + "/_mock/switch", json={"github_deleted_repos": ["acme/web"]}, timeout=10)
+    result = run_github_assets()
+    assert result.success  # acme/web is left out; it fails no other repo's rows
+    start, end = datetime.fromisoformat(DAY + "T00:00:00+00:00"), datetime.fromisoformat("2026-03-17T00:00:00+00:00")
+    expected = sorted((p["_repo"], p["number"]) for p in github_data(org).pull_requests
+                      if start <= p["_updated"] < end and p["_repo"] != "acme/web")
+    assert expected and table_rows(warehouse_path, "raw_github_pull_requests")
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        assert sorted(conn.execute("select repo, number from raw_github_pull_requests").fetchall()) == expected
+    checks = check_results(result, "repositories_readable")
+    assert set(checks) == {"raw_github_pull_requests", "raw_github_releases", "raw_github_deployments"}
+    pulls = checks["raw_github_pull_requests"]
+    assert not pulls.passed and pulls.severity.value == "ERROR"
+    problems = pulls.metadata["repo_problems"].value
+    assert "acme/web" in problems and "remove it from `github.repos`" in problems
+    mat = next(e for e in result.get_asset_materialization_events()
+               if e.asset_key == AssetKey("raw_github_pull_requests"))
+    meta = mat.step_materialization_data.materialization.metadata
+    assert meta["unreadable_repos"].value == 1 and "acme/web" in meta["repo_problems"].value
+
+
+def test_a_renamed_repository_lands_under_its_configured_name_with_a_warning(mock_env: MockApi, org: SyntheticOrg,
+                                                                              warehouse_path: Path) -> None:
+    requests.post(mock_env.url + "/_mock/switch", json={"github_renamed_repos": {"acme/api": "acme/core-api"}},
+                  timeout=10)
+    result = run_github_assets()
+    assert result.success
+    start, end = datetime.fromisoformat(DAY + "T00:00:00+00:00"), datetime.fromisoformat("2026-03-17T00:00:00+00:00")
+    expected = sorted((p["_repo"], p["number"]) for p in github_data(org).pull_requests if start <= p["_updated"] < end)
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        assert sorted(conn.execute("select repo, number from raw_github_pull_requests").fetchall()) == expected
+        assert conn.execute("select count(*) from raw_github_reviews where repo = 'acme/api' and pr_number = 26"
+                            ).fetchone() == (121,)
+    pulls = check_results(result, "repositories_readable")["raw_github_pull_requests"]
+    assert not pulls.passed and pulls.severity.value == "WARN"
+    assert "change it to acme/core-api" in pulls.metadata["repo_renames"].value
+
+
+def test_timeouts_shrink_pages_and_the_metadata_says_how_often(mock_env: MockApi, warehouse_path: Path) -> None:
+    requests.post(mock_env.url + "/_mock/switch", json={"github_timeout": {"search_above": 25}}, timeout=10)
+    result = run_github_assets()
+    assert result.success
+    mat = next(e for e in result.get_asset_materialization_events()
+               if e.asset_key == AssetKey("raw_github_pull_requests"))
+    meta = mat.step_materialization_data.materialization.metadata
+    # 100 -> 50 -> 25; every later page passes (a page grown back to 50 would shrink once more).
+    assert meta["graphql_timeouts_page_shrinks"].value >= 2 and meta["smallest_search_page"].value == 25

@@ -307,3 +307,14 @@ def test_server_errors_are_retried_then_the_run_falls_back_once(insights_env: Mo
     switch(insights_env, llm_server_error=False)
     assert run_cards().success
     assert {r["source"] for r in rows(warehouse_path)} == {"model"}
+
+
+def test_answers_cut_mid_body_are_retried_by_the_sdk(insights_env: MockApi, warehouse_path: Path) -> None:
+    # The connection drops after the headers and half the body (a Content-Length longer than what is sent):
+    # httpx raises RemoteProtocolError inside the SDK's send, which the SDK retries as a connection error.
+    switch(insights_env, fault_plan=[{"kind": "cut", "path": "/v1/chat/completions"}] * 2)
+    result = run_cards()
+    assert result.success
+    assert counts(insights_env)["fault:cut"] == 2
+    assert {r["source"] for r in rows(warehouse_path)} == {"model"}
+    assert counts(insights_env)["llm:requests"] == CARDS + 2  # each cut answer asked once more

@@ -215,3 +215,28 @@ def test_dashboard_link_of_a_week_ends_on_its_sunday(slack_env: MockApi) -> None
     assert ("<http://dash.example:8501/drilldown?team=data&start=2026-03-23&end=2026-03-29"
             "&metric=planned_vs_done_pct|Open in the dashboard>") in \
         message["blocks"][-1]["elements"][0]["text"]
+
+
+def test_answers_cut_mid_body_are_retried_where_repeating_is_harmless(slack_env: MockApi) -> None:
+    # auth.test and chat.update repeat safely: a dropped connection mid-body (http.client's IncompleteRead)
+    # is retried; the run posts and then updates each card once.
+    switch(slack_env, fault_plan=[{"kind": "cut", "path": "/slack/api/auth.test"}])
+    assert run_job().success
+    switch(slack_env, fault_plan=[{"kind": "cut", "path": "/slack/api/chat.update"}])
+    assert run_job().success
+    messages = slack_messages(slack_env)
+    # The cut chat.update had been applied before its answer was cut, so that message was edited twice (with
+    # the same content); the other once.
+    assert len(messages) == 2 and sorted(m["edits"] for m in messages) == [1, 2]
+    c = counts(slack_env)
+    assert (c["fault:cut"], c["slack:auth.test"], c["slack:chat.postMessage"], c["slack:chat.update"]) == (2, 3, 2, 3)
+
+
+def test_a_post_cut_mid_body_is_not_repeated_and_says_what_to_do(slack_env: MockApi) -> None:
+    # chat.postMessage reached Slack (the answer was cut after the headers): posting again could duplicate the
+    # card, so the run stops with a message that says so.
+    switch(slack_env, fault_plan=[{"kind": "cut", "path": "/slack/api/chat.postMessage"}])
+    result = run_job()
+    assert not result.success
+    assert "was cut off: the message may be in channel C0MOCKCHAN already" in failure_text(result)
+    assert counts(slack_env)["slack:chat.postMessage"] == 1

@@ -10,7 +10,7 @@ the partition that step wrote:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -58,8 +58,16 @@ def check_results(warehouse: Warehouse, table: str, partition_key: str, rows_wri
 def write_and_check(warehouse: Warehouse, tables: dict[str, list[dict[str, Any]]], partition_key: str
                     ) -> tuple[dict[str, int], list[AssetCheckResult]]:
     """Replace the partition of every table in one transaction, then check what landed."""
+    return write_chunks_and_check(warehouse, list(tables), [tables], partition_key)
+
+
+def write_chunks_and_check(warehouse: Warehouse, tables: list[str],
+                           chunks: Iterable[Mapping[str, Sequence[Mapping[str, Any]]]], partition_key: str
+                           ) -> tuple[dict[str, int], list[AssetCheckResult]]:
+    """Replace the partition of `tables` in one transaction from rows that arrive in chunks (fetched as they
+    are written, so a huge day never sits in memory whole), then check what landed."""
     fetched_at = datetime.now(UTC)
-    written = warehouse.replace_partitions(tables, partition_key, fetched_at=fetched_at)
+    written = warehouse.replace_partitions_chunked(tables, chunks, partition_key, fetched_at=fetched_at)
     _, end = day_window(partition_key)
     results: list[AssetCheckResult] = []
     for table, count in written.items():
@@ -89,10 +97,22 @@ def ingest_days(warehouse: Warehouse, partition_keys: Sequence[str],
                 fetch: Callable[[str], Mapping[str, list[dict[str, Any]]]]) -> IngestedDays:
     """Fetch and replace each day on its own, oldest first (a run may hold many days of a backfill); a failure
     leaves the days already written in place, and a re-run replaces them again."""
+    return ingest_day_chunks(warehouse, partition_keys, None, lambda key: [fetch(key)])
+
+
+def ingest_day_chunks(warehouse: Warehouse, partition_keys: Sequence[str], tables: list[str] | None,
+                      fetch: Callable[[str], Iterable[Mapping[str, Sequence[Mapping[str, Any]]]]]) -> IngestedDays:
+    """`ingest_days` for a day whose rows arrive in chunks (`fetch(key)` yields them as it fetches, so a huge
+    day never sits in memory whole): each day is still replaced in one transaction. `tables`: the tables
+    every day replaces (None: the keys of the one chunk `fetch` returns)."""
     out = IngestedDays()
     per_check: dict[tuple[Any, Any], list[tuple[str, AssetCheckResult]]] = {}
     for key in sorted(partition_keys):
-        written, checks = write_and_check(warehouse, dict(fetch(key)), key)
+        if tables is None:
+            (chunk,) = list(fetch(key))
+            written, checks = write_and_check(warehouse, {t: [dict(r) for r in rows] for t, rows in chunk.items()}, key)
+        else:
+            written, checks = write_chunks_and_check(warehouse, tables, fetch(key), key)
         out.by_day[key] = written
         for table, count in written.items():
             out.written[table] = out.written.get(table, 0) + count

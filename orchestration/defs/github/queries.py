@@ -2,12 +2,15 @@
 
 One search request brings up to 100 PRs with their labels, reviews, commits and timeline events through
 nested connections (about 32,000 nodes of GitHub's 500,000 limit, cost 4 points); a follow-up query pages
-one nested connection of one PR only when that PR has more than a page of it.
+one nested connection of one PR only when that PR has more than a page of it. The search page size
+(`$pageSize`) and the nested page size (`$nestedPageSize`) are variables: the client asks for smaller pages
+when GitHub stops a heavy query (a timeout), down to `MIN_PAGE_SIZE`.
 """
 
 from __future__ import annotations
 
 PAGE_SIZE = 100
+MIN_PAGE_SIZE = 10  # the smallest page (search or nested) the client shrinks to after GraphQL timeouts
 LABEL_PAGE_SIZE = 20
 TIMELINE_ITEM_TYPES = ("READY_FOR_REVIEW_EVENT", "CONVERT_TO_DRAFT_EVENT", "REOPENED_EVENT", "CLOSED_EVENT",
                        "MERGED_EVENT")
@@ -77,14 +80,14 @@ fragment PullRequestFields on PullRequest {{
   author {{ __typename login }}
   repository {{ nameWithOwner defaultBranchRef {{ name }} }}
   labels(first: {LABEL_PAGE_SIZE}) {{ totalCount {PAGE_INFO} nodes {{ name }} }}
-  reviews(first: {PAGE_SIZE}) {{ totalCount {PAGE_INFO} nodes {{ ...ReviewFields }} }}
-  commits(first: {PAGE_SIZE}) {{ totalCount {PAGE_INFO} nodes {{ ...CommitFields }} }}
-  timelineItems(first: {PAGE_SIZE}, itemTypes: {_ITEM_TYPES}) {{ totalCount {PAGE_INFO} nodes {{ ...TimelineFields }} }}
+  reviews(first: $nestedPageSize) {{ totalCount {PAGE_INFO} nodes {{ ...ReviewFields }} }}
+  commits(first: $nestedPageSize) {{ totalCount {PAGE_INFO} nodes {{ ...CommitFields }} }}
+  timelineItems(first: $nestedPageSize, itemTypes: {_ITEM_TYPES}) {{ totalCount {PAGE_INFO} nodes {{ ...TimelineFields }} }}
 }}
 """
 
 SEARCH_PULL_REQUESTS = f"""
-query SearchPullRequests($searchQuery: String!, $pageSize: Int!, $cursor: String) {{
+query SearchPullRequests($searchQuery: String!, $pageSize: Int!, $nestedPageSize: Int!, $cursor: String) {{
   {RATE_LIMIT_FIELDS}
   search(query: $searchQuery, type: ISSUE, first: $pageSize, after: $cursor) {{
     issueCount
@@ -153,6 +156,15 @@ fragment DeploymentFields on Deployment {
   creator { __typename login }
   latestStatus { id state createdAt updatedAt environment description }
 }
+"""
+
+# Where a configured repository lives now: GitHub's `repository(owner:, name:)` follows renames and
+# transfers, while `repo:` search qualifiers do not.
+REPOSITORY_NAME = f"""
+query RepositoryName($owner: String!, $name: String!) {{
+  {RATE_LIMIT_FIELDS}
+  repository(owner: $owner, name: $name) {{ nameWithOwner }}
+}}
 """
 
 REPO_PAGE_SIZE = 100  # releases/deployments per repo per request (newest first; old partitions page back to them)

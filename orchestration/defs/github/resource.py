@@ -13,20 +13,34 @@ one run (`stats`). Callers see plain methods that return complete entities:
 
 HTTP retries, backoff and `retry-after` come from emd.http.HttpClient; on top of that the
 client reads `rateLimit` in every answer and waits for the reset when the budget is spent.
+
+What real GitHub does beyond that (issue 10):
+- GraphQL timeouts: GitHub stops a query that runs past ~10 s (heavy nested search pages on busy repos) and
+  answers 502/504, or 200 with `data: null` and "Something went wrong while executing your query. This may
+  be the result of a timeout". The search then asks for the same page (same cursor) smaller: the page size
+  halves, then the nested page sizes, down to MIN_PAGE_SIZE; they grow back after answers without one
+  (`PageSizes`; the asset metadata says how often it shrank). At the floor a timeout is retried like a 5xx.
+- A repository that cannot be searched (deleted, renamed, transferred, behind SSO) never fails the repos
+  batched with it: the batch is searched again one repo at a time; a renamed or transferred repo is
+  followed to its new `nameWithOwner` (from `repository(owner:, name:)`, which follows renames) and stored
+  under the configured name; the others are left out and named in `repo_problems` with the fix.
+- Paging that does not end (the same cursor twice, more pages than the total allows) stops with an error
+  naming the endpoint (emd.http.PageGuard).
 """
 
 from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from emd import settings
-from emd.http import ApiError, ApiPayloadError, ApiStats, HttpClient, RetryPolicy
+from emd.http import ApiError, ApiPayloadError, ApiServerError, ApiStats, HttpClient, PageGuard, RetryPolicy
 from emd.settings import SettingsError
 from orchestration.defs.github import queries
 from orchestration.resources import EnvOnlyCredentialsResource
@@ -82,8 +96,83 @@ def _need(obj: Any, field: str, entity: str) -> Any:
     return obj[field]
 
 
+class GraphQLTimeout(ApiError):
+    """GitHub stopped a query that ran too long: a 502/504, or 200 with `data: null` and a timeout error."""
+
+
+class RepositoryUnavailable(ApiError):
+    """GitHub cannot show a configured repository: it cannot be searched, NOT_FOUND, or FORBIDDEN (SSO)."""
+
+    def __init__(self, message: str, forbidden: bool = False):
+        super().__init__(message)
+        self.forbidden = forbidden
+
+
+TIMEOUT_STATUSES = (502, 504)
+GROW_AFTER = 3  # answers in a row without a timeout before the page size doubles back
+
+
+def _is_timeout(errors: list[Any]) -> bool:
+    text = " ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict)).lower()
+    return "something went wrong while executing your query" in text or "timeout" in text
+
+
+def _repo_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    return [e for e in errors if isinstance(e, dict) and (
+        e.get("type") in ("NOT_FOUND", "FORBIDDEN") or "cannot be searched" in str(e.get("message", ""))
+        or "Could not resolve to a Repository" in str(e.get("message", "")))]
+
+
+@dataclass
+class PageSizes:
+    """The search page size and the nested (reviews, commits, timeline) page size of the next search request.
+
+    A timeout halves the search page first, then the nested pages, down to MIN_PAGE_SIZE; after GROW_AFTER
+    answers in a row without a timeout they double back (nested first), up to the ceiling."""
+
+    search: int = queries.PAGE_SIZE
+    nested: int = queries.PAGE_SIZE
+    ceiling: int = queries.PAGE_SIZE
+    floor: int = queries.MIN_PAGE_SIZE
+    shrinks: int = 0
+    streak: int = 0
+    smallest_search: int = queries.PAGE_SIZE
+    smallest_nested: int = queries.PAGE_SIZE
+
+    def can_shrink(self) -> bool:
+        return self.search > self.floor or self.nested > self.floor
+
+    def shrink(self) -> None:
+        if self.search > self.floor:
+            self.search = max(self.floor, self.search // 2)
+        else:
+            self.nested = max(self.floor, self.nested // 2)
+        self.shrinks += 1
+        self.streak = 0
+        self.smallest_search = min(self.smallest_search, self.search)
+        self.smallest_nested = min(self.smallest_nested, self.nested)
+
+    def succeeded(self) -> None:
+        self.streak += 1
+        if self.streak < GROW_AFTER:
+            return
+        self.streak = 0
+        if self.nested < queries.PAGE_SIZE:
+            self.nested = min(queries.PAGE_SIZE, self.nested * 2)
+        elif self.search < self.ceiling:
+            self.search = min(self.ceiling, self.search * 2)
+
+    def as_metadata(self) -> dict[str, int]:
+        return {"graphql_timeouts_page_shrinks": self.shrinks, "smallest_search_page": self.smallest_search,
+                "smallest_nested_page": self.smallest_nested}
+
+
 class GitHubClient:
-    """Talks to GitHub's GraphQL API for one run; `stats` counts requests, retries and rate-limit waits."""
+    """Talks to GitHub's GraphQL API for one run; `stats` counts requests, retries and rate-limit waits.
+
+    `repo_problems` (configured repo -> what is wrong and how to fix it) lists the repos that could not be
+    read and were left out; `renamed` (configured repo -> its name on GitHub now) the repos followed to a
+    new name, whose rows are stored under the configured name."""
 
     def __init__(self, token: str | None, api_url: str | None = None, policy: RetryPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep, page_size: int = queries.PAGE_SIZE):
@@ -94,7 +183,7 @@ class GitHubClient:
             )
         self.api_url = (api_url or settings.github_api_url()).rstrip("/")
         self.graphql_url = settings.github_graphql_url(self.api_url)
-        self.page_size = page_size
+        self.page_sizes = PageSizes(search=page_size, ceiling=page_size, smallest_search=page_size)
         self.sleep = sleep
         self.http = HttpClient(name="GitHub", token_env=TOKEN_ENV, url_env="GITHUB_API_URL",
                                 policy=policy or RetryPolicy(), sleep=sleep)
@@ -104,35 +193,90 @@ class GitHubClient:
             "User-Agent": "engineering-metrics",
         })
         self.search_windows = 0  # how many search strings were needed (window splits show up here)
+        self.repo_problems: dict[str, str] = {}
+        self.renamed: dict[str, str] = {}
+        self._path_errors: list[dict[str, Any]] = []  # the repo errors the last `partial` query left to its caller
 
     @property
     def stats(self) -> ApiStats:
         return self.http.stats
 
+    @property
+    def page_size(self) -> int:
+        return self.page_sizes.search
+
+    def repository_metadata(self) -> dict[str, Any]:
+        """What the asset metadata says about unreadable and renamed repos (text a person can act on)."""
+        return {"unreadable_repos": len(self.repo_problems), "renamed_repos": len(self.renamed),
+                "repo_problems": "\n".join(self.repo_problems[r] for r in sorted(self.repo_problems)) or "none",
+                "repo_renames": "\n".join(self._rename_note(r) for r in sorted(self.renamed)) or "none"}
+
+    def _rename_note(self, repo: str) -> str:
+        return (f"{repo} is now {self.renamed[repo]} on GitHub (renamed or transferred); its rows are stored under "
+                f"{repo}. Fix: change it to {self.renamed[repo]} under `github.repos` (and `teams`) in "
+                f"{settings.config_path()}.")
+
     # -- transport -------------------------------------------------------------------------------------
-    def graphql(self, query: str, variables: dict[str, Any], what: str) -> dict[str, Any]:
-        """POST one query; returns `data`. GraphQL errors raise ApiError naming `what` and the URL."""
-        for _ in range(5):
-            body, headers = self.http.request_json("POST", self.graphql_url, json={"query": query, "variables": variables})
+    def graphql(self, query: str, variables: dict[str, Any], what: str, *, timeouts: str = "retry",
+                partial: bool = False) -> dict[str, Any]:
+        """POST one query; returns `data`. GraphQL errors raise ApiError naming `what` and the URL.
+
+        `timeouts="raise"`: a timeout (502/504, or `data: null` with a timeout error) raises GraphQLTimeout at
+        once, for a caller that asks for less next; `"retry"`: it is retried with backoff like a 5xx, within
+        the retry budget. `partial=True`: errors about one aliased repository whose value is null are left
+        to the caller (`_path_errors`), the rest of `data` is returned."""
+        self._path_errors = []
+        timeouts_seen = 0
+        started = time.monotonic()
+        rate_limited = 0
+        while True:
+            try:
+                body, headers = self.http.request_json(
+                    "POST", self.graphql_url, json={"query": query, "variables": variables},
+                    raise_statuses=TIMEOUT_STATUSES if timeouts == "raise" else ())
+            except ApiServerError as exc:
+                raise GraphQLTimeout(f"GitHub stopped the {what} query at {self.graphql_url} ({exc.status})") from exc
             if not isinstance(body, dict):
                 raise ApiPayloadError(f"GitHub answered {what} at {self.graphql_url} with something that is not a JSON object")
             errors = body.get("errors") or []
             if any(e.get("type") == "RATE_LIMITED" for e in errors if isinstance(e, dict)):
+                rate_limited += 1
+                if rate_limited >= 5:
+                    raise ApiError(f"GitHub kept answering RATE_LIMITED for {what} at {self.graphql_url}; "
+                                   "try again after the reset")
                 self._wait_until(headers.get("x-ratelimit-reset"), "GraphQL RATE_LIMITED")
                 continue
-            if errors:
-                messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors[:3])
-                hint = ""
-                if "cannot be searched" in messages or "Could not resolve to a Repository" in messages:
-                    hint = (f" Check `github.repos` in the project config ({settings.config_path()}) and that "
-                            f"{TOKEN_ENV} can read those repositories.")
-                raise ApiError(f"GitHub rejected the {what} query at {self.graphql_url}: {messages}.{hint}")
+            if errors and body.get("data") is None and _is_timeout(errors):
+                if timeouts == "raise":
+                    raise GraphQLTimeout(f"GitHub stopped the {what} query at {self.graphql_url} (timeout)")
+                timeouts_seen += 1
+                elapsed = time.monotonic() - started
+                policy = self.http.policy
+                if timeouts_seen >= policy.max_attempts or elapsed >= policy.max_elapsed_s:
+                    raise ApiError(f"GitHub kept stopping the {what} query at {self.graphql_url} as too slow "
+                                   f"({timeouts_seen} timeouts); try again later")
+                self.stats.retries += 1
+                self.sleep(min(policy.max_delay_s, policy.base_delay_s * 2 ** (timeouts_seen - 1)))
+                continue
             data = body.get("data")
+            if errors:
+                repo_errors = _repo_errors(errors)
+                if partial and isinstance(data, dict) and len(repo_errors) == len(errors) and all(
+                        e.get("path") and data.get(e["path"][0]) is None for e in repo_errors):
+                    self._path_errors = repo_errors
+                else:
+                    messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                                         for e in errors[:3])
+                    if repo_errors and len(repo_errors) == len(errors):
+                        raise RepositoryUnavailable(
+                            f"GitHub rejected the {what} query at {self.graphql_url}: {messages}. Check `github.repos` "
+                            f"in the project config ({settings.config_path()}) and that {TOKEN_ENV} can read those "
+                            "repositories.", forbidden=any(e.get("type") == "FORBIDDEN" for e in repo_errors))
+                    raise ApiError(f"GitHub rejected the {what} query at {self.graphql_url}: {messages}.")
             if not isinstance(data, dict):
                 raise ApiPayloadError(f"GitHub answered {what} at {self.graphql_url} without `data`")
             self._respect_budget(data.get("rateLimit"), headers)
             return data
-        raise ApiError(f"GitHub kept answering RATE_LIMITED for {what} at {self.graphql_url}; try again after the reset")
 
     def _respect_budget(self, rate: Any, headers: Any) -> None:
         """When the primary budget is spent, wait for its reset before the next request."""
@@ -166,44 +310,135 @@ class GitHubClient:
     # -- pull requests -----------------------------------------------------------------------------------
     def pull_requests_updated_between(self, repos: Iterable[str], start: datetime, end: datetime) -> list[dict[str, Any]]:
         """Every PR of `repos` whose `updatedAt` is in [start, end), complete, sorted by (repo, number)."""
-        found: dict[str, dict[str, Any]] = {}
-        for search in search_strings(list(repos), start, end):
-            for pr in self._search_all(search, start, end):
-                found[pr["id"]] = pr
-        for pr in found.values():
-            self._complete(pr)
-        return sorted(found.values(), key=lambda p: (p["repository"]["nameWithOwner"], p["number"]))
+        prs = [pr for chunk in self.pull_request_chunks(repos, start, end) for pr in chunk]
+        return sorted(prs, key=lambda p: (p["repository"]["nameWithOwner"], p["number"]))
 
-    def _search_all(self, search: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        """All results of one search string, narrowing the window when GitHub's 1,000-result cap is hit."""
-        seen: dict[str, dict[str, Any]] = {}
+    def pull_request_chunks(self, repos: Iterable[str], start: datetime, end: datetime
+                            ) -> Iterator[list[dict[str, Any]]]:
+        """The same PRs as `pull_requests_updated_between`, one search page of complete PRs at a time (so a
+        day of 50,000 PRs never sits in memory at once). A PR is yielded once even when two search windows
+        both return it. A repo that cannot be read is retried alone, so it never fails the repos searched
+        with it; see `repo_problems` and `renamed`."""
+        configured = sorted(set(repos))
+        seen: set[str] = set()
+        for search in search_strings(configured, start, end):
+            batch = [token[len("repo:"):] for token in search.split() if token.startswith("repo:")]
+            try:
+                yield from self._search_chunks(search, start, end, seen)
+            except RepositoryUnavailable:
+                for repo in batch:
+                    yield from self._isolated(repo, start, end, seen)
+        if configured and len(self.repo_problems) == len(configured):
+            raise ApiError("GitHub can read none of the configured repositories:\n" + "\n".join(
+                self.repo_problems[r] for r in configured))
+
+    def _isolated(self, repo: str, start: datetime, end: datetime, seen: set[str]) -> Iterator[list[dict[str, Any]]]:
+        """One repo searched alone; where it cannot be, find out why (gone, forbidden, renamed)."""
+        try:
+            yield from self._search_chunks(search_strings([repo], start, end)[0], start, end, seen)
+            return
+        except RepositoryUnavailable as exc:
+            if exc.forbidden:
+                self._forbidden(repo, str(exc))
+                return
+        current = self._current_name(repo)
+        if current is None:
+            return
+        if current.lower() == repo.lower():
+            self.repo_problems[repo] = (
+                f"{repo}: GitHub shows the repository but cannot search its pull requests. Fix: check that "
+                f"{TOKEN_ENV} may read its pull requests, or remove it from `github.repos` in {settings.config_path()}.")
+            return
+        self.renamed[repo] = current
+        try:
+            for chunk in self._search_chunks(search_strings([current], start, end)[0], start, end, seen):
+                for pr in chunk:
+                    pr["repository"]["nameWithOwner"] = repo  # stored under the configured name
+                yield chunk
+        except RepositoryUnavailable as exc:
+            del self.renamed[repo]
+            self.repo_problems[repo] = (f"{repo} is now {current} on GitHub, which cannot be searched either: {exc}")
+
+    def _current_name(self, repo: str) -> str | None:
+        """The repo's `nameWithOwner` now (GitHub follows renames and transfers), or None with the problem noted."""
+        owner, name = repo.split("/", 1)
+        try:
+            data = self.graphql(queries.REPOSITORY_NAME, {"owner": owner, "name": name}, f"repository {repo}",
+                                partial=True)
+        except RepositoryUnavailable as exc:
+            self._forbidden(repo, str(exc)) if exc.forbidden else self._gone(repo)
+            return None
+        found = data.get("repository")
+        if not found:
+            forbidden = any(e.get("type") == "FORBIDDEN" for e in self._path_errors)
+            self._forbidden(repo, "FORBIDDEN") if forbidden else self._gone(repo)
+            return None
+        return str(_need(found, "nameWithOwner", f"repository {repo}"))
+
+    def _gone(self, repo: str) -> None:
+        self.repo_problems[repo] = (
+            f"{repo}: GitHub cannot find this repository (deleted, or {TOKEN_ENV} cannot see it); it was left out. "
+            f"Fix: remove it from `github.repos` (and `teams`) in {settings.config_path()}, or give the token "
+            "read access to it.")
+
+    def _forbidden(self, repo: str, detail: str) -> None:
+        self.repo_problems[repo] = (
+            f"{repo}: GitHub refused access (FORBIDDEN: the organization enforces SAML single sign-on, or the "
+            f"token lacks access); it was left out. Fix: authorize {TOKEN_ENV} for the organization's SSO "
+            f"(GitHub settings, Personal access tokens, Configure SSO), or remove it from `github.repos` in "
+            f"{settings.config_path()}.")
+
+    def _search_chunks(self, search: str, start: datetime, end: datetime, seen: set[str]
+                       ) -> Iterator[list[dict[str, Any]]]:
+        """All results of one search string, page by page (complete PRs not seen before), narrowing the window
+        when GitHub's 1,000-result cap is hit and asking for smaller pages when GitHub times out."""
         lower = start
         window = f"updated:{github_timestamp(start)}.."
+        sizes = self.page_sizes
         while True:
             text = search.replace(window, f"updated:{github_timestamp(lower)}..", 1)
             self.search_windows += 1
+            guard = PageGuard(f"GitHub search at {self.graphql_url} ({text!r})")
             cursor: str | None = None
             returned = 0
             last_updated: datetime | None = None
             while True:
-                data = self.graphql(queries.SEARCH_PULL_REQUESTS,
-                                    {"searchQuery": text, "pageSize": self.page_size, "cursor": cursor},
-                                    "pull request search")
+                try:
+                    data = self.graphql(queries.SEARCH_PULL_REQUESTS,
+                                        {"searchQuery": text, "pageSize": sizes.search,
+                                         "nestedPageSize": sizes.nested, "cursor": cursor},
+                                        "pull request search", timeouts="raise" if sizes.can_shrink() else "retry")
+                except GraphQLTimeout:
+                    sizes.shrink()  # the same cursor, a lighter page
+                    continue
+                sizes.succeeded()
                 result = _need(data, "search", "a search answer")
                 issue_count = int(_need(result, "issueCount", "a search answer"))
                 page_info = _need(result, "pageInfo", "a search answer")
-                for node in _need(result, "nodes", "a search answer"):
+                nodes = _need(result, "nodes", "a search answer")
+                chunk: list[dict[str, Any]] = []
+                for node in nodes:
                     returned += 1
                     if not node or node.get("__typename") != "PullRequest":
                         continue
                     pr = self._checked_pull_request(node)
-                    seen[pr["id"]] = pr
                     last_updated = parse_timestamp(pr["updatedAt"])
-                if not page_info.get("hasNextPage"):
+                    if pr["id"] not in seen:
+                        seen.add(pr["id"])
+                        chunk.append(pr)
+                more = bool(page_info.get("hasNextPage"))
+                next_cursor = _need(page_info, "endCursor", "a search page") if more else None
+                guard.page(next_cursor, [n.get("id") for n in nodes if n], total=min(issue_count, SEARCH_RESULT_CAP),
+                           page_size=sizes.search)
+                for pr in chunk:
+                    self._complete(pr)
+                if chunk:
+                    yield chunk
+                if not more:
                     break
-                cursor = _need(page_info, "endCursor", "a search page")
+                cursor = next_cursor
             if issue_count <= returned or last_updated is None:
-                return list(seen.values())
+                return
             # Capped: search the rest of the window, from the last `updatedAt` seen (inclusive: ties).
             if last_updated <= lower:
                 raise ApiError(
@@ -254,8 +489,11 @@ class GitHubClient:
         entity = f"pull request {pr['repository']['nameWithOwner']}#{pr['number']}"
         for connection, query in queries.NESTED_PAGE_QUERIES.items():
             page = pr[connection]
+            guard = PageGuard(f"GitHub {entity} {connection} at {self.graphql_url}")
+            total = page.get("totalCount")
             while page["pageInfo"].get("hasNextPage"):
                 cursor = _need(page["pageInfo"], "endCursor", f"{entity} {connection}")
+                guard.page(cursor, total=total)
                 data = self.graphql(query, {"id": pr["id"], "cursor": cursor}, f"{entity} {connection}")
                 node = _need(data, "node", entity)
                 nxt = _need(node, connection, entity)
@@ -293,7 +531,9 @@ class GitHubClient:
 
     def _repository_pages(self, kind: str, repos: Iterable[str], horizon: datetime,
                           keep: Callable[[dict[str, Any]], bool], required: tuple[str, ...]) -> list[dict[str, Any]]:
-        pending: dict[str, str | None] = {repo: None for repo in sorted(set(repos))}
+        configured = sorted(set(repos))
+        pending: dict[str, str | None] = {repo: None for repo in configured}
+        guards = {repo: PageGuard(f"GitHub repository {repo} {kind} at {self.graphql_url}") for repo in pending}
         found: dict[str, dict[str, Any]] = {}
         while pending:
             batch = list(pending.items())[:REPOS_PER_REQUEST]
@@ -301,9 +541,20 @@ class GitHubClient:
             for i, (repo, cursor) in enumerate(batch):
                 owner, name = repo.split("/", 1)
                 variables.update({f"owner{i}": owner, f"name{i}": name, f"cursor{i}": cursor})
-            data = self.graphql(queries.repository_pages_query(kind, len(batch)), variables, f"repository {kind}")
+            data = self.graphql(queries.repository_pages_query(kind, len(batch)), variables, f"repository {kind}",
+                                partial=True)
+            failed = {str(e["path"][0]): e for e in self._path_errors}
             for i, (repo, _cursor) in enumerate(batch):
+                if f"r{i}" in failed:  # deleted or forbidden: left out, named in the metadata and the check
+                    error = failed[f"r{i}"]
+                    self._forbidden(repo, str(error.get("message"))) if error.get("type") == "FORBIDDEN" \
+                        else self._gone(repo)
+                    del pending[repo]
+                    continue
                 repository = _need(data, f"r{i}", f"repository {repo}")
+                current = repository.get("nameWithOwner")
+                if current and str(current).lower() != repo.lower():
+                    self.renamed[repo] = str(current)
                 page = _need(repository, kind, f"repository {repo}")
                 nodes = _need(page, "nodes", f"repository {repo} {kind}")
                 oldest = None
@@ -317,8 +568,12 @@ class GitHubClient:
                 page_info = _need(page, "pageInfo", f"repository {repo} {kind}")
                 if page_info.get("hasNextPage") and oldest is not None and oldest >= horizon:
                     pending[repo] = _need(page_info, "endCursor", f"repository {repo} {kind}")
+                    guards[repo].page(pending[repo], [item["id"] for item in nodes])
                 else:
                     del pending[repo]
+        if configured and len(self.repo_problems) == len(configured):
+            raise ApiError(f"GitHub can read none of the configured repositories ({kind}):\n" + "\n".join(
+                self.repo_problems[r] for r in configured))
         return sorted(found.values(), key=lambda r: (r["repository"], r["createdAt"], r["id"]))
 
 

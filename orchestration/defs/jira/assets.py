@@ -36,12 +36,12 @@ from orchestration.defs.jira.ingest import (
     ISSUES,
     SPRINTS,
     STATUSES,
-    fetch_issue_partition,
+    issue_partition_chunks,
     sprint_rows,
     status_rows,
 )
 from orchestration.defs.jira.resource import JiraClient, JiraResource
-from orchestration.defs.raw_checks import IngestedDays, check_specs, ingest_days
+from orchestration.defs.raw_checks import IngestedDays, check_specs, ingest_day_chunks, ingest_days
 from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy
 from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
@@ -95,14 +95,15 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     last: dict[str, Any] = {}
     not_numeric: list[str] = []
 
-    def fetch(key: str) -> dict[str, list[dict[str, Any]]]:
-        partition = fetch_issue_partition(client, config.jira_projects, config.jira_boards,
-                                          config.story_points_field, *day_window(key))
+    def chunks(key: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
+        # A batch of issues at a time, written as it arrives inside the day's one transaction.
+        partition, day_chunks = issue_partition_chunks(client, config.jira_projects, config.jira_boards,
+                                                       config.story_points_field, *day_window(key))
+        yield from day_chunks
         last.update(partition.metadata)
         not_numeric.extend(partition.story_points_not_numeric)
-        return partition.rows
 
-    days = ingest_days(warehouse.get(), context.partition_keys, fetch)
+    days = ingest_day_chunks(warehouse.get(), context.partition_keys, list(ISSUE_TABLES), chunks)
     context.log.info(f"Jira {days.window()}: {days.written} in {client.stats.requests - before.requests if client else 0}"
                      " requests")
     if not_numeric:

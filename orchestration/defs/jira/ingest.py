@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +76,38 @@ def fetch_issue_partition(client: JiraClient | None, projects: Sequence[str], bo
         "story_points_not_numeric": len(not_numeric),
     }
     return IssuePartition({ISSUES: issue_rows, CHANGELOG: changelog_rows}, metadata, not_numeric)
+
+
+def issue_partition_chunks(client: JiraClient | None, projects: Sequence[str], boards: Sequence[int],
+                           story_points_override: str | None, start: datetime, end: datetime
+                           ) -> tuple[IssuePartition, Iterator[dict[str, list[dict[str, Any]]]]]:
+    """The rows of `fetch_issue_partition`, a batch of issues at a time (for a write that streams them into one
+    swap of the partition). The partition's `metadata` and `story_points_not_numeric` are complete once the
+    iterator is exhausted; its `rows` stay empty."""
+    window = f"[{start.isoformat()}, {end.isoformat()})"
+    partition = IssuePartition({}, {"window": window})
+    if client is None or not projects:
+        partition.metadata["note"] = "no jira.projects configured"
+        return partition, iter([{ISSUES: [], CHANGELOG: []}])
+    points = client.story_points_fields(projects, boards, story_points_override)
+    sprint_field = client.sprint_field()
+    flagged_field = client.flagged_field()
+    extra = [sprint_field, flagged_field, *points.by_project.values()]
+    metadata = partition.metadata
+    metadata.update({"story_points_fields": points.describe(), "changelogs_completed_beyond_search": 0})
+
+    def chunks() -> Iterator[dict[str, list[dict[str, Any]]]]:
+        for batch in client.issue_batches_updated_between(projects, start, end, [f for f in extra if f]):
+            issue_rows, changelog_rows = issue_and_changelog_rows(batch, points, sprint_field, flagged_field,
+                                                                  partition.story_points_not_numeric)
+            metadata.update({"user_time_zone": batch.time_zone, "jql": batch.jql,
+                             "issues_outside_window_dropped": batch.dropped_outside_window,
+                             "duplicate_issue_ids_dropped": batch.duplicates_dropped,
+                             "story_points_not_numeric": len(partition.story_points_not_numeric)})
+            metadata["changelogs_completed_beyond_search"] += batch.completed_changelogs
+            yield {ISSUES: issue_rows, CHANGELOG: changelog_rows}
+
+    return partition, chunks()
 
 
 def issue_and_changelog_rows(batch: IssueBatch, points: StoryPointsFields, sprint_field: str | None,

@@ -13,7 +13,9 @@ configurations and sprints, statuses -- are made once), whose plain methods do t
   field, else the field named "Story point estimate" / "Story Points".
 - `sprints(board_id)`, `statuses()`, `changelogs(ids)`, `issue_changelog(key)`.
 
-All HTTP goes through emd.http.HttpClient (retries, Retry-After, counters, clear errors).
+All HTTP goes through emd.http.HttpClient (retries, Retry-After, counters, clear errors); every paged
+endpoint goes through emd.http.PageGuard, so paging that does not end (the same `nextPageToken` twice, a
+page of items already seen, more pages than `total` allows) stops with an error naming the endpoint.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import requests
 from pydantic import PrivateAttr
 
 from emd import settings
-from emd.http import ApiError, ApiPayloadError, HttpClient, RetryPolicy
+from emd.http import ApiError, ApiPayloadError, HttpClient, PageGuard, RetryPolicy
 from emd.settings import SettingsError
 from emd.warehouse import to_db_timestamp
 from orchestration.resources import EnvOnlyCredentialsResource
@@ -38,6 +40,7 @@ from orchestration.resources import EnvOnlyCredentialsResource
 CREDENTIALS = "JIRA_EMAIL/JIRA_API_TOKEN"
 SEARCH_PAGE = 100  # issues per search page (Jira's most when fields and the changelog are asked for)
 BULK_CHANGELOG_ISSUES = 1000  # issueIdsOrKeys per bulk changelog request (the API's limit)
+ISSUE_BATCH = 1000  # issues (with complete changelogs) handed on at a time: a huge day never sits in memory whole
 BULK_CHANGELOG_PAGE = 1000  # histories per bulk changelog page
 STORY_POINT_NAMES = ("Story point estimate", "Story Points")  # by-name fallback, in order of preference
 SPRINT_FIELD_TYPE = "com.pyxis.greenhopper.jira:gh-sprint"
@@ -253,6 +256,7 @@ class JiraClient:
     def _sprints(self, board_id: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         start = 0
+        guard = PageGuard(f"Jira sprints of board {board_id} ({self.base_url}/rest/agile/1.0/board/{board_id}/sprint)")
         while True:
             with _board_named(board_id):
                 body = self._get(f"/rest/agile/1.0/board/{board_id}/sprint", {"startAt": start, "maxResults": 50})
@@ -266,11 +270,13 @@ class JiraClient:
             if body.get("isLast", True) or not values:
                 return out
             start += len(values)
+            guard.page(str(start), [s["id"] for s in values], total=body.get("total"), page_size=len(values))
 
     # -- issues and changelogs ---------------------------------------------------------------------------
     def search(self, jql: str, fields: Sequence[str], expand: str = "") -> Iterator[dict[str, Any]]:
         """Every issue a JQL query finds, page by page with nextPageToken until isLast."""
         token: str | None = None
+        guard = PageGuard(f"Jira search ({self.base_url}/rest/api/3/search/jql)")
         while True:
             payload: dict[str, Any] = {"jql": jql, "fields": list(fields), "maxResults": SEARCH_PAGE}
             if expand:
@@ -280,21 +286,44 @@ class JiraClient:
             body = self._post("/rest/api/3/search/jql", payload)
             _need(isinstance(body, dict) and isinstance(body.get("issues"), list),
                   "Jira search (/rest/api/3/search/jql)", "issues")
-            yield from body["issues"]
             token = body.get("nextPageToken")
-            if body.get("isLast", token is None) or not token:
+            last = body.get("isLast", token is None) or not token
+            guard.page(None if last else token, [i.get("id") for i in body["issues"] if isinstance(i, dict)])
+            yield from body["issues"]
+            if last:
                 return
 
     def issues_updated_between(self, projects: Sequence[str], start: datetime, end: datetime,
                                extra_fields: Iterable[str] = ()) -> IssueBatch:
         """Issues of `projects` whose `updated` is in [start, end) (UTC), each with its complete changelog."""
+        merged: IssueBatch | None = None
+        for batch in self.issue_batches_updated_between(projects, start, end, extra_fields):
+            if merged is None:
+                merged = batch
+                continue
+            merged.issues.extend(batch.issues)
+            merged.histories.update(batch.histories)
+            merged.completed_changelogs += batch.completed_changelogs
+            merged.dropped_outside_window = batch.dropped_outside_window
+            merged.duplicates_dropped = batch.duplicates_dropped
+        assert merged is not None  # the generator always yields at least one (possibly empty) batch
+        return merged
+
+    def issue_batches_updated_between(self, projects: Sequence[str], start: datetime, end: datetime,
+                                      extra_fields: Iterable[str] = (), batch_size: int = ISSUE_BATCH
+                                      ) -> Iterator[IssueBatch]:
+        """The same issues as `issues_updated_between`, `batch_size` at a time with their complete changelogs,
+        so a day of 200,000 updated issues never sits in memory at once. `dropped_outside_window` counts up
+        to the batch it is on; the last batch carries the day's total."""
         zone = self.time_zone()
         lo, hi = jql_window(start, end, zone)
         quoted = ", ".join(f'"{p}"' for p in projects)
         jql = f'project in ({quoted}) AND updated >= "{lo}" AND updated < "{hi}" ORDER BY key ASC'
         wanted = list(dict.fromkeys([*ISSUE_FIELDS, *(f for f in extra_fields if f)]))
-        by_id: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        pending: dict[str, tuple[datetime, dict[str, Any]]] = {}  # this batch's issues by id, newest state
+        handed_on: set[str] = set()  # ids in batches already handed on
         dropped = duplicates = 0
+        yielded = False
         try:
             for issue in self.search(jql, wanted, expand="changelog"):
                 _check_issue(issue)
@@ -304,19 +333,31 @@ class JiraClient:
                     dropped += 1
                     continue
                 # An issue is its id: one moved to another project while the search paged (ordered by key)
-                # can come back twice, under its old and its new key. Keep its newest state.
-                seen = by_id.get(str(issue["id"]))
-                if seen is not None:
+                # can come back twice, under its old and its new key. Keep its newest state (within a
+                # batch; a copy whose id was in an earlier batch is dropped, the next refresh updates it).
+                issue_id = str(issue["id"])
+                seen = pending.get(issue_id)
+                if seen is not None or issue_id in handed_on:
                     duplicates += 1
-                    if seen[0] > updated:
+                    if issue_id in handed_on or (seen is not None and seen[0] > updated):
                         continue
-                by_id[str(issue["id"])] = (updated, issue)
+                pending[issue_id] = (updated, issue)
+                if len(pending) >= batch_size:
+                    yield self._completed([i for _u, i in pending.values()], zone.key, jql, dropped, duplicates)
+                    yielded = True
+                    handed_on.update(pending)
+                    pending = {}
         except ApiError as exc:
             if "answered 400" not in str(exc):
                 raise
             raise ApiError(f"Jira rejected the search over jira.projects [{', '.join(projects)}]; check those "
                            f"project keys in the project config. {exc}") from exc
-        issues = [issue for _updated, issue in by_id.values()]
+        if pending or not yielded:
+            yield self._completed([i for _u, i in pending.values()], zone.key, jql, dropped, duplicates)
+
+    def _completed(self, issues: list[dict[str, Any]], zone: str, jql: str, dropped: int, duplicates: int
+                   ) -> IssueBatch:
+        """A batch of search results with every changelog complete (embedded ones are cut at 40 histories)."""
         histories: dict[str, list[dict[str, Any]]] = {}
         truncated: list[dict[str, Any]] = []
         for issue in issues:
@@ -338,7 +379,7 @@ class JiraClient:
                     # the per-issue endpoint as the fallback, by id: the key changes when the issue moves
                     complete = self.issue_changelog(str(issue["id"]))
                 histories[issue["id"]] = _oldest_first(complete, issue["key"])
-        return IssueBatch(issues=issues, histories=histories, time_zone=zone.key, jql=jql,
+        return IssueBatch(issues=issues, histories=histories, time_zone=zone, jql=jql,
                           completed_changelogs=len(truncated), dropped_outside_window=dropped,
                           duplicates_dropped=duplicates)
 
@@ -349,6 +390,7 @@ class JiraClient:
         for i in range(0, len(issue_ids), BULK_CHANGELOG_ISSUES):
             chunk = list(issue_ids[i: i + BULK_CHANGELOG_ISSUES])
             token: str | None = None
+            guard = PageGuard(f"Jira bulk changelog ({self.base_url}/rest/api/3/changelog/bulkfetch)")
             while True:
                 payload: dict[str, Any] = {"issueIdsOrKeys": chunk, "maxResults": page_size}
                 if token:
@@ -364,6 +406,9 @@ class JiraClient:
                     # One issue's histories may continue on the next page.
                     out.setdefault(str(entry["issueId"]), []).extend(entry["changeHistories"])
                 token = body.get("nextPageToken")
+                guard.page(token or None, [f"{entry['issueId']}/{history.get('id')}"
+                                           for entry in body["issueChangeLogs"]
+                                           for history in entry["changeHistories"] if isinstance(history, dict)])
                 if not token:
                     break
         return out
@@ -372,6 +417,7 @@ class JiraClient:
         """One issue's complete changelog via GET /rest/api/3/issue/{issueIdOrKey}/changelog (oldest first)."""
         out: list[dict[str, Any]] = []
         start = 0
+        guard = PageGuard(f"Jira changelog of {key} ({self.base_url}/rest/api/3/issue/{key}/changelog)")
         while True:
             body = self._get(f"/rest/api/3/issue/{key}/changelog", {"startAt": start, "maxResults": 100})
             entity = f"Jira changelog of {key}"
@@ -384,6 +430,8 @@ class JiraClient:
             if done or not body["values"]:
                 return out
             start += len(body["values"])
+            guard.page(str(start), [h.get("id") for h in body["values"] if isinstance(h, dict)],
+                       total=total if isinstance(total, int) else None, page_size=len(body["values"]))
 
 
 # ----------------------------------------------------------------------------------------------------------
