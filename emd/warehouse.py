@@ -154,7 +154,7 @@ RAW_KEYS: dict[str, tuple[str, ...]] = {
 # One row per (raw table, partition) ever written, rows or not: the record of which days were ingested.
 INGESTED_PARTITIONS = "raw_ingested_partitions"
 INGESTED_PARTITIONS_COLUMNS: list[tuple[str, str]] = [
-    ("table_name", "text"), ("source", "text"),  # github | jira (the table name's prefix)
+    ("table_name", "text"), ("source", "text"),  # github | jira | pagerduty (the table name's prefix)
     ("partition_date", "date"), ("fetched_at", "timestamp"), ("row_count", "integer"),
 ]
 
