@@ -88,7 +88,8 @@ def jira_day() -> None:
                   and "raw_jira_issues" in {k.path[-1] for k in a.keys}]
         warehouse = work / "warehouse.duckdb"
         resources: dict[str, Any] = {**(defs.resources or {}), "project_config": ProjectConfigResource(),
-                                     "warehouse": WarehouseResource(database_url=f"duckdb:///{warehouse}")}
+                                     "warehouse": WarehouseResource()}
+        os.environ["DATABASE_URL"] = f"duckdb:///{warehouse}"
         before = _rss_mib()
         began = time.monotonic()
         result = materialize(assets, partition_key=HUGE_DAY.isoformat(), resources=resources)
@@ -129,7 +130,8 @@ def github_day() -> None:
                   and "raw_github_pull_requests" in {k.path[-1] for k in a.keys}]
         warehouse = work / "warehouse.duckdb"
         resources: dict[str, Any] = {**(defs.resources or {}), "project_config": ProjectConfigResource(),
-                                     "warehouse": WarehouseResource(database_url=f"duckdb:///{warehouse}")}
+                                     "warehouse": WarehouseResource()}
+        os.environ["DATABASE_URL"] = f"duckdb:///{warehouse}"
         before = _rss_mib()
         began = time.monotonic()
         result = materialize(assets, partition_key=HUGE_DAY.isoformat(), resources=resources)

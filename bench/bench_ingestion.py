@@ -80,7 +80,8 @@ def main() -> None:
         defs = github_defs()
         assets = [a for a in (defs.assets or []) if isinstance(a, AssetsDefinition)]
         resources: dict[str, Any] = {**(defs.resources or {}), "project_config": ProjectConfigResource(),
-                                     "warehouse": WarehouseResource(database_url=f"duckdb:///{work / 'warehouse.duckdb'}")}
+                                     "warehouse": WarehouseResource()}
+        os.environ["DATABASE_URL"] = f"duckdb:///{work / 'warehouse.duckdb'}"
         days = [(ANCHOR - timedelta(days=BACKFILL_DAYS - 1 - i)).isoformat() for i in range(BACKFILL_DAYS)]
         rows: dict[str, int] = {}
         pr_requests = 0

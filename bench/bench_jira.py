@@ -72,11 +72,11 @@ def backfill(url: str, workdir: Path) -> dict:
     database_url = f"duckdb:///{workdir / 'warehouse.duckdb'}"
     # URLs and credentials come from the environment only.
     os.environ.update({"JIRA_BASE_URL": url, "JIRA_EMAIL": CREDENTIALS["email"],
-                       "JIRA_API_TOKEN": CREDENTIALS["api_token"]})
+                       "JIRA_API_TOKEN": CREDENTIALS["api_token"], "DATABASE_URL": database_url})
     resources = {
         "jira": JiraResource(),
         "project_config": ProjectConfigResource(path=str(config_path)),
-        "warehouse": WarehouseResource(database_url=database_url),
+        "warehouse": WarehouseResource(),
     }
     # Warm up: the mock generates the org's activity on first use; that is not the client's time.
     warm = time.monotonic()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dagster import ConfigurableResource
 from pydantic import model_validator
@@ -28,15 +28,6 @@ class ProjectConfigResource(ConfigurableResource):
         return load_config(Path(self.path) if self.path else settings.config_path())
 
 
-class WarehouseResource(ConfigurableResource):
-    """Unset `database_url` means DATABASE_URL (read when used): duckdb:///PATH, postgresql://..., or the default file."""
-
-    database_url: str | None = None
-
-    def get(self) -> Warehouse:
-        return Warehouse(parse_database_url(self.database_url or settings.env("DATABASE_URL")))
-
-
 class EnvOnlyCredentialsResource(ConfigurableResource):
     """A resource whose URL and credentials come from the environment only. The fields are not part of its
     config schema, so a run config (launchpad, run request) that sets one is refused at launch as an unexpected
@@ -53,3 +44,14 @@ class EnvOnlyCredentialsResource(ConfigurableResource):
                 raise ValueError(f"{cls.__name__}: {', '.join(given)} cannot be set in code or run config: URLs "
                                  f"and tokens come from the environment only ({where})")
         return data
+
+
+class WarehouseResource(EnvOnlyCredentialsResource):
+    """DATABASE_URL (read when used): duckdb:///PATH, postgresql://..., or unset for the default file. From the
+    environment only: a run config that could point the warehouse at another host would send it the
+    organisation's data (and a Postgres URL's password)."""
+
+    ENV_ONLY: ClassVar[dict[str, str]] = {"database_url": "DATABASE_URL"}
+
+    def get(self) -> Warehouse:
+        return Warehouse(parse_database_url(settings.env("DATABASE_URL")))

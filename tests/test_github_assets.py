@@ -25,11 +25,15 @@ GITHUB_TABLES = [t for t in RAW_TABLES if t.startswith("raw_github_")]
 
 
 def run_github_assets(partition_key: str = DAY, warehouse: Path | None = None) -> Any:
+    """The GitHub assets of one day; `warehouse` (a DuckDB file) instead of DATABASE_URL's."""
     defs = github_defs()
     assets = [a for a in (defs.assets or []) if isinstance(a, AssetsDefinition)]
     resources: dict[str, Any] = {**(defs.resources or {}), "project_config": ProjectConfigResource(),
-                                 "warehouse": WarehouseResource(database_url=f"duckdb:///{warehouse}" if warehouse else None)}
-    return materialize(assets, partition_key=partition_key, resources=resources)
+                                 "warehouse": WarehouseResource()}
+    with pytest.MonkeyPatch.context() as env:
+        if warehouse is not None:
+            env.setenv("DATABASE_URL", f"duckdb:///{warehouse}")
+        return materialize(assets, partition_key=partition_key, resources=resources)
 
 
 def table_rows(path: Path, table: str, with_fetched_at: bool = False) -> list[tuple]:

@@ -197,8 +197,9 @@ def test_dashboard_snapshot_asset(live: Path) -> None:
     Definitions.validate_loadable(Definitions.merge(publish_defs(),
                                                     Definitions(resources={"warehouse": WarehouseResource()})))
 
-    result = materialize([dashboard_snapshot],
-                         resources={"warehouse": WarehouseResource(database_url=f"duckdb:///{live}")})
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATABASE_URL", f"duckdb:///{live}")
+        result = materialize([dashboard_snapshot], resources={"warehouse": WarehouseResource()})
     assert result.success
     metadata = result.asset_materializations_for_node("dashboard_snapshot")[0].metadata
     assert metadata["tables"].value["fct_deployments"] == 11

@@ -10,6 +10,7 @@ from orchestration.definitions import build_definitions
 from orchestration.defs.github.resource import GitHubResource
 from orchestration.defs.jira.resource import JiraResource
 from orchestration.defs.pagerduty.resource import PagerDutyResource
+from orchestration.resources import WarehouseResource
 
 
 @pytest.mark.parametrize("resource,config", [
@@ -18,6 +19,7 @@ from orchestration.defs.pagerduty.resource import PagerDutyResource
     ("jira", {"base_url": "https://attacker.example"}),
     ("jira", {"email": "x@attacker.example", "api_token": "t"}),
     ("pagerduty", {"api_url": "https://attacker.example"}),
+    ("warehouse", {"database_url": "postgresql://me@attacker.example/loot"}),
 ])
 def test_a_run_config_that_sets_a_url_or_token_is_refused_at_launch(resource: str, config: dict) -> None:
     job = build_definitions().resolve_job_def("ingestion_job")
@@ -36,6 +38,8 @@ def test_setting_them_in_code_says_they_come_from_the_environment() -> None:
         JiraResource(base_url="https://attacker.example")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match=r"token cannot be set .*PAGERDUTY_API_TOKEN"):
         PagerDutyResource(token="not-from-env")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"database_url cannot be set .*DATABASE_URL"):
+        WarehouseResource(database_url="duckdb:///elsewhere.duckdb")  # type: ignore[call-arg]
 
 
 def test_the_resources_read_the_environment_when_used(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,8 +187,9 @@ def test_weekly_schedule_posts_weeks_only(slack_env: MockApi) -> None:
         ["Sprint Health: data \u00b7 Week 2026-W13"]
 
 
-def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path) -> None:
-    resources = {"warehouse": WarehouseResource(database_url=f"duckdb:///{warehouse_path}")}
+def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{warehouse_path}")
+    resources = {"warehouse": WarehouseResource()}
     with DagsterInstance.ephemeral() as instance:
         context = build_sensor_context(instance=instance, resources=resources)
         assert isinstance(post_when_sprint_completes(context), SkipReason)  # no marts yet
