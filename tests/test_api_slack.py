@@ -107,11 +107,13 @@ def test_the_scheduled_post_updates_the_message_the_api_posted(slack: MockApi, c
     from dagster import materialize
 
     from orchestration.defs.insights.definitions import sprint_health_slack_post
+    from orchestration.defs.insights.resources import SlackResource
     from orchestration.resources import ProjectConfigResource, WarehouseResource
 
     ts = client.post("/slack/summaries", json={"team": "platform"}, headers=AUTH).json()["ts"]
     result = materialize([sprint_health_slack_post],
-                         resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()})
+                         resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource(),
+                                    "slack": SlackResource()})
     assert result.success
     metadata = {k: v.value for k, v in result.asset_materializations_for_node("sprint_health_slack_post")[0]
                 .metadata.items()}
