@@ -99,7 +99,7 @@ def test_a_tile_opens_onto_its_rows_in_headless_chromium(tmp_path: Path) -> None
                 tile = page.locator('[data-testid="stColumn"]').filter(has_text="Change failure rate").last
                 tile.get_by_text("Rows behind this number").click()
                 page.wait_for_url("**/drilldown?**", timeout=60_000)
-                page.get_by_text("Rows behind: Change failure rate").wait_for(timeout=60_000)
+                page.get_by_text("Rows behind: Change failure rate").first.wait_for(timeout=60_000)
                 _settled(page)
                 assert "metric=change_failure_rate" in page.url and "start=2026-03-02" in page.url
                 text = page.locator('[data-testid="stMain"]').inner_text()
@@ -112,10 +112,10 @@ def test_a_tile_opens_onto_its_rows_in_headless_chromium(tmp_path: Path) -> None
                 picker.click()
                 page.keyboard.type("2026-03-03")
                 page.get_by_role("option", name="acme/api · 2026-03-03 10:00 UTC · failed").click()
-                page.get_by_text("Deployment of acme/api").wait_for(timeout=60_000)
+                page.get_by_text("Deployment of acme/api").first.wait_for(timeout=60_000)
                 _settled(page)
                 # the tables' markdown cells are drawn after the script run ends
-                page.locator('[data-testid="stTable"]').get_by_text("API-50").wait_for(timeout=30_000)
+                page.locator('[data-testid="stTable"]').get_by_text("API-50").first.wait_for(timeout=30_000)
                 assert "deployment=d2" in page.url
                 text = page.locator('[data-testid="stMain"]').inner_text()
                 assert "When: 2026-03-03 10:00 UTC" in text
@@ -128,7 +128,7 @@ def test_a_tile_opens_onto_its_rows_in_headless_chromium(tmp_path: Path) -> None
 
                 # The Slack post's link lands on the sprint's drilldown for the team and period.
                 page.goto(f"{url}/drilldown?team=web&{RANGE}&sprint=7", wait_until="domcontentloaded")
-                page.get_by_text("Sprint: WEB Sprint 7").wait_for(timeout=60_000)
+                page.get_by_text("Sprint: WEB Sprint 7", exact=True).wait_for(timeout=60_000)
                 _settled(page)
                 text = page.locator('[data-testid="stMain"]').inner_text()
                 assert "Planned vs done = 6 / 10 = 60.0%" in text
