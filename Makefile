@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/emd demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emd orchestration mock_apis app api tests bench
