@@ -141,3 +141,16 @@ class SyntheticOrg:
             "deployments": {"source": "merge", "environment": "production", "repos": overrides},
             "bots": [],
         }
+
+
+def demo_working_agreements(teams: list[str]) -> dict:
+    """Working agreements for a demo config (`emd mock-api --write-config`, so `make demo` shows the agreements
+    page and its nudges; the end-to-end tests use them so every mart has rows)."""
+    examples = [
+        {"first_review_within_hours": 8, "pr_open_max_days": 5, "pr_size_max_lines": 400, "blocked_max_days": 3,
+         "sprint_scope_change_max_pct": 20, "proposed": {"wip_max_issues": 6},
+         "working_hours": {"timezone": "Europe/Berlin", "days": ["mon", "tue", "wed", "thu", "fri"],
+                           "start": "09:00", "end": "17:00"}},
+        {"first_review_within_hours": 24, "wip_max_issues": 8},
+    ]
+    return dict(zip(teams, examples, strict=False))

@@ -35,26 +35,15 @@ def _mock_state(args: argparse.Namespace):
     return state
 
 
-def demo_agreements(teams: list[str]) -> dict:
-    """Working agreements for the demo config, so `make demo` shows the agreements page and its nudges."""
-    examples = [
-        {"first_review_within_hours": 8, "pr_open_max_days": 5, "pr_size_max_lines": 400, "blocked_max_days": 3,
-         "sprint_scope_change_max_pct": 20, "proposed": {"wip_max_issues": 6},
-         "working_hours": {"timezone": "Europe/Berlin", "days": ["mon", "tue", "wed", "thu", "fri"],
-                           "start": "09:00", "end": "17:00"}},
-        {"first_review_within_hours": 24, "wip_max_issues": 8},
-    ]
-    return dict(zip(teams, examples, strict=False))
-
-
 def cmd_mock_api(args: argparse.Namespace) -> int:
+    from mock_apis.org import demo_working_agreements
     from mock_apis.server import MockApi
 
     state = _mock_state(args)
     api = MockApi(state, args.host, args.port)
     if args.write_config:
         config = state.org.config()
-        config["working_agreements"] = demo_agreements(list(config["teams"]))
+        config["working_agreements"] = demo_working_agreements(list(config["teams"]))
         Path(args.write_config).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     if args.write_env:
         Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in api.env().items()), encoding="utf-8")

@@ -36,7 +36,7 @@ import yaml
 from emd.settings import DatabaseTarget
 from emd.snapshot import MART_TABLES, SNAPSHOT_TABLES, snapshot_path
 from emd.warehouse import RAW_KEYS, RAW_TABLES
-from mock_apis.org import SyntheticOrg
+from mock_apis.org import SyntheticOrg, demo_working_agreements
 from mock_apis.server import MockApi, MockState
 
 ANCHOR = date(2026, 3, 31)
@@ -76,7 +76,9 @@ def product_env(api: MockApi, root: Path, warehouse: Path, **extra: str) -> dict
 
 def write_config(root: Path, org: SyntheticOrg) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "config.yaml").write_text(yaml.safe_dump(org.config(), sort_keys=False), encoding="utf-8")
+    config = org.config()
+    config["working_agreements"] = demo_working_agreements(list(config["teams"]))
+    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
 def emd_pipeline(env: dict[str, str], cwd: Path) -> subprocess.Popen:

@@ -18,12 +18,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import ANCHOR
 
 from emd.settings import parse_database_url
 from emd.snapshot import MART_TABLES
 from emd.warehouse import Warehouse
-from mock_apis.org import SyntheticOrg
+from mock_apis.org import SyntheticOrg, demo_working_agreements
 from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import run_pipeline
 from tests.fixtures.app import run_app
@@ -42,6 +43,12 @@ KEYS: dict[str, tuple[str, ...]] = {
     "mv_planning_by_sprint": ("sprint_id",),
     "mv_planning_by_team_day": ("team", "date"),
     "metrics_daily": ("scope_level", "org", "team", "repo", "date"),
+    "fct_failure_signals": ("signal_id",),
+    "fct_sprint_issues": ("sprint_id", "issue_key", "role"),
+    "fct_pull_request_reviews": ("review_id",),
+    "fct_agreement_breaches": ("breach_id",),
+    "fct_agreement_subjects": ("team", "rule", "subject_type", "subject_key", "applies_from"),
+    "mv_agreement_adherence_by_team_week": ("team", "rule", "week_start"),
     "sprint_health": ("team", "period_kind", "period_id"),
 }
 # Wall-clock times of the run itself; everything else in sprint_health (the blob, its hash, the mock
@@ -134,6 +141,10 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
 def both_warehouses(org: SyntheticOrg, config_path: Path, postgres_url: str, tmp_path: Path,
                     monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     duckdb_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    # The demo's working agreements, so the agreement marts have rows to compare too.
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    config["working_agreements"] = demo_working_agreements(list(config["teams"]))
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     # Postgres sessions (ours, dbt's, the dashboard's) in a time zone other than UTC: nothing may depend on it.
     monkeypatch.setenv("PGTZ", "America/Los_Angeles")
     for url in (duckdb_url, postgres_url):

@@ -73,7 +73,7 @@ final as (
         case when coalesce(c.applied_items, 0) > 0
              then cast(c.applied_items - c.breached_items as double precision) / c.applied_items end as adherence_rate,
         case when coalesce(c.applied_items, 0) > 0
-             then 100.0 * (c.applied_items - c.breached_items) / c.applied_items end as adherence_pct,
+             then cast(100.0 * (c.applied_items - c.breached_items) as double precision) / c.applied_items end as adherence_pct,
         a.rule = 'first_review_within_hours' and wt.team is not null as counts_working_hours
     from agreements as a
     left join working_teams as wt on a.team = wt.team
