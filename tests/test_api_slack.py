@@ -66,11 +66,11 @@ def test_a_missing_or_wrong_token_is_401(slack: MockApi, client: TestClient, hea
 
 def test_without_slack_settings_the_post_is_unavailable(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMD_API_TOKEN", API_TOKEN)
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-only-the-token")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "test-slack-bot-secret")
     answer = client.post("/slack/summaries", json={"team": "platform"}, headers=AUTH)
     assert answer.status_code == 503
     assert "SLACK_BOT_TOKEN" in answer.json()["detail"] and "SLACK_CHANNEL_ID" in answer.json()["detail"]
-    assert "xoxb-only-the-token" not in answer.text
+    assert "test-slack-bot-secret" not in answer.text
 
 
 def test_post_then_update_the_same_message(slack: MockApi, client: TestClient, live: Path) -> None:
@@ -143,10 +143,10 @@ def test_unknown_team_is_422_and_unknown_sprint_404(slack: MockApi, client: Test
 
 def test_slack_rejecting_the_bot_token_is_502_naming_the_variable(slack: MockApi, client: TestClient,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked-test-value")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "revoked-slack-bot-secret")
     answer = client.post("/slack/summaries", json={"team": "platform"}, headers=AUTH)
     assert answer.status_code == 502
-    assert "SLACK_BOT_TOKEN" in answer.json()["detail"] and "xoxb-revoked-test-value" not in answer.text
+    assert "SLACK_BOT_TOKEN" in answer.json()["detail"] and "revoked-slack-bot-secret" not in answer.text
 
 
 def test_card_text_is_escaped_for_slack(tmp_path: Path, mock_api: MockApi, monkeypatch: pytest.MonkeyPatch) -> None:
