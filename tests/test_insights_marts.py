@@ -3,22 +3,7 @@
 The marts are built by tests/fixtures/insights.py (shared with the card and Slack tests); every value
 below is read through the metrics layer (emd.metrics) and computed by hand.
 
-The org: team `platform` runs sprints (Sprint 1..4 closed, Sprint 5 active); team `data` has no sprints
-(weekly cards). Platform's PRs (merge deployments: deployed at merge, is_failure on PR d):
-
-    PR  merged_at          cycle  first_review_at    ttfr  lead   week (Monday)
-    g   2026-02-20 12:00   16     2026-02-20 08:00   2     18     02-16  Sprint 2
-    e   2026-03-04 12:00    8     2026-03-04 06:00   1     10     03-02  Sprint 3
-    f   2026-03-10 12:00   12     2026-03-10 06:00   3     20     03-09  Sprint 3
-    a   2026-03-17 10:00   10     2026-03-17 08:00   2     12     03-16  Sprint 4 (2026-W12)
-    b   2026-03-18 12:00   20     2026-03-18 01:00   4     30     03-16  Sprint 4 (2026-W12)
-    c   2026-03-24 12:00   30     2026-03-23 12:00   6     40     03-23  Sprint 4 (2026-W13)
-    d   2026-03-26 12:00   50     2026-03-25 12:00  10     60     03-23  Sprint 4 (2026-W13), failed
-
-Sprints run Monday 09:00 to Monday 09:00, 14 days: S1 02-02, S2 02-16, S3 03-02, S4 03-16..03-30.
-Time to first review counts the PRs merged in the period (mv_flow_by_repo_day's merged cohort).
-A bot-authored PR merged in Sprint 4 (cycle 1000 h) is left out of the flow metrics.
-Data's deployments: 03-03, 03-12, 03-20, 03-31 10:00 (the newest activity: weeks up to 2026-W13 are complete).
+The org, its PRs, sprints and deployments are tabled in that module's docstring.
 """
 
 from __future__ import annotations
