@@ -16,6 +16,9 @@ import yaml
 from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 
+# Fixtures shared by several modules (the Slack post's `slack_env`).
+pytest_plugins = ["tests.fixtures.slack"]
+
 # A fixed last day of synthetic activity, so every test sees the same org.
 ANCHOR = date(2026, 3, 31)
 

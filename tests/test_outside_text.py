@@ -12,7 +12,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from test_slack_post import post_metadata, run_job, slack_env, slack_messages  # noqa: F401 - slack_env: fixture
 
 from emd.settings import parse_database_url
 from emd.snapshot import publish_build
@@ -25,6 +24,7 @@ from tests.fixtures.app import run_app
 from tests.fixtures.marts import CURRENT, PUBLISHED_AT
 from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehouse
 from tests.fixtures.mock import llm_requests, switch
+from tests.fixtures.slack import post_metadata, run_job, slack_messages
 
 # Sprint 104 ("Sprint 4") is platform's latest closed sprint in the hand-made marts (tests/fixtures/insights.py).
 HOSTILE_NAME = "Sprint 4 <!channel> & <@U024BE7LH> <https://evil.example/x|win> > [click](https://evil.example)"

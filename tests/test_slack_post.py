@@ -11,43 +11,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-import requests
-from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context, materialize
+from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context
 
 from mock_apis.server import MockApi
 from orchestration.defs.insights.definitions import (
     insights_defs,
     post_when_sprint_completes,
-    sprint_health,
-    sprint_health_slack_post,
 )
-from orchestration.defs.insights.resources import LlmResource, SlackResource
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from tests.fixtures.insights import PEOPLE, TITLES, build_marts, write_config
+from tests.fixtures.insights import PEOPLE, TITLES, build_marts
 from tests.fixtures.mock import counts, llm_requests, rows, switch
-
-
-@pytest.fixture
-def slack_env(mock_env: MockApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, warehouse_path: Path) -> MockApi:
-    build_marts(warehouse_path)
-    monkeypatch.setenv("EMD_CONFIG", str(write_config(tmp_path / "insights-config.yaml")))
-    return mock_env
-
-
-def run_job(run_config: dict | None = None):
-    return materialize([sprint_health, sprint_health_slack_post], run_config=run_config,
-                       resources={"project_config": ProjectConfigResource(), "warehouse": WarehouseResource(),
-                                  "llm": LlmResource(), "slack": SlackResource()},
-                       raise_on_error=False)
-
-
-def slack_messages(api: MockApi) -> list[dict]:
-    return requests.get(api.url + "/_mock/slack/messages", timeout=5).json()
-
-
-def post_metadata(result) -> dict:
-    mat = result.asset_materializations_for_node("sprint_health_slack_post")[0]
-    return {k: v.value for k, v in mat.metadata.items()}
+from tests.fixtures.slack import post_metadata, run_job, slack_messages
 
 
 def failure_text(result) -> str:
