@@ -45,6 +45,7 @@ class JsonLineFormatter(logging.Formatter):
             "step_key": meta.get("step_key"),
             "event_type": getattr(event, "event_type_value", None),
         }
+        line.update(getattr(record, "fields", None) or {})  # a record's own fields (the API's access lines)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)

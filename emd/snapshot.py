@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from emd.ingestion_log import INGESTION_RUNS
 from emd.settings import DatabaseTarget, database_target
 from emd.warehouse import Warehouse
 
@@ -54,7 +55,9 @@ MART_TABLES: tuple[str, ...] = (
     "fct_sprint_issues",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
-SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES
+# The ingestion log (emd/ingestion_log.py), for the API's `GET /prometheus` counters.
+OPERATIONS_TABLES: tuple[str, ...] = (INGESTION_RUNS,)
+SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES + OPERATIONS_TABLES
 BUILD_TABLE = "_build"
 KEEP_BUILDS = 3
 

@@ -10,7 +10,7 @@ yesterday, and a backfill of older days picks up later resolutions.
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetCheckResult, AssetExecutionContext, MaterializeResult, asset
 
 from orchestration.defs.ingestion import INGESTION_GROUP
 from orchestration.defs.pagerduty.resource import PagerDutyResource, incident_rows
@@ -34,10 +34,8 @@ def raw_pagerduty_incidents(context: AssetExecutionContext, pagerduty: PagerDuty
             return {"raw_pagerduty_incidents": []}
         return {"raw_pagerduty_incidents": incident_rows(client.incidents_between(*day_window(key), config.pagerduty))}
 
-    days = ingest_days(warehouse.get(), context.partition_keys, fetch)
-    metadata: dict[str, Any] = {"rows": days.written["raw_pagerduty_incidents"], "window": days.window(),
-                                "partitions": len(days.by_day),
-                                "rows_by_day": MetadataValue.json(days.rows_by_day("raw_pagerduty_incidents"))}
+    days = ingest_days(warehouse.get(), context.partition_keys, fetch, asset="raw_pagerduty_incidents")
+    metadata = days.metadata("raw_pagerduty_incidents")
     if client is not None and config.pagerduty is not None:
         metadata.update({**client.stats.as_metadata(), "services": len(config.pagerduty.services)})
     yield MaterializeResult(metadata=metadata)
