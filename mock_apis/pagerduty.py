@@ -8,7 +8,7 @@ another page exists.
 - `/incidents`: incidents created in [since, until), oldest first, filtered by `service_ids[]`, `urgencies[]`,
   `statuses[]`;
 - `/incidents/{id}`: `{"incident": ...}` in its current state, or 404 `{"error": {"message": "Not Found",
-  "code": 2100}}`;
+  "code": 2100}}` (also for the ids a test lists in `state.extra["pagerduty_not_found"]`);
 - `/log_entries`: the incidents' log entries created in [since, until), newest first (PagerDuty's order):
   a `trigger_log_entry` at each incident's creation and a `resolve_log_entry` at its resolution, each with
   `created_at`, and `incident` and `service` references.
@@ -101,7 +101,8 @@ def register(router: Router, state: MockState) -> None:
         state.count("pagerduty:incident")
         if req.headers.get("authorization", "") != f"Token token={state.pagerduty_token}":
             return _error(401, "Authentication failed", 2006)
-        found = [i for i in _incidents() if i["id"] == match.group(1)]
+        hidden = state.extra.get("pagerduty_not_found") or set()  # deleted, or no longer visible to the key
+        found = [i for i in _incidents() if i["id"] == match.group(1) and i["id"] not in hidden]
         return Response(200, {"incident": found[0]}) if found else _error(404, "Not Found", 2100)
 
     def log_entries(req: Request, _m: re.Match[str]) -> Response:

@@ -85,13 +85,16 @@ class PagerDutyClient:
         """Incidents of the mapped services created before `start` with a log entry in [start, end) (resolved,
         acknowledged, reassigned, ...), in their current state, by id."""
         changed: dict[str, None] = {}
+        triggered: set[str] = set()  # created in the window: the list of created incidents has them
         for entry in self._paged(f"{self.api_url}/log_entries", "log_entries", [
                 ("since", _iso(start)), ("until", _iso(end)), ("time_zone", "UTC"), ("is_overview", "true")]):
             incident = (entry.get("incident") or {}).get("id") if isinstance(entry, dict) else None
             if incident and (entry.get("service") or {}).get("id") in config.services:
                 changed[incident] = None
+                if entry.get("type") == "trigger_log_entry":
+                    triggered.add(incident)
         out = []
-        for incident_id in changed:
+        for incident_id in (i for i in changed if i not in triggered):
             try:
                 body, _headers = self.http.request_json("GET", f"{self.api_url}/incidents/{incident_id}")
             except ApiNotFoundError:
