@@ -15,6 +15,7 @@ from orchestration.defs.insights.blob import (
     PeriodBlob,
     add_agreements,
     canonical_json,
+    cap_blob,
     ingested_until,
     load_teams,
     metrics_hash,
@@ -50,7 +51,7 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
             out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
         for item in out:
             add_agreements(item.blob, source)
-    return out
+    return [PeriodBlob(item.period, cap_blob(item.blob)) for item in out]
 
 
 def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: datetime) -> dict[str, Any]:

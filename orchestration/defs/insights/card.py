@@ -1,7 +1,8 @@
 """The Sprint Health card written by a model: the prompt, the answer's parsing and validation, the model call.
 
 The rule-based card (also what runs without OPENAI_API_KEY, or when the model fails) is in
-fallback.py; the card's wording of values and changes in formatting.py.
+fallback.py; the card's wording of values and changes in emd/card_formatting.py. The blob's size cap and
+its trimming rule are in blob.py (`cap_blob`).
 
 A card is three insights, two risks and three recommendations, at most 180 words, built from the
 metrics blob alone. Every number the model writes must be traceable to a number in the blob (rounding
@@ -19,7 +20,7 @@ from typing import Any
 
 from emd import settings
 from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
-from orchestration.defs.insights.blob import canonical_json
+from orchestration.defs.insights.blob import canonical_json, over_cap
 from orchestration.defs.insights.fallback import fallback_card
 
 __all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "card_text", "fallback_card"]  # re-exported
@@ -293,6 +294,9 @@ class CardWriter:
             return self._fallback(blob, "OPENAI_API_KEY is not set", cacheable=True, tokens=0, calls=0)
         if self.unavailable:
             return self._fallback(blob, self.unavailable, cacheable=False, tokens=0, calls=0)
+        too_big = over_cap(blob)
+        if too_big is not None:  # never cut: a blob trimming (blob.cap_blob) could not fit is not sent at all
+            return self._fallback(blob, too_big, cacheable=True, tokens=0, calls=0)
         import openai
 
         calls0, tokens0 = self.calls, self.tokens
