@@ -33,7 +33,7 @@ from typing import Any
 
 from emd.ingestion_log import INGESTION_RUNS
 from emd.settings import DatabaseTarget, database_target
-from emd.warehouse import Warehouse
+from emd.warehouse import Warehouse, sql_string
 
 # The marts the dashboard reads, in docs/metrics.md's names, then the insights table (present once the
 # Sprint Health asset has run). Missing tables are reported, not invented.
@@ -94,10 +94,6 @@ def dashboard_target(target: DatabaseTarget | None = None) -> DatabaseTarget:
 def new_build_id(now: datetime) -> str:
     """Sortable by publication time, unique even for two builds in the same microsecond."""
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _quoted(identifier: str) -> str:
@@ -165,7 +161,7 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
                     f"the warehouse {live} has none of the mart tables ({', '.join(MART_TABLES)}): "
                     "run the dbt build first (`emd pipeline --start YYYY-MM-DD --end YYYY-MM-DD`)"
                 )
-            conn.execute(f"attach {_sql_string(str(partial))} as published_snapshot")
+            conn.execute(f"attach {sql_string(str(partial))} as published_snapshot")
             try:
                 # One transaction: every table is read from the same consistent state of the live file.
                 conn.execute("begin transaction")

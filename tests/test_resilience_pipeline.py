@@ -70,7 +70,9 @@ class Build:
 def product_env(api: MockApi, root: Path, warehouse: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "EMD_LOG_FORMAT")}
     env.update(api.env())
-    env.update(EMD_CONFIG=str(root / "config.yaml"), DATABASE_URL=f"duckdb:///{warehouse}", PYTHONUNBUFFERED="1")
+    # plain progress lines on stdout (the default for a pipe would be JSON on stderr)
+    env.update(EMD_CONFIG=str(root / "config.yaml"), DATABASE_URL=f"duckdb:///{warehouse}", PYTHONUNBUFFERED="1",
+               EMD_LOG_FORMAT="text")
     env.update(extra)
     return env
 

@@ -4,7 +4,7 @@ unchanged, write the rest (model or rule-based), and keep the `sprint_health` ta
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from emd.card_formatting import card_text
@@ -27,10 +27,6 @@ from orchestration.defs.insights.fallback import fallback_card
 
 # A rule-based card written because the model could not be reached is retried on the next run.
 UNAVAILABLE_PREFIX = "unavailable: "
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _reusable(old: SprintHealthRow | None, digest: str) -> bool:
