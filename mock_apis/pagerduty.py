@@ -20,6 +20,7 @@ synthetic org (service `PSVC<TEAM>` per team), deterministic from the org's seed
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,49 +77,56 @@ def _error(status: int, message: str, code: int, errors: list[str] | None = None
 
 
 def register(router: Router, state: MockState) -> None:
-    def incidents(req: Request, _m: re.Match[str]) -> Response:
-        state.count("pagerduty:incidents")
+    def denied(req: Request, counter: str) -> Response | None:
+        state.count(counter)
         if req.headers.get("authorization", "") != f"Token token={state.pagerduty_token}":
             return _error(401, "Authentication failed", 2006)
+        return None
+
+    def listing(req: Request, counter: str, key: str,
+                select: Callable[[datetime, datetime], list[dict[str, Any]]]) -> Response:
+        """A list endpoint: authenticated, windowed by since/until, paged by limit/offset."""
+        refused = denied(req, counter)
+        if refused is not None:
+            return refused
         window = _window(req)
         if isinstance(window, Response):
             return window
         since, until, limit, offset = window
-        items = _incidents()
+        matches = select(since, until)
+        page = matches[offset:offset + limit]
+        return Response(200, {key: page, "limit": limit, "offset": offset, "total": None,
+                              "more": offset + len(page) < len(matches)})
+
+    def incidents(req: Request, _m: re.Match[str]) -> Response:
         services = set(req.query.get("service_ids[]", []))
         urgencies = set(req.query.get("urgencies[]", []))
         statuses = set(req.query.get("statuses[]", []))
-        matches = [i for i in items if since <= _parse(i["created_at"]) < until
-                   and (not services or i["service"]["id"] in services)
-                   and (not urgencies or i["urgency"] in urgencies)
-                   and (not statuses or i["status"] in statuses)]
-        matches.sort(key=lambda i: (i["created_at"], i["id"]))
-        page = matches[offset:offset + limit]
-        return Response(200, {"incidents": page, "limit": limit, "offset": offset, "total": None,
-                              "more": offset + len(page) < len(matches)})
+
+        def select(since: datetime, until: datetime) -> list[dict[str, Any]]:
+            return sorted((i for i in _incidents() if since <= _parse(i["created_at"]) < until
+                           and (not services or i["service"]["id"] in services)
+                           and (not urgencies or i["urgency"] in urgencies)
+                           and (not statuses or i["status"] in statuses)),
+                          key=lambda i: (i["created_at"], i["id"]))
+
+        return listing(req, "pagerduty:incidents", "incidents", select)
 
     def one_incident(req: Request, match: re.Match[str]) -> Response:
-        state.count("pagerduty:incident")
-        if req.headers.get("authorization", "") != f"Token token={state.pagerduty_token}":
-            return _error(401, "Authentication failed", 2006)
+        refused = denied(req, "pagerduty:incident")
+        if refused is not None:
+            return refused
         hidden = state.extra.get("pagerduty_not_found") or set()  # deleted, or no longer visible to the key
         found = [i for i in _incidents() if i["id"] == match.group(1) and i["id"] not in hidden]
         return Response(200, {"incident": found[0]}) if found else _error(404, "Not Found", 2100)
 
     def log_entries(req: Request, _m: re.Match[str]) -> Response:
-        state.count("pagerduty:log_entries")
-        if req.headers.get("authorization", "") != f"Token token={state.pagerduty_token}":
-            return _error(401, "Authentication failed", 2006)
-        window = _window(req)
-        if isinstance(window, Response):
-            return window
-        since, until, limit, offset = window
-        entries = [entry for i in _incidents() for entry in _log_entries_of(i)
-                   if since <= _parse(entry["created_at"]) < until]
-        entries.sort(key=lambda e: (e["created_at"], e["id"]), reverse=True)
-        page = entries[offset:offset + limit]
-        return Response(200, {"log_entries": page, "limit": limit, "offset": offset, "total": None,
-                              "more": offset + len(page) < len(entries)})
+        def select(since: datetime, until: datetime) -> list[dict[str, Any]]:
+            return sorted((e for i in _incidents() for e in _log_entries_of(i)
+                           if since <= _parse(e["created_at"]) < until),
+                          key=lambda e: (e["created_at"], e["id"]), reverse=True)
+
+        return listing(req, "pagerduty:log_entries", "log_entries", select)
 
     def _incidents() -> list[dict[str, Any]]:
         items = state.extra.get("pagerduty_incidents")

@@ -14,15 +14,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-import yaml
-from conftest import ANCHOR
 from dbt_fixtures import sources_scenario as scenario
 
 from emd.settings import database_target
 from emd.warehouse import Warehouse
-from mock_apis.org import SyntheticOrg
 from mock_apis.pagerduty import incident
-from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
 
 
@@ -40,19 +36,9 @@ def rows(sql: str) -> list[dict]:
 @pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_an_incident_resolved_three_days_later_is_resolved_after_the_hourly_refresh(
         engine: str, tmp_path, request: pytest.FixtureRequest) -> None:
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(scenario.config(), sort_keys=False), encoding="utf-8")
-    state = MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))
-    state.extra["github_data"] = scenario.github()
-    state.extra["pagerduty_incidents"] = scenario.pagerduty()
-    with MockApi(state) as api, pytest.MonkeyPatch.context() as mp:
-        for key, value in api.env().items():
-            mp.setenv(key, value)
-        mp.setenv("EMD_CONFIG", str(config_path))
-        mp.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
-        mp.delenv("DAGSTER_HOME", raising=False)
-        if engine == "postgres":
-            mp.setenv("DATABASE_URL", request.getfixturevalue("postgres_url"))
+    database_url = request.getfixturevalue("postgres_url") if engine == "postgres" else None
+    with scenario.served(tmp_path, database_url) as api:
+        state = api.state
         run_pipeline(date(2026, 3, 2), date(2026, 3, 6), steps=(INGESTION_JOB,), log=lambda _: None)
         assert [r["status"] for r in rows("select status from raw_pagerduty_incidents where incident_number = 2")
                 ] == ["triggered"]
