@@ -16,16 +16,20 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from emd import settings
 from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
-from orchestration.defs.insights.blob import canonical_json, over_cap
+from emd.sprint_health import SprintHealthRow
+from orchestration.defs.insights.blob import Period, canonical_json, over_cap
 from orchestration.defs.insights.fallback import fallback_card
 
 __all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "card_text", "fallback_card"]  # re-exported
 
 PROMPT_VERSION = "sprint-health-v1"
+# A rule-based card written because the model could not be reached is retried on the next run (cache.py).
+UNAVAILABLE_PREFIX = "unavailable: "
 DEFAULT_MODEL = "gpt-4o-mini"
 MAX_WORDS = 180
 
@@ -329,6 +333,20 @@ class CardWriter:
             self.unavailable = f"the model server was unavailable after retries ({type(exc).__name__})"
         return self._fallback(blob, self.unavailable, cacheable=False, tokens=self.tokens - tokens0,
                               calls=self.calls - calls0)
+
+    def card_row(self, blob: dict[str, Any], period: Period, digest: str, now: datetime) -> SprintHealthRow:
+        """The card of one period written now (the model, or the rule-based card) as its `sprint_health` row."""
+        result = self.write(blob)
+        reason = result.fallback_reason
+        if reason is not None and not result.cacheable:
+            reason = UNAVAILABLE_PREFIX + reason
+        return SprintHealthRow(
+            team=period.team, period_kind=period.kind, period_id=period.period_id, period_name=period.name,
+            period_start=period.start, period_end=period.end, metrics_json=canonical_json(blob),
+            metrics_hash=digest, prompt_version=PROMPT_VERSION, model=result.model, source=result.source,
+            card_json=json.dumps(result.card, ensure_ascii=False), card_text=card_text(result.card, result.source),
+            tokens_used=result.tokens_used, slack_channel=None, slack_ts=None, slack_message_json=None,
+            generated_at=now, posted_at=None, fallback_reason=reason)
 
     @staticmethod
     def _fallback(blob: dict[str, Any], reason: str, *, cacheable: bool, tokens: int, calls: int) -> CardResult:
