@@ -178,7 +178,7 @@ class Readout:
         return {
             "period": self.period.id, "previous_period": self.previous.id, "scope": self.scope,
             "covered": [self.covered[0].isoformat(), self.covered[1].isoformat()],
-            "measures": {m.key: {"label": m.label, "value": _rounded(m.value), "previous": _rounded(m.previous),
+            "metrics": {m.key: {"label": m.label, "value": _rounded(m.value), "previous": [_rounded(m.previous)],
                                  "shown": m.text, "previous_shown": m.previous_text, "change": m.change_text,
                                  "trend": m.trend, "sample_size": m.sample_size, "band": m.band}
                          for area in self.areas for m in area.measures},
