@@ -144,3 +144,29 @@ def test_summary_from_the_model_is_grounded_or_replaced(readout_env: Path, monke
     readout = prepare("2026-03")
     assert readout.summary_source == "fallback"
     assert UNGROUNDED_NUMBER in readout.summary_note and UNGROUNDED_NUMBER not in readout.summary
+
+
+def test_monthly_asset_writes_the_configured_readouts(readout_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster import materialize
+
+    from orchestration.defs.readouts.definitions import exec_readout, exec_readout_monthly
+    from orchestration.resources import ProjectConfigResource
+
+    config = readout_env / "config.yaml"
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["github"]["repos"] = ["acme/api", "acme/web", "acme/ghost"]
+    raw["teams"] = {"web": {"repos": ["acme/web"]}, "ghost": {"repos": ["acme/ghost"]}}  # ghost: never ingested
+    raw["readouts"] = {"targets": ["pptx"], "teams": ["web", "ghost"], "out_dir": str(readout_env / "decks")}
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    monkeypatch.chdir(readout_env)
+    result = materialize([exec_readout], partition_key="2026-03-01", raise_on_error=False,
+                         resources={"project_config": ProjectConfigResource()})
+    # The team the build does not know fails alone, named; the org's and web's decks are written.
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "1 readout(s) of 2026-03 failed" in str(failure) and "team ghost: team: unknown team 'ghost'" in str(failure)
+    decks = sorted(p.name for p in (readout_env / "decks").iterdir())
+    assert decks == ["readout-2026-03-org.pptx", "readout-2026-03-web.pptx"]
+    web = _slide(Presentation(str(readout_env / "decks" / decks[1])), "Delivery (DORA)")
+    assert _row(_table(web), "Deployment frequency")[1] == "0.13/day"
+    assert exec_readout_monthly.cron_schedule == "0 6 1 * *"
