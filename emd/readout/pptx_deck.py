@@ -10,7 +10,7 @@ from pathlib import Path
 from pptx import Presentation
 from pptx.chart.data import CategoryChartData
 from pptx.enum.chart import XL_CHART_TYPE
-from pptx.util import Emu, Inches, Pt
+from pptx.util import Inches, Pt
 
 from emd.metrics.catalogue import CATALOGUE
 from emd.readout.content import Readout
@@ -43,7 +43,7 @@ def _title_only(prs, title: str):
     return slide
 
 
-def _table(slide, header: list[str], body: list[list[str]], top: Emu, height: Emu) -> None:
+def _table(slide, header: list[str], body: list[list[str]], top: int, height: int) -> None:
     shape = slide.shapes.add_table(len(body) + 1, len(header), Inches(0.5), top, Inches(12.3), height)
     table = shape.table
     for col, text in enumerate(header):
@@ -55,7 +55,7 @@ def _table(slide, header: list[str], body: list[list[str]], top: Emu, height: Em
             cell.text_frame.paragraphs[0].runs[0].font.size = Pt(14)
 
 
-def _bullets(slide, heading: str, items: list[str], left: Emu, top: Emu, width: Emu, height: Emu) -> None:
+def _bullets(slide, heading: str, items: list[str], left: int, top: int, width: int, height: int) -> None:
     frame = slide.shapes.add_textbox(left, top, width, height).text_frame
     frame.word_wrap = True
     frame.text = heading
