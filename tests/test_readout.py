@@ -170,3 +170,51 @@ def test_monthly_asset_writes_the_configured_readouts(readout_env: Path, monkeyp
     web = _slide(Presentation(str(readout_env / "decks" / decks[1])), "Delivery (DORA)")
     assert _row(_table(web), "Deployment frequency")[1] == "0.13/day"
     assert exec_readout_monthly.cron_schedule == "0 6 1 * *"
+
+
+def _notion_pages(api: MockApi) -> list[dict]:
+    import httpx
+
+    return httpx.get(api.url + "/_mock/notion/pages").json()["pages"]
+
+
+def _texts(block: dict) -> list[str]:
+    body = block["body"] or {}
+    out = ["".join(t["text"]["content"] for t in body.get("rich_text", []))] if "rich_text" in body else []
+    if block["type"] == "table_row":
+        out = [" | ".join("".join(t["text"]["content"] for t in cell) for cell in body["cells"])]
+    return out + [text for child in block["children"] for text in _texts(child)]
+
+
+def test_notion_page_is_written_then_updated_never_duplicated(readout_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              mock_api: MockApi, capsys) -> None:
+    for name in ("NOTION_API_URL", "NOTION_TOKEN", "NOTION_PARENT_PAGE_ID"):
+        monkeypatch.setenv(name, mock_api.env()[name])
+    assert main(["readout", "--period", "2026-03", "--to", "notion"]) == 0
+    assert "written to https://www.notion.so/" in capsys.readouterr().out
+    assert main(["readout", "--period", "2026-03", "--to", "notion"]) == 0
+    pages = _notion_pages(mock_api)
+    assert [p["title"] for p in pages] == ["Engineering readout 2026-03 — the organisation"]  # one page, updated
+    texts = _texts(pages[0])
+    assert "Deployment frequency | 0.53/day | 0.11/day | +0.43/day | 8" in texts
+    assert "Change failure rate: 37.5% — DORA low (was low)" in texts  # the band's callout
+    assert "PR cycle time p50 | 30.0 h | 14.0 h | +16.0 h | 5" in texts
+    assert texts.count("Delivery (DORA)") == 1  # the second run replaced the blocks
+
+    # Bad input: an expired token, a parent the integration cannot write; the page never claims to be complete.
+    monkeypatch.setenv("NOTION_TOKEN", "ntn_expired")
+    assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
+    assert "Notion rejected NOTION_TOKEN (401 unauthorized)" in capsys.readouterr().err
+    monkeypatch.setenv("NOTION_TOKEN", mock_api.env()["NOTION_TOKEN"])
+    mock_api.state.switches["notion_read_only"] = 1
+    assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
+    assert "NOTION_PARENT_PAGE_ID" in capsys.readouterr().err
+    assert len(_notion_pages(mock_api)) == 1  # the create itself was refused
+    mock_api.state.switches["notion_append_forbidden"] = 1  # the page is created, its blocks are refused
+    assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
+    assert [p["title"] for p in _notion_pages(mock_api)][1:] == ["Engineering readout 2026-02 — the organisation (incomplete)"]
+    assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 0  # the next run completes that page
+    assert [p["title"] for p in _notion_pages(mock_api)][1:] == ["Engineering readout 2026-02 — the organisation"]
+    monkeypatch.setenv("NOTION_PARENT_PAGE_ID", "00000000-0000-4000-8000-00000000dead")
+    assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
+    assert "share that page with the integration" in capsys.readouterr().err

@@ -45,4 +45,8 @@ def write(readout: Readout, to: str, out: Path | None = None) -> Written:
         from emd.readout.pptx_deck import write_pptx
 
         return Written(to, str(write_pptx(readout, out or default_out(readout))), readout)
-    raise ReadoutError(f"--to {to}: this build writes only pptx so far (slides and notion are not built yet)")
+    if to == "notion":
+        from emd.readout.notion_page import write_notion
+
+        return Written(to, write_notion(readout), readout)
+    raise ReadoutError(f"--to {to}: Google Slides is not built yet; use --to pptx or --to notion")
