@@ -186,7 +186,7 @@ def register(router: Router, state: MockState) -> None:
     def title_of(body: dict[str, Any]) -> str:
         title = ((body.get("properties") or {}).get("title") or {}).get("title")
         _rich_text(title, "body.properties.title.title")
-        return "".join(t["text"]["content"] for t in title)
+        return "".join(t["text"]["content"] for t in title or [])
 
     def create_page(req: Request, _m: re.Match[str]) -> Response:
         if (bad := check(req)) is not None:

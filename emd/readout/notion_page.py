@@ -114,11 +114,12 @@ def write_notion(readout: Readout) -> str:
             for old in list(iterate_paginated_api(client.blocks.children.list, block_id=page_id)):
                 client.blocks.delete(block_id=old["id"])
         else:
-            page_id = client.pages.create(parent={"page_id": parent}, properties=incomplete)["id"]
+            created: dict[str, Any] = client.pages.create(parent={"page_id": parent}, properties=incomplete)  # type: ignore[assignment]  # the sync client
+            page_id = created["id"]
         blocks = page_blocks(readout)
         for i in range(0, len(blocks), BATCH):
             client.blocks.children.append(block_id=page_id, children=blocks[i:i + BATCH])
-        page = client.pages.update(page_id=page_id, properties={"title": {"title": _text(title)}})
+        page: dict[str, Any] = client.pages.update(page_id=page_id, properties={"title": {"title": _text(title)}})  # type: ignore[assignment]
     except (NotionClientErrorBase, httpx.HTTPError) as exc:
         raise _explain(exc, parent) from None
     return str(page.get("url") or page_id)
