@@ -96,10 +96,9 @@ def test_a_deployment_with_its_prs_and_signals(source: Source) -> None:
         "same repo (acme/api); the latest deployment before it; 2.0 h earlier, within 7 days")
 
 
-def test_unattributed_signals_say_why(source: Source) -> None:
-    found = rows.unattributed_signals(source, WINDOW).to_dict("records")
-    assert [s["signal_ref"] for s in found] == ["DATA-9"]
-    assert rows.attribution_reason(found[0]) == "not attributed: no earlier deployment of acme/data-pipeline"
+def test_unattributed_signals_say_why() -> None:
+    nothing_before = {"attribution": "unattributed", "repo": "acme/data-pipeline"}
+    assert rows.attribution_reason(nothing_before) == "not attributed: no earlier deployment of acme/data-pipeline"
     outside = {"attribution": "outside_window", "repo": "r", "hours_after_previous_deployment": 182.0,
                "failure_window_days": 7}
     assert rows.attribution_reason(outside) == (

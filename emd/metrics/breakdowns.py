@@ -75,7 +75,7 @@ def flow_by_pr_type(source: Source, filters: Filters) -> list[dict[str, Any]]:
 
 def failed_deployments(source: Source, filters: Filters) -> list[dict[str, Any]]:
     """The failed deployments of the window, newest first, with their recovery time (hours)."""
-    where, params = github_where(source, filters)
+    where, params = github_where(source, filters, deployments=True)
     return rows(source, f"""
         select deployed_at, repo, team, source, is_rework, recovered_at,
                {hours_between('deployed_at', 'recovered_at')} as recovery_hours
