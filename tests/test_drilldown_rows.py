@@ -217,15 +217,17 @@ def test_page_shows_a_sprint_with_its_changelog_entries(warehouse: Path, monkeyp
     assert not at.exception
     text = page_text(at)
     assert "Sprint: WEB Sprint 7" in text
-    assert "Planned vs done = 6 / 10 = 60.0% · scope change = (2 + 4) / 10 = 60.0% · carryover = 1 / 9 = 11.1%" in text
+    assert ("By points: planned vs done = 6 / 10 = 60.0% · scope change = (2 + 4) / 10 = 60.0% · "
+            "carryover = 1 / (8 + 1) = 11.1%") in text
     assert "Removed (left before completion, not Done; points when it left): 1 issue(s), 4 points" in text
     assert "https://acme.atlassian.net/browse/WEB-13?page=" in text
     assert "Search \\*filters\\*" in text  # outside text escaped in the markdown table
     assert "1 issue(s) without an estimate" in text
 
 
-def test_page_of_a_pull_request(warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    at = run_app(warehouse, monkeypatch, **CURRENT, pr="PR_acme/api_106")
+@pytest.mark.parametrize("ref", ["PR_acme/api_106", "acme/api#106"])  # the node id, or what people paste
+def test_page_of_a_pull_request(warehouse: Path, monkeypatch: pytest.MonkeyPatch, ref: str) -> None:
+    at = run_app(warehouse, monkeypatch, **CURRENT, pr=ref)
     assert not at.exception
     text = page_text(at)
     assert "Pull request acme/api#106" in text

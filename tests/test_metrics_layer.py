@@ -93,6 +93,9 @@ def test_tiles_of_the_window_equal_hand_computed_values(src: Source) -> None:
     assert rec.note == "1 failed deployment(s) not recovered yet"
     assert rec.band == "high"  # under a day, not under an hour
     assert (t["deployment_rework_rate"].value, t["deployment_rework_rate"].previous) == (0.125, 0.0)
+    # Hotfix PRs merged in the window: #103 (03-09) -> 1 / 8 deployments; previous none of 3 -> 0.0.
+    hotfix = t["hotfix_rate"]
+    assert (hotfix.value, hotfix.sample_size, hotfix.previous, hotfix.band) == (0.125, 8, 0.0, None)
 
     # Cycle time, human PRs merged (bot #105 out): 10 20 30 40 100 -> p50 30.0, p90 at 3.6: 40 + 0.6 * 60 = 76.0.
     assert (t["cycle_time_p50_hours"].value, t["cycle_time_p50_hours"].sample_size) == (30.0, 5)
@@ -101,6 +104,10 @@ def test_tiles_of_the_window_equal_hand_computed_values(src: Source) -> None:
     # Time to first review of the reviewed merged PRs 1 3 5 8 -> 4.0 from 4; previous 2 4 10 -> 4.0.
     ttfr = t["time_to_first_review_p50_hours"]
     assert (ttfr.value, ttfr.sample_size, ttfr.previous, ttfr.change) == (4.0, 4, 4.0, 0.0)
+    # Review depth: every fixture PR has 2 reviews + 1 inline comment = 3; human merged PRs 101 102 103 201 301
+    # -> mean 3.0 from 5; previous 90 190 91 -> 3.0 from 3.
+    depth = t["review_depth_avg"]
+    assert (depth.value, depth.sample_size, depth.previous, depth.previous_sample_size) == (3.0, 5, 3.0, 3)
     # Closed or merged human PRs 101 102 103 201 301 202, reopened 102 202: 2 / 6; previous 0 / 3.
     assert (t["pr_rework_rate"].value, t["pr_rework_rate"].sample_size) == (pytest.approx(1 / 3), 6)
     assert t["pr_rework_rate"].previous == 0.0
