@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any
 
 from dbt_fixtures.sources_scenario import pull_request, repository
-
 from mock_apis.github_data import GitHubData
 
 START_DAY, END_DAY = "2026-03-02", "2026-03-06"
