@@ -65,12 +65,10 @@ class Tile(BaseModel):
     change: float | None = Field(description="value - previous")
     previous_ingested: bool = Field(description="whether the previous equal period lies in the ingested calendar")
     previous_sample_size: int | None = Field(default=None, description="the previous period's sample size")
-    band: Literal["elite", "high", "medium", "low"] | None = Field(
-        default=None, description="DORA performance band of one of DORA's four keys (docs/metrics.md)")
-    previous_band: Literal["elite", "high", "medium", "low"] | None = Field(
-        default=None, description="the previous equal period's band")
-    basis: Literal["points", "issues"] | None = Field(default=None, description="planning ratios: by points or "
-                                                                                 "by issue count")
+    band: str | None = Field(default=None, description="DORA performance band (elite | high | medium | low) of "
+                                                       "one of DORA's four keys (docs/metrics.md)")
+    previous_band: str | None = Field(default=None, description="the previous equal period's band")
+    basis: str | None = Field(default=None, description="planning ratios: by `points` or by `issues` count")
     notes: list[str] = Field(default_factory=list, description="what the dashboard shows under the tile: the "
                              "sample size (marked when below LOW_SAMPLE), the previous value and band, and "
                              "the tile's data notes")
