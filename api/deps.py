@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, StringConstraints
 
 from emd.metrics import filters as layer_filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
@@ -74,12 +74,13 @@ def _blank_is_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-Org = Annotated[str | None, BeforeValidator(_blank_is_none),
-                Query(description="organisation (the config's `org`); empty = every org", max_length=200)]
-Team = Annotated[str | None, BeforeValidator(_blank_is_none),
-                 Query(description="team name from the config's `teams:`; empty = every team", max_length=200)]
-Repo = Annotated[str | None, BeforeValidator(_blank_is_none),
-                 Query(description="repository, owner/name; empty = every repo", max_length=300)]
+# The length cap applies to a given name; an empty value is None (no filter) before it is checked.
+Org = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(_blank_is_none),
+                Query(description="organisation (the config's `org`); empty = every org")]
+Team = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(_blank_is_none),
+                 Query(description="team name from the config's `teams:`; empty = every team")]
+Repo = Annotated[Annotated[str, StringConstraints(max_length=300)] | None, BeforeValidator(_blank_is_none),
+                 Query(description="repository, owner/name; empty = every repo")]
 def _iso_day(value: object) -> object:
     """Only YYYY-MM-DD: pydantic's lax mode would read `0` as 1970-01-01 (a Unix timestamp). Empty: the default."""
     if isinstance(value, str) and not value.strip():
