@@ -82,9 +82,7 @@ Team = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, Befor
 Repo = Annotated[Annotated[str, StringConstraints(max_length=300)] | None, BeforeValidator(_blank_is_none),
                  Query(description="repository, owner/name; empty = every repo")]
 def _iso_day(value: object) -> object:
-    """Only YYYY-MM-DD: pydantic's lax mode would read `0` as 1970-01-01 (a Unix timestamp). Empty: the default."""
-    if isinstance(value, str) and not value.strip():
-        return None
+    """Only YYYY-MM-DD: pydantic's lax mode would read `0` as 1970-01-01 (a Unix timestamp)."""
     if isinstance(value, str) and not (len(value) == 10 and value[4] == value[7] == "-"
                                        and value.replace("-", "").isdigit()):
         raise ValueError(f"{value!r} is not a UTC day of the form YYYY-MM-DD")

@@ -11,23 +11,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-import yaml
 from conftest import ANCHOR, postgres_schema
 
 from emd.metrics import tiles
 from emd.metrics.catalogue import CATALOGUE, PLANNING_KEYS
 from emd.metrics.filters import Filters, dimensions
-from emd.metrics.source import Source, as_date, number, open_source, rows
-from emd.settings import parse_database_url
-from emd.snapshot import publish_build
-from emd.warehouse import Warehouse
+from emd.metrics.source import Source, as_date, number, rows
 from mock_apis.org import SyntheticOrg
-from mock_apis.server import MockApi, MockState
-from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
+from mock_apis.server import MockState
+from tests.fixtures.pipeline import pipeline_source
 
 START, END = ANCHOR - timedelta(days=29), ANCHOR
 
@@ -72,21 +68,10 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """The mock org's last 30 days through ingestion and dbt, published and opened as the surfaces open it."""
     tmp = tmp_path_factory.mktemp(f"parity-{request.param}")
     org = SyntheticOrg(seed=7, anchor=ANCHOR)
-    config_path = tmp / "config.yaml"
-    config_path.write_text(yaml.safe_dump(org.config(), sort_keys=False), encoding="utf-8")
     url = f"duckdb:///{tmp / 'warehouse.duckdb'}"
     if request.param == "postgres":
         url = postgres_schema(request.getfixturevalue("postgres_database"))[0]
-    with MockApi(MockState(org=org)) as api, pytest.MonkeyPatch.context() as mp:
-        for key, value in api.env().items():
-            mp.setenv(key, value)
-        mp.setenv("EMD_CONFIG", str(config_path))
-        mp.setenv("DATABASE_URL", url)
-        mp.delenv("DAGSTER_HOME", raising=False)
-        run_pipeline(START, END, steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
-        publish_build(Warehouse(parse_database_url(url)), now=datetime.combine(END + timedelta(days=1), datetime.min.time()))
-        opened = open_source(parse_database_url(url))
-        assert isinstance(opened, Source), opened
+    with pipeline_source(tmp, org.config(), MockState(org=org), url, START, END) as opened:
         yield opened
 
 

@@ -20,22 +20,18 @@ org:      6 deployments -> 1.2/day; failed D3, E1 -> 2/6; rework 2/6; hotfixes 1
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 
 import pytest
-import yaml
 from conftest import ANCHOR, postgres_schema
 from dbt_fixtures import monorepo_scenario as scenario
 
 from emd.metrics import tiles
 from emd.metrics.filters import Filters
-from emd.metrics.source import Source, open_source, rows
-from emd.settings import parse_database_url
-from emd.snapshot import publish_build
-from emd.warehouse import Warehouse
+from emd.metrics.source import Source, rows
 from mock_apis.org import SyntheticOrg
-from mock_apis.server import MockApi, MockState
-from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
+from mock_apis.server import MockState
+from tests.fixtures.pipeline import pipeline_source
 
 START, END = date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY)
 HAND: dict[str | None, dict[str, tuple[float, int]]] = {  # team -> key -> (value, sample size)
@@ -56,23 +52,12 @@ HAND: dict[str | None, dict[str, tuple[float, int]]] = {  # team -> key -> (valu
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def layer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
     tmp = tmp_path_factory.mktemp(f"team-split-{request.param}")
-    config_path = tmp / "config.yaml"
-    config_path.write_text(yaml.safe_dump(scenario.config(), sort_keys=False), encoding="utf-8")
     state = MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))
     state.extra["github_data"] = scenario.github()
     url = f"duckdb:///{tmp / 'warehouse.duckdb'}"
     if request.param == "postgres":
         url = postgres_schema(request.getfixturevalue("postgres_database"))[0]
-    with MockApi(state) as api, pytest.MonkeyPatch.context() as mp:
-        for key, value in api.env().items():
-            mp.setenv(key, value)
-        mp.setenv("EMD_CONFIG", str(config_path))
-        mp.setenv("DATABASE_URL", url)
-        mp.delenv("DAGSTER_HOME", raising=False)
-        run_pipeline(START, END, steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
-        publish_build(Warehouse(parse_database_url(url)), now=datetime(2026, 3, 7))
-        opened = open_source(parse_database_url(url))
-        assert isinstance(opened, Source), opened
+    with pipeline_source(tmp, scenario.config(), state, url, START, END) as opened:
         yield opened
 
 
