@@ -40,8 +40,9 @@ def buckets(filters: Filters) -> list[tuple[date, date, date]]:
 
 def series(source: Source, metric_key: str, filters: Filters, basis: str | None = None) -> list[Point]:
     """The metric per day or ISO week (filters.granularity) over the window, one point per bucket
-    (empty buckets included: a count is 0 there, a percentile or rate None). Each point is computed
-    from the fact rows of its bucket, clipped to the window."""
+    (empty buckets included: a count is 0 there, a percentile or rate None; a bucket with no ingested day
+    has no value at all, and a week divides by its ingested days). Each point is computed from the fact
+    rows of its bucket's ingested days, clipped to the window."""
     m = metric(metric_key)
     if not m.series:
         raise KeyError(f"metric {metric_key!r} has no series; series metrics: "
