@@ -20,7 +20,8 @@ from emd.metrics import agreements
 from emd.metrics.catalogue import CATALOGUE, DORA_BANDS, format_delta, format_value, is_better, unchanged
 from emd.metrics.filters import Filters, dimensions, validate
 from emd.metrics.source import Source
-from emd.metrics.tiles import TileValue, period_values, tiles
+from emd.metrics.measures import period_values
+from emd.metrics.tiles import TileValue, tiles
 
 TREND_PERIODS = 6
 
@@ -207,7 +208,7 @@ def _covered(source: Source, period: Period) -> tuple[date, date] | None:
     if dims.first_day is None or dims.last_day is None:
         return None
     start, end = max(period.start, dims.first_day), min(period.end, dims.last_day)
-    return (start, end) if start <= end else None
+    return (start, end) if start <= end and dims.ingested_days(start, end) > 0 else None
 
 
 def _measure(tile: TileValue, before: TileValue | None, link: str) -> Measure:
