@@ -19,8 +19,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from emd.metrics import agreements
 from emd.metrics.catalogue import CATALOGUE, DORA_BANDS, format_delta, format_value, is_better, unchanged
 from emd.metrics.filters import Filters, dimensions, validate
-from emd.metrics.source import Source
 from emd.metrics.measures import period_values
+from emd.metrics.source import Source
 from emd.metrics.tiles import TileValue, tiles
 
 TREND_PERIODS = 6
