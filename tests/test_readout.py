@@ -169,7 +169,7 @@ def test_monthly_asset_writes_the_configured_readouts(readout_env: Path, monkeyp
     assert decks == ["readout-2026-03-org.pptx", "readout-2026-03-web.pptx"]
     web = _slide(Presentation(str(readout_env / "decks" / decks[1])), "Delivery (DORA)")
     assert _row(_table(web), "Deployment frequency")[1] == "0.13/day"
-    assert exec_readout_monthly.cron_schedule == "0 6 1 * *"
+    assert (exec_readout_monthly.name, exec_readout_monthly.cron_schedule) == ("exec_readout_monthly", "0 6 1 * *")
 
 
 def _notion_pages(api: MockApi) -> list[dict]:

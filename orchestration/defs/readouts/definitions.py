@@ -57,7 +57,7 @@ def exec_readout(context: AssetExecutionContext, project_config: ProjectConfigRe
 
 exec_readout_job = define_asset_job("exec_readout_job", selection=[exec_readout], partitions_def=monthly_partitions)
 # On the 1st (06:00 UTC, after the night's refreshes) for the month just ended.
-exec_readout_monthly = build_schedule_from_partitioned_job(exec_readout_job, hour_of_day=6,
+exec_readout_monthly = build_schedule_from_partitioned_job(exec_readout_job, hour_of_day=6, name="exec_readout_monthly",
                                                            default_status=DefaultScheduleStatus.RUNNING)
 
 
