@@ -1,0 +1,350 @@
+"""SLOs and error budgets as they run (docs/metrics.md "SLOs and error budgets"): OpenSLO files over a real
+Prometheus server (its history written with `promtool tsdb create-blocks-from openmetrics`), an incident-based SLO
+over the mock PagerDuty (the hand-made org of dbt_fixtures/sources_scenario.py), `emd pipeline`'s jobs, the marts,
+the metrics layer and `emd api` over real HTTP. Every expected number is worked out by hand below."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from conftest import ANCHOR
+from dagster import materialize
+from dbt_fixtures import sources_scenario as scenario
+
+from emd.config import load_config
+from emd.metrics import slos as layer
+from emd.metrics.filters import Filters
+from emd.metrics.source import open_source
+from emd.settings import parse_database_url
+from emd.slos import load_slos
+from emd.warehouse import Warehouse
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
+from orchestration.defs.slos.assets import raw_slo_events
+from orchestration.defs.slos.resource import PrometheusResource
+from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
+from orchestration.resources import ProjectConfigResource, WarehouseResource
+from tests.fixtures.browser import free_port
+from tests.fixtures.prometheus import counter_history, openmetrics, prometheus_server, utc_day
+
+# The checkout service's requests per UTC day (from 03-01, a quiet day that only starts the counters):
+# 03-02 9,950 good + 50 errors; 03-03 19,000 + 1,000; 03-04 10,000 + 0; 03-05 no traffic (the series exist, no
+# increase); no samples after 03-06 00:00, so 03-06 has no data at all.
+GOOD_PER_DAY = [0, 9950, 19000, 10000, 0]
+ERRORS_PER_DAY = [0, 50, 1000, 0, 0]
+
+SLO_FILE = """
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: checkout-availability, labels: {team: platform}}
+spec:
+  service: checkout
+  indicator:
+    metadata: {name: checkout-requests}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{service="checkout",code!~"5.."}'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{service="checkout"}'}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{displayName: 99% of requests succeed, target: 0.99}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: checkout-errors, labels: {team: [platform]}}
+spec:
+  service: checkout
+  indicator:
+    spec:
+      ratioMetric:
+        counter: true
+        bad:
+          metricSource:
+            type: Prometheus
+            spec: {query: 'sum(increase(http_requests_total{service="checkout",code=~"5.."}[{{.window}}]))'}
+        total: {metricSource: {type: Prometheus, spec: {query: 'http_requests_total{service="checkout"}'}}}
+  timeWindow: [{duration: 30d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.999}]
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata: {name: just-an-sli}
+spec: {}
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: latency-timeslices, labels: {team: platform}}
+spec:
+  service: checkout
+  indicator: {spec: {ratioMetric: {counter: true, good: {metricSource: {type: Prometheus, spec: {query: 'a_total'}}},
+                                   total: {metricSource: {type: Prometheus, spec: {query: 'b_total'}}}}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Timeslices
+  objectives: [{target: 0.99, timeSliceTarget: 0.95}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: datadog-slo, labels: {team: platform}}
+spec:
+  service: checkout
+  indicator: {spec: {ratioMetric: {counter: true, good: {metricSource: {type: Datadog, spec: {query: 'sum:ok{*}'}}},
+                                   total: {metricSource: {type: Datadog, spec: {query: 'sum:all{*}'}}}}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: rate-query, labels: {team: platform}}
+spec:
+  service: checkout
+  indicator: {spec: {ratioMetric: {counter: true, good: {metricSource: {type: Prometheus, spec: {query: 'rate(ok_total[5m])'}}},
+                                   total: {metricSource: {type: Prometheus, spec: {query: 'all_total'}}}}}}
+  timeWindow: [{duration: 28d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+"""
+
+
+def history() -> str:
+    first = utc_day("2026-03-01")
+    return openmetrics({"http_requests": [
+        *counter_history("http_requests", {"service": "checkout", "code": "200"}, first, GOOD_PER_DAY),
+        *counter_history("http_requests", {"service": "checkout", "code": "500"}, first, ERRORS_PER_DAY),
+    ]})
+
+
+def write_config(folder: Path, incident_target: float = 0.9) -> Path:
+    config = scenario.config()
+    config["slos"] = {"files": ["slos/*.yaml"],
+                      "incidents": {"checkout": {"team": "platform", "target": incident_target, "window_days": 28}}}
+    (folder / "slos").mkdir(parents=True, exist_ok=True)
+    (folder / "slos" / "checkout.yaml").write_text(SLO_FILE, encoding="utf-8")
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def query_requests(prometheus_url: str) -> int:
+    """Prometheus's own count of answered instant queries (its /metrics), so the test does not trust our counter."""
+    text = requests.get(prometheus_url + "/metrics", timeout=5).text
+    return sum(int(float(m)) for m in re.findall(r'prometheus_http_requests_total\{[^}]*handler="/api/v1/query"[^}]*\} (\S+)', text))
+
+
+# ------------------------------------------------------------------------------------------------ definitions
+
+
+def test_unusable_openslo_documents_are_reported_by_name_and_reason_and_the_others_load(tmp_path):
+    definitions = load_slos(load_config(write_config(tmp_path)))
+    assert [(s.name, s.kind, s.team, s.target, s.window_days) for s in definitions.slos] == [
+        ("checkout-availability", "ratio", "platform", 0.99, 28),
+        ("checkout-errors", "ratio", "platform", 0.999, 30),
+        ("checkout", "incidents", "platform", 0.9, 28),
+    ]
+    availability, errors = definitions.slos[:2]
+    assert availability.queries("1d") == {
+        "good": 'sum(increase(http_requests_total{service="checkout",code!~"5.."}[1d]))',
+        "total": 'sum(increase(http_requests_total{service="checkout"}[1d]))'}
+    assert errors.queries("24h")["bad"] == 'sum(increase(http_requests_total{service="checkout",code=~"5.."}[24h]))'
+    problems = {p.name: p.reason for p in definitions.problems}
+    assert set(problems) == {"just-an-sli", "latency-timeslices", "datadog-slo", "rate-query"}
+    assert "kind is 'SLI'" in problems["just-an-sli"]
+    assert "Timeslices" in problems["latency-timeslices"]
+    assert "'Datadog'" in problems["datadog-slo"] and "only Prometheus" in problems["datadog-slo"]
+    assert "rate(ok_total[5m])" in problems["rate-query"]
+    assert all(str(tmp_path / "slos" / "checkout.yaml") == p.source for p in definitions.problems)
+
+
+# ----------------------------------------------------------------------------------- the pipeline, as it runs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Iterator[dict]:
+    """`emd pipeline`'s ingestion and marts jobs over 03-02..03-06: GitHub and PagerDuty from the mock over HTTP,
+    the SLO events from a real Prometheus."""
+    tmp = tmp_path_factory.mktemp("slos")
+    config_path = write_config(tmp)
+    state = MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))
+    state.extra["github_data"] = scenario.github()
+    state.extra["pagerduty_incidents"] = scenario.pagerduty()
+    with prometheus_server(history(), tmp / "prometheus") as prometheus_url, MockApi(state) as api, \
+            pytest.MonkeyPatch.context() as mp:
+        for key, value in api.env().items():
+            mp.setenv(key, value)
+        mp.setenv("PROMETHEUS_URL", prometheus_url)
+        mp.setenv("EMD_CONFIG", str(config_path))
+        mp.setenv("DATABASE_URL", f"duckdb:///{tmp / 'warehouse.duckdb'}")
+        mp.delenv("DAGSTER_HOME", raising=False)
+        before = query_requests(prometheus_url)
+        run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
+                     steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
+        yield {"tmp": tmp, "prometheus_url": prometheus_url, "requests": query_requests(prometheus_url) - before,
+               "config_path": config_path, "database_url": f"duckdb:///{tmp / 'warehouse.duckdb'}"}
+
+
+def read(built: dict, sql: str, params: list | None = None) -> list[dict]:
+    with Warehouse(parse_database_url(built["database_url"])).connect(read_only=True) as conn:
+        cursor = conn.execute(sql, params or [])
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def test_one_prometheus_query_per_slo_and_day(built):
+    # 2 Prometheus SLOs x 5 days, good and total in one query each, no retries (Prometheus's own count)
+    assert built["requests"] == 10
+    raw = read(built, "select slo_name, partition_date, good, bad, total from raw_slo_events "
+                      "where slo_name = 'checkout-availability' order by partition_date")
+    assert [r["partition_date"] for r in raw] == [date(2026, 3, d) for d in (2, 3, 4, 5, 6)]
+    assert [r["total"] for r in raw[:4]] == pytest.approx([10000, 20000, 10000, 0])
+    assert [r["good"] for r in raw[:4]] == pytest.approx([9950, 19000, 10000, 0])
+    # 03-06: no series at all -> no data, not 100 %
+    assert (raw[4]["good"], raw[4]["bad"], raw[4]["total"]) == (None, None, None)
+
+
+def test_window_sli_budget_and_burn_rate_of_a_prometheus_slo(built):
+    days = {r["date"]: r for r in read(built, "select * from fct_slo_days where slo_name = 'checkout-availability'")}
+    # target 0.99 -> budget 0.01. 03-02: 9,950 / 10,000 = 0.995, burn 0.005 / 0.01 = 0.5, consumed 0.5 -> 50 % left
+    assert days[date(2026, 3, 2)]["window_sli"] == pytest.approx(0.995)
+    assert days[date(2026, 3, 2)]["burn_rate"] == pytest.approx(0.5)
+    assert days[date(2026, 3, 2)]["error_budget_remaining_pct"] == pytest.approx(50.0)
+    assert days[date(2026, 3, 2)]["status"] == "healthy"
+    # 03-03: day 0.95 -> burn 5; window 28,950 / 30,000 = 0.965 -> consumed 3.5 -> -250 % (overspent)
+    assert days[date(2026, 3, 3)]["burn_rate"] == pytest.approx(5.0)
+    assert days[date(2026, 3, 3)]["error_budget_remaining_pct"] == pytest.approx(-250.0)
+    assert days[date(2026, 3, 3)]["status"] == "exhausted"
+    # 03-05: no traffic -> no burn rate; 03-06: no data -> none either; the window stays 38,950 / 40,000 = 0.97375
+    for day in (date(2026, 3, 5), date(2026, 3, 6)):
+        assert days[day]["burn_rate"] is None
+        assert days[day]["window_sli"] == pytest.approx(0.97375)
+        assert days[day]["error_budget_remaining_pct"] == pytest.approx(-162.5)
+    # the `bad` query with {{.window}}: 03-02 50 of 10,000 bad, target 0.999 -> burn 0.005 / 0.001 = 5, -400 % left
+    errors = read(built, "select * from fct_slo_days where slo_name = 'checkout-errors' and date = '2026-03-02'")[0]
+    assert errors["burn_rate"] == pytest.approx(5.0)
+    assert errors["error_budget_remaining_pct"] == pytest.approx(-400.0)
+
+
+def test_incident_slo_downtime_from_the_mock_pagerduty(built):
+    days = {r["date"]: r for r in read(built, "select * from fct_slo_days where slo_name = 'checkout'")}
+    # platform's high-urgency PagerDuty incidents: #1 03-03 15:00-18:00 (180 min); #2 from 03-04 12:00, unresolved,
+    # so down to the end of the last ingested day (03-06): 720 min on 03-04, 1,440 on 03-05 and 03-06
+    assert {d: r["bad"] for d, r in days.items()} == {
+        date(2026, 3, 2): 0, date(2026, 3, 3): pytest.approx(180), date(2026, 3, 4): pytest.approx(720),
+        date(2026, 3, 5): pytest.approx(1440), date(2026, 3, 6): pytest.approx(1440)}
+    # 03-03, target 0.9: window 2,700 / 2,880 good minutes = 0.9375 -> consumed 0.0625 / 0.1 = 0.625 -> 37.5 % left;
+    # burn (180 / 1,440) / 0.1 = 1.25
+    assert days[date(2026, 3, 3)]["window_sli"] == pytest.approx(0.9375)
+    assert days[date(2026, 3, 3)]["error_budget_remaining_pct"] == pytest.approx(37.5)
+    assert days[date(2026, 3, 3)]["burn_rate"] == pytest.approx(1.25)
+    assert days[date(2026, 3, 3)]["status"] == "healthy"
+
+
+@pytest.fixture(scope="module")
+def api_url(built) -> Iterator[str]:
+    """`emd api` (a real uvicorn process) over the pipeline's published build."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMD_", "DATABASE_URL"))}
+    env.update({"DATABASE_URL": built["database_url"], "EMD_CONFIG": str(built["config_path"])})
+    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)],
+                               cwd=built["tmp"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                if requests.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "emd api did not answer /healthz within 60 s"
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_get_slos_answers_the_contract_with_deployment_burn(api_url):
+    answer = requests.get(api_url + "/slos", params={"team": "platform", "from": "2026-03-02", "to": "2026-03-03"},
+                          timeout=30)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["filters"]["team"] == "platform" and body["filters"]["to"] == "2026-03-03"
+    slos = {s["name"]: s for s in body["slos"]}
+    assert set(slos) == {"checkout", "checkout-availability", "checkout-errors"}
+    availability = slos["checkout-availability"]
+    assert availability["sli"] == pytest.approx(0.965)
+    assert availability["error_budget_remaining_pct"] == pytest.approx(-250.0)
+    assert availability["burn_rate"] == pytest.approx(5.0)
+    assert (availability["status"], availability["service"], availability["window_days"]) == ("exhausted", "checkout", 28)
+    checkout = slos["checkout"]
+    assert (checkout["status"], checkout["target"]) == ("healthy", 0.9)
+    # platform deployed in [03-02, 03-03]: workflow runs 11 (03-02 10:30) and 13 (03-03 12:40).
+    # Run 13's next 24 h hold incident #1 (180 min) and the first 40 min of #2 (from 03-04 12:00) = 220 min of a
+    # budget of (1 - 0.9) x 2,880 = 288 min at 03-03 -> 76.39 %; run 11's hold no downtime -> 0 %
+    burned = {d["deployment_id"]: d for d in checkout["deployments"]}
+    assert set(burned) == {"workflow:acme/mono:11", "workflow:acme/mono:13"}
+    assert burned["workflow:acme/mono:11"]["budget_burned_pct"] == pytest.approx(0.0)
+    assert burned["workflow:acme/mono:13"]["budget_burned_pct"] == pytest.approx(220 / 288 * 100)
+    assert burned["workflow:acme/mono:13"]["deployed_at"].startswith("2026-03-03T12:40:00")
+    # a team with no SLOs answers an empty list, an unknown team a 422 naming `team`
+    assert requests.get(api_url + "/slos", params={"team": "web"}, timeout=30).json()["slos"] == []
+    unknown = requests.get(api_url + "/slos", params={"team": "nobody"}, timeout=30)
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["loc"] == ["query", "team"]
+
+
+def test_the_layer_gives_the_burn_down_over_the_window(built, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", built["database_url"])
+    source = open_source()
+    reports = {r.name: r for r in layer.reports(source, Filters(team="platform", start=date(2026, 3, 2),
+                                                                end=date(2026, 3, 6)), with_days=True)}
+    burn_down = [(d.date.day, d.error_budget_remaining_pct) for d in reports["checkout-availability"].days]
+    assert burn_down == [(2, pytest.approx(50.0)), (3, pytest.approx(-250.0)), (4, pytest.approx(-162.5)),
+                         (5, pytest.approx(-162.5)), (6, pytest.approx(-162.5))]
+
+
+# ------------------------------------------------------------------------------------------------- bad input
+
+
+def test_unreachable_or_failing_prometheus_fails_the_day_naming_the_variable_and_the_slo(tmp_path, monkeypatch):
+    config_path = write_config(tmp_path)
+    monkeypatch.setenv("EMD_CONFIG", str(config_path))
+    database_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    resources = {"prometheus": PrometheusResource(max_elapsed_s=3.0), "project_config": ProjectConfigResource(),
+                 "warehouse": WarehouseResource()}
+    with prometheus_server(history(), tmp_path / "prometheus") as prometheus_url:
+        monkeypatch.setenv("PROMETHEUS_URL", prometheus_url)
+        assert materialize([raw_slo_events], resources=resources, partition_key="2026-03-02").success
+        # a query Prometheus refuses (400 bad_data): the day fails naming the SLO and PROMETHEUS_URL
+        broken = SLO_FILE.replace('code=~"5.."}[{{.window}}]))', 'code=~"5.."}[{{.window}}])')
+        (tmp_path / "slos" / "checkout.yaml").write_text(broken, encoding="utf-8")
+        refused = materialize([raw_slo_events], resources=resources, partition_key="2026-03-02",
+                              raise_on_error=False)
+        assert not refused.success
+        message = str(refused.get_step_failure_events()[0].event_specific_data.error)
+        assert "checkout-errors" in message and "PROMETHEUS_URL" in message and "400" in message
+    (tmp_path / "slos" / "checkout.yaml").write_text(SLO_FILE, encoding="utf-8")
+    monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    unreachable = materialize([raw_slo_events], resources=resources, partition_key="2026-03-03", raise_on_error=False)
+    assert not unreachable.success
+    message = str(unreachable.get_step_failure_events()[0].event_specific_data.error)
+    assert "checkout-availability" in message and "PROMETHEUS_URL" in message
+    # the day written before is intact, the failed days wrote nothing
+    stored = Warehouse(parse_database_url(database_url)).query(
+        "select partition_date, slo_name, total from raw_slo_events order by slo_name")
+    assert [(r[0], r[1]) for r in stored] == [(date(2026, 3, 2), "checkout-availability"),
+                                              (date(2026, 3, 2), "checkout-errors")]
+    assert [r[2] for r in stored] == pytest.approx([10000, 10000])
