@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -24,12 +24,13 @@ from dbt_fixtures import sources_scenario as scenario
 from emd.config import load_config
 from emd.metrics import slos as layer
 from emd.metrics.filters import Filters
-from emd.metrics.source import open_source
+from emd.metrics.source import open_source, reading
 from emd.settings import parse_database_url
 from emd.slos import load_slos
 from emd.warehouse import Warehouse
 from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
+from orchestration.defs.alerts.slo_alerts import post_slo_alerts
 from orchestration.defs.slos.assets import raw_slo_events
 from orchestration.defs.slos.resource import PrometheusResource
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
@@ -383,3 +384,64 @@ def test_slos_page_shows_the_burn_down_and_links_deployments_to_their_drilldown(
             assert "/drilldown?" in drilldown.url and "team=platform" in drilldown.url
         finally:
             browser.close()
+
+
+# ------------------------------------------------------------------------------- the card and Slack alerts
+
+
+def test_the_sprint_health_blob_carries_the_teams_slos(built):
+    from orchestration.defs.insights.blob import add_slos
+
+    blob = {"team": "platform", "period": {"start": "2026-02-23T00:00:00+00:00", "end": "2026-03-04T00:00:00+00:00"}}
+    with reading(parse_database_url(built["database_url"])) as source:
+        add_slos(blob, source)
+        other = {"team": "web", "period": blob["period"]}
+        add_slos(other, source)
+    # as of 03-03 (the period's last day), as the API answers for to=03-03
+    assert blob["slos"]["checkout-availability"] == {
+        "service": "checkout", "target": 0.99, "window_days": 28, "as_of": "2026-03-03", "sli": 0.965,
+        "error_budget_remaining_pct": -250.0, "burn_rate": 5.0, "status": "exhausted"}
+    assert blob["slos"]["checkout"]["error_budget_remaining_pct"] == 37.5
+    assert "slos" not in other  # a team without SLOs: its blob (and cached card) stays as it was
+
+
+def test_budget_crossings_post_once_per_window_and_edit_afterwards(built):
+    from emd.slack import SlackPoster, slack_target
+    from orchestration.defs.alerts.definitions import _publish, slo_budget_alerts
+
+    wh = Warehouse(parse_database_url(built["database_url"]))
+    target = slack_target()
+    assert target is not None  # the mock Slack of the built fixture
+    poster = SlackPoster(target)
+    now = datetime(2026, 3, 4, 1, 0)
+
+    def messages() -> list[dict]:
+        return requests.get(target.base_url.split("/slack/")[0] + "/_mock/slack/messages", timeout=5).json()
+
+    # as of 03-02: checkout-availability at 50 % (crosses 50), checkout-errors at -400 % (0); checkout 100 %
+    first = post_slo_alerts(wh, "http://dash.example", poster, now, _publish, as_of=date(2026, 3, 2))
+    assert (first["posted"], first["updated"]) == (2, 0)
+    titles = sorted(m["blocks"][0]["text"]["text"] for m in messages())
+    assert titles == ["SLO checkout-availability (platform): error budget below 50%",
+                      "SLO checkout-errors (platform): error budget exhausted"]
+    # as of 03-03: availability falls to -250 % -> its message is edited to "exhausted", not posted again;
+    # checkout (incidents) drops to 37.5 % -> a new message; checkout-errors burned 50x (1,000 of 20,000 bad at
+    # 0.999) -> a burn-rate message
+    second = post_slo_alerts(wh, "http://dash.example", poster, now, _publish, as_of=date(2026, 3, 3))
+    assert (second["posted"], second["updated"]) == (2, 2)
+    titles = sorted(m["blocks"][0]["text"]["text"] for m in messages())
+    assert titles == ["SLO checkout (platform): error budget below 50%",
+                      "SLO checkout-availability (platform): error budget exhausted",
+                      "SLO checkout-errors (platform): burn rate 50.0 on 2026-03-03",
+                      "SLO checkout-errors (platform): error budget exhausted"]
+    # the same day again: nothing new, nothing edited
+    again = post_slo_alerts(wh, "http://dash.example", poster, now, _publish, as_of=date(2026, 3, 3))
+    assert (again["posted"], again["updated"], again["unchanged"]) == (0, 0, 4)
+    # the asset, as the sensor runs it after a refresh (as of the newest day, 03-06): the incident SLO's whole-day
+    # outages on 03-05 and 03-06 burn 10x -> two burn messages; the three budget messages are edited
+    result = materialize([slo_budget_alerts], resources={"project_config": ProjectConfigResource(),
+                                                         "warehouse": WarehouseResource()})
+    figures = {k: v.value for k, v in result.asset_materializations_for_node("slo_budget_alerts")[0].metadata.items()}
+    assert (figures["posted"], figures["updated"]) == (2, 3)
+    assert len(messages()) == 6
+    assert "SLO checkout (platform): burn rate 10.0 on 2026-03-06" in {m["blocks"][0]["text"]["text"] for m in messages()}

@@ -139,3 +139,10 @@ def crossed_level(remaining_pct: float | None) -> float | None:
         return None
     below = [level for level in ALERT_LEVELS if remaining_pct <= level]
     return min(below) if below else None
+
+
+def last_day(source: Source) -> date | None:
+    """The newest day any SLO has a row for (the alerts' `as_of`)."""
+    if not available(source):
+        return None
+    return as_date(rows(source, "select max(date) as d from fct_slo_days")[0]["d"])
