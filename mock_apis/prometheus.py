@@ -113,7 +113,8 @@ def register(router: Router, state: MockState) -> None:
         state.count("prometheus:query")
         text = req.arg("query") or ""
         try:
-            at = datetime.fromtimestamp(float(req.arg("time")), UTC) if req.arg("time") else datetime.now(UTC)
+            when = req.arg("time")
+            at = datetime.fromtimestamp(float(when), UTC) if when else datetime.now(UTC)
             found = evaluate(state.org, text, at)
         except (BadQuery, ValueError) as exc:
             return Response(400, {"status": "error", "errorType": "bad_data", "error": str(exc)})

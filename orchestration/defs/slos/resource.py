@@ -94,7 +94,7 @@ class PrometheusClient:
                            f"that {URL_ENV} points at a Prometheus-compatible API")
         values: dict[str, float] = {}
         for item in data["result"]:
-            series = (item.get("metric") or {}).get(SERIES_LABEL)
+            series = str((item.get("metric") or {}).get(SERIES_LABEL))
             try:
                 values[series] = float(item["value"][1])
             except (KeyError, IndexError, TypeError, ValueError):
