@@ -445,3 +445,36 @@ def test_budget_crossings_post_once_per_window_and_edit_afterwards(built):
     assert (figures["posted"], figures["updated"]) == (2, 3)
     assert len(messages()) == 6
     assert "SLO checkout (platform): burn rate 10.0 on 2026-03-06" in {m["blocks"][0]["text"]["text"] for m in messages()}
+
+
+# ------------------------------------------------------------------------------------------------- the demo
+
+
+def test_the_demo_org_has_a_prometheus_slo_over_the_mock_and_an_incident_slo(mock_env, org, tmp_path):
+    """`emd mock-api --write-config`'s SLOs, ingested from the mock's Prometheus-compatible API over HTTP."""
+    from mock_apis.prometheus import demo_slo_files, demo_slos, hourly_requests
+
+    config = org.config()
+    config["slos"] = demo_slos(org)
+    (tmp_path / "slos").mkdir()
+    for name, text in demo_slo_files(org).items():
+        (tmp_path / "slos" / name).write_text(text, encoding="utf-8")
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    definitions = load_slos(load_config(config_path))
+    assert definitions.problems == []
+    assert sorted(s.kind for s in definitions.slos) == ["incidents", "ratio"]
+    ratio = definitions.ratio()[0]
+    assert materialize([raw_slo_events], partition_key="2026-03-30", resources={
+        "prometheus": PrometheusResource(), "project_config": ProjectConfigResource(),
+        "warehouse": WarehouseResource()}).success
+    stored = Warehouse(parse_database_url(os.environ["DATABASE_URL"])).query(
+        "select slo_name, good, bad, total from raw_slo_events")
+    # the mock counts the same number of requests every hour of a day: the day holds 24 of them
+    good, errors = hourly_requests(org, ratio.service, date(2026, 3, 30))
+    assert stored == [(ratio.name, pytest.approx(24 * good), pytest.approx(24 * errors),
+                       pytest.approx(24 * (good + errors)))]
+    # a query the mock cannot evaluate is answered as Prometheus answers a bad query
+    refused = requests.get(os.environ["PROMETHEUS_URL"] + "/api/v1/query", params={"query": "up{"}, timeout=5)
+    assert refused.status_code == 400 and refused.json()["status"] == "error"
+    assert refused.json()["errorType"] == "bad_data"
