@@ -3,7 +3,7 @@ render time.
 
 The mock server serves the large synthetic org (10 teams) with its Prometheus-compatible `/api/v1/query`
 (mock_apis/prometheus.py); 50 OpenSLO documents (5 per team, over the mock's `http_requests_total`) are ingested by
-the real `raw_slo_events` asset for `--days` days (its requests counted by the mock), the SLO marts are built by
+the real `slo_events` asset for `--days` days (its requests counted by the mock), the SLO marts are built by
 dbt (`+fct_slo_days +fct_slo_deployment_burn`), the build is published as the pipeline publishes it, and the /slos
 page is rendered with streamlit's AppTest from the app's entry point (`--repeat` runs; first and warm p50).
 
@@ -60,7 +60,7 @@ def main() -> None:
     from mock_apis.org import SyntheticOrg
     from mock_apis.server import MockApi, MockState
     from orchestration.defs.dbt.project import dbt_vars, run_dbt
-    from orchestration.defs.slos.assets import raw_slo_events
+    from orchestration.defs.slos.assets import slo_events
     from orchestration.defs.slos.resource import PrometheusResource
     from orchestration.resources import ProjectConfigResource, WarehouseResource
 
@@ -92,7 +92,7 @@ def main() -> None:
         resources = {"prometheus": PrometheusResource(), "project_config": ProjectConfigResource(),
                      "warehouse": WarehouseResource()}
         for day in days:
-            materialize([raw_slo_events], resources=resources, partition_key=day)
+            materialize([slo_events], resources=resources, partition_key=day)
         ingest_s = time.monotonic() - began
         sent = requests.get(api.url + "/_mock/counts", timeout=5).json().get("prometheus:query", 0) - before
         print(f"ingestion: {args.slos} SLOs x {args.days} days: {sent} Prometheus requests = "

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -31,7 +31,7 @@ from emd.warehouse import Warehouse
 from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 from orchestration.defs.alerts.slo_alerts import post_slo_alerts
-from orchestration.defs.slos.assets import raw_slo_events
+from orchestration.defs.slos.assets import slo_events
 from orchestration.defs.slos.resource import PrometheusResource
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
 from orchestration.resources import ProjectConfigResource, WarehouseResource
@@ -43,6 +43,7 @@ from tests.fixtures.prometheus import counter_history, openmetrics, prometheus_s
 # increase); no samples after 03-06 00:00, so 03-06 has no data at all.
 GOOD_PER_DAY = [0, 9950, 19000, 10000, 0]
 ERRORS_PER_DAY = [0, 50, 1000, 0, 0]
+TEN_MINUTES = timedelta(minutes=10)
 
 SLO_FILE = """
 apiVersion: openslo/v1
@@ -122,8 +123,9 @@ spec:
 def history() -> str:
     first = utc_day("2026-03-01")
     return openmetrics({"http_requests": [
-        *counter_history("http_requests", {"service": "checkout", "code": "200"}, first, GOOD_PER_DAY),
-        *counter_history("http_requests", {"service": "checkout", "code": "500"}, first, ERRORS_PER_DAY),
+        # a sample every 10 minutes: the deployments' 24-hour ranges (10:30, 12:40) start and end on samples
+        *counter_history("http_requests", {"service": "checkout", "code": "200"}, first, GOOD_PER_DAY, step=TEN_MINUTES),
+        *counter_history("http_requests", {"service": "checkout", "code": "500"}, first, ERRORS_PER_DAY, step=TEN_MINUTES),
     ]})
 
 
@@ -191,7 +193,11 @@ def built(tmp_path_factory) -> Iterator[dict]:
         before = query_requests(prometheus_url)
         run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
                      steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
-        yield {"tmp": tmp, "prometheus_url": prometheus_url, "requests": query_requests(prometheus_url) - before,
+        first = query_requests(prometheus_url) - before
+        # A refresh of 03-03 and 03-04 once the marts know the deployments: their 24 hours get queried
+        run_pipeline(date(2026, 3, 3), date(2026, 3, 4), steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
+        yield {"tmp": tmp, "prometheus_url": prometheus_url, "requests": first,
+               "refresh_requests": query_requests(prometheus_url) - before - first,
                "config_path": config_path, "database_url": f"duckdb:///{tmp / 'warehouse.duckdb'}"}
 
 
@@ -203,8 +209,12 @@ def read(built: dict, sql: str, params: list | None = None) -> list[dict]:
 
 
 def test_one_prometheus_query_per_slo_and_day(built):
-    # 2 Prometheus SLOs x 5 days, good and total in one query each, no retries (Prometheus's own count)
+    # 2 Prometheus SLOs x 5 days, good and total in one query each, no retries (Prometheus's own count); the first
+    # run knows no deployment yet (the marts are built after ingestion)
     assert built["requests"] == 10
+    # the refresh of 03-03 and 03-04: 2 SLOs x 2 days, plus one query per SLO for the deployment whose 24 hours
+    # ended on each day (run 11 of 03-02 10:30 on 03-03, run 13 of 03-03 12:40 on 03-04)
+    assert built["refresh_requests"] == 2 * 2 + 2 * 2
     raw = read(built, "select slo_name, partition_date, good, bad, total from raw_slo_events "
                       "where slo_name = 'checkout-availability' order by partition_date")
     assert [r["partition_date"] for r in raw] == [date(2026, 3, d) for d in (2, 3, 4, 5, 6)]
@@ -300,6 +310,12 @@ def test_get_slos_answers_the_contract_with_deployment_burn(api_url):
     assert burned["workflow:acme/mono:11"]["budget_burned_pct"] == pytest.approx(0.0)
     assert burned["workflow:acme/mono:13"]["budget_burned_pct"] == pytest.approx(220 / 288 * 100)
     assert burned["workflow:acme/mono:13"]["deployed_at"].startswith("2026-03-03T12:40:00")
+    # Prometheus SLO: run 11's 24 h = 13.5 h of 03-02 at 50/24 errors an hour + 10.5 h of 03-03 at 1,000/24 =
+    # 28.125 + 437.5 = 465.625 bad of a budget of 0.01 x 30,000 = 300 -> 155.2 %; run 13's = 11 h 20 min of 03-03
+    # = 472.22 (03-04 had no errors) -> 157.4 %
+    ratio = {d["deployment_id"]: d["budget_burned_pct"] for d in availability["deployments"]}
+    assert ratio == {"workflow:acme/mono:11": pytest.approx(465.625 / 300 * 100),
+                     "workflow:acme/mono:13": pytest.approx((11 + 1 / 3) * 1000 / 24 / 300 * 100)}
     # a team with no SLOs answers an empty list, an unknown team a 422 naming `team`
     assert requests.get(api_url + "/slos", params={"team": "web"}, timeout=30).json()["slos"] == []
     unknown = requests.get(api_url + "/slos", params={"team": "nobody"}, timeout=30)
@@ -328,18 +344,18 @@ def test_unreachable_or_failing_prometheus_fails_the_day_naming_the_variable_and
                  "warehouse": WarehouseResource()}
     with prometheus_server(history(), tmp_path / "prometheus") as prometheus_url:
         monkeypatch.setenv("PROMETHEUS_URL", prometheus_url)
-        assert materialize([raw_slo_events], resources=resources, partition_key="2026-03-02").success
+        assert materialize([slo_events], resources=resources, partition_key="2026-03-02").success
         # a query Prometheus refuses (400 bad_data): the day fails naming the SLO and PROMETHEUS_URL
         broken = SLO_FILE.replace('code=~"5.."}[{{.window}}]))', 'code=~"5.."}[{{.window}}])')
         (tmp_path / "slos" / "checkout.yaml").write_text(broken, encoding="utf-8")
-        refused = materialize([raw_slo_events], resources=resources, partition_key="2026-03-02",
+        refused = materialize([slo_events], resources=resources, partition_key="2026-03-02",
                               raise_on_error=False)
         assert not refused.success
         message = str(refused.get_step_failure_events()[0].event_specific_data.error)
         assert "checkout-errors" in message and "PROMETHEUS_URL" in message and "400" in message
     (tmp_path / "slos" / "checkout.yaml").write_text(SLO_FILE, encoding="utf-8")
     monkeypatch.setenv("PROMETHEUS_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
-    unreachable = materialize([raw_slo_events], resources=resources, partition_key="2026-03-03", raise_on_error=False)
+    unreachable = materialize([slo_events], resources=resources, partition_key="2026-03-03", raise_on_error=False)
     assert not unreachable.success
     message = str(unreachable.get_step_failure_events()[0].event_specific_data.error)
     assert "checkout-availability" in message and "PROMETHEUS_URL" in message
@@ -465,7 +481,7 @@ def test_the_demo_org_has_a_prometheus_slo_over_the_mock_and_an_incident_slo(moc
     assert definitions.problems == []
     assert sorted(s.kind for s in definitions.slos) == ["incidents", "ratio"]
     ratio = definitions.ratio()[0]
-    assert materialize([raw_slo_events], partition_key="2026-03-30", resources={
+    assert materialize([slo_events], partition_key="2026-03-30", resources={
         "prometheus": PrometheusResource(), "project_config": ProjectConfigResource(),
         "warehouse": WarehouseResource()}).success
     stored = Warehouse(parse_database_url(os.environ["DATABASE_URL"])).query(

@@ -64,7 +64,7 @@ for report in reports:
     if report.deployments:
         lines = []
         for d in report.deployments:
-            burned = ("not measured" if d.budget_burned_pct is None
+            burned = ("not measured yet" if d.budget_burned_pct is None
                       else f"{d.budget_burned_pct:.1f}% of the budget in the next 24 h")
             lines.append(f"- [{markdown_escape(d.repo)} · {d.deployed_at:%Y-%m-%d %H:%M} UTC]"
                          f"({deployment_href(d.deployment_id)}) · {burned}")

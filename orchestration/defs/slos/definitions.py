@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from orchestration.defs.slos.assets import raw_slo_events
+from orchestration.defs.slos.assets import slo_events
 from orchestration.defs.slos.resource import PrometheusResource
 
 
 def slo_defs() -> Definitions:
     # The URL and token are read from PROMETHEUS_URL / PROMETHEUS_TOKEN when a run uses the resource.
-    return Definitions(assets=[raw_slo_events], resources={"prometheus": PrometheusResource()})
+    return Definitions(assets=[slo_events], resources={"prometheus": PrometheusResource()})

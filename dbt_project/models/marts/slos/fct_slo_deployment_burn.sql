@@ -1,7 +1,8 @@
 -- Per deployment and SLO of its team, the bad events in the 24 hours after deployed_at (docs/metrics.md "SLOs and
--- error budgets"). Incident SLOs: the minutes of downtime in [deployed_at, deployed_at + 24 h). Ratio SLOs: not
--- measured yet (NULL) - one Prometheus query over exactly that range is still to be built. The budget_burned_pct
--- of a window divides these by that window's error budget (emd/metrics/slos.py), as the window is the reader's.
+-- error budgets"). Incident SLOs: the minutes of downtime in [deployed_at, deployed_at + 24 h). Ratio SLOs: the bad
+-- events of one Prometheus query over exactly that range (stg_slo__deployment_events; NULL until it was fetched).
+-- The budget_burned_pct of a window divides these by that window's error budget (emd/metrics/slos.py), as the
+-- window is the reader's.
 with slos as (
     select * from {{ ref('int_config__slos') }}
 ),
@@ -34,6 +35,11 @@ incident_burn as (
     group by p.deployment_id, p.slo_name
 ),
 
+ratio_burn as (
+    select e.deployment_id, e.slo_name, e.bad as bad_events
+    from {{ ref('stg_slo__deployment_events') }} as e
+),
+
 final as (
     select
         p.deployment_id,
@@ -42,9 +48,10 @@ final as (
         p.deployed_at,
         p.slo_name,
         p.kind,
-        cast(b.bad_events as double precision) as bad_events
+        cast(coalesce(b.bad_events, r.bad_events) as double precision) as bad_events
     from pairs as p
     left join incident_burn as b on p.deployment_id = b.deployment_id and p.slo_name = b.slo_name
+    left join ratio_burn as r on p.deployment_id = r.deployment_id and p.slo_name = r.slo_name
 )
 
 select * from final
