@@ -137,6 +137,7 @@ def crossed_level(remaining_pct: float | None) -> float | None:
     """The lowest alert level (50, 25, 0 % remaining) the budget is at or below; None above 50 %."""
     if remaining_pct is None:
         return None
+    remaining_pct = round(remaining_pct, 6)  # Prometheus' float sums: 49.99999999 and 50.00000001 are both 50 %
     below = [level for level in ALERT_LEVELS if remaining_pct <= level]
     return min(below) if below else None
 

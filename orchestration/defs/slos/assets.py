@@ -67,7 +67,8 @@ def closed_deployments(wh: Warehouse, teams: set[str], partition_key: str, now: 
         return []
     ph = "?" if wh.kind == "duckdb" else "%s"
     known = wh.query("select count(*) from information_schema.tables "  # noqa: S608 - a placeholder, no value
-                     f"where table_schema = current_schema() and table_name = {ph}", ["fct_deployments"])
+                     f"where table_schema = current_schema() and table_name = {ph}", ["fct_deployments"],
+                     read_only=False)  # a first run may find no warehouse file yet (it is about to write one)
     if not known[0][0]:
         return []
     day_start, day_end = day_window(partition_key)
