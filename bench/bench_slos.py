@@ -109,6 +109,17 @@ def main() -> None:
         rows = warehouse.query("select count(*), count(distinct slo_name) from fct_slo_days")[0]
         print(f"fct_slo_days: {rows[0]} rows, {rows[1]} SLOs", flush=True)
 
+        from emd.metrics import slos
+        from emd.metrics.filters import Filters
+        from emd.metrics.source import open_source
+
+        source = open_source()
+        began = time.monotonic()
+        found = slos.reports(source, Filters(start=date.fromisoformat(days[0]), end=date.fromisoformat(days[-1])),
+                             True)
+        print(f"layer: slos.reports() of {len(found)} SLOs with their burn-downs in "
+              f"{(time.monotonic() - began) * 1000:.0f} ms", flush=True)
+
         from streamlit.testing.v1 import AppTest
 
         app = ROOT / "app" / "streamlit_app.py"
@@ -122,9 +133,9 @@ def main() -> None:
             timings.append(time.monotonic() - began)
             assert not at.exception, [e.value for e in at.exception]
             shown = sum(1 for m in at.metric if m.label == "Error budget remaining")
-            assert shown == args.slos, (f"the page showed {shown} SLOs, not {args.slos}: "
+            assert shown == min(args.slos, 12), (f"the page showed {shown} SLOs in detail: "
                                         f"{[i.value for i in at.info]} {[e.value for e in at.error]} {[m.value for m in at.markdown][:5]} {[t.value for t in at.title]}")
-        print(f"/slos page with {args.slos} SLOs ({args.days}-day burn-downs): first {timings[0]:.2f}s, "
+        print(f"/slos page with {args.slos} SLOs (a table of all, {min(args.slos, 12)} {args.days}-day burn-downs): first {timings[0]:.2f}s, "
               f"p50 {statistics.median(timings):.2f}s, max {max(timings):.2f}s over {args.repeat} renders", flush=True)
 
 

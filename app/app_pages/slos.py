@@ -13,6 +13,9 @@ from app import charts, drill, queries, view
 from emd.text import markdown_escape
 
 STATUS_LABELS = {"healthy": "healthy", "at_risk": "at risk", "exhausted": "exhausted", None: "no data"}
+# Beyond this many SLOs in view, one table lists them all and only the ones with the least budget left get their
+# burn-down (50 charts on one page take seconds to render).
+MAX_DETAILED = 12
 
 source, current = view.current()
 st.title("SLOs and error budgets")
@@ -39,7 +42,22 @@ def deployment_href(deployment_id: str) -> str:
     return "/drilldown?" + urlencode({"deployment": deployment_id, **drill.filter_params(current)})
 
 
-for report in reports:
+detailed = reports
+if len(reports) > MAX_DETAILED:
+    ranked = sorted(reports, key=lambda r: (r.error_budget_remaining_pct is None,
+                                            r.error_budget_remaining_pct or 0.0, r.name))
+    detailed = ranked[:MAX_DETAILED]
+    st.dataframe(pd.DataFrame([{
+        "SLO": r.name, "service": r.service, "team": r.team, "target %": r.target * 100,
+        "budget remaining %": r.error_budget_remaining_pct, "burn rate": r.burn_rate,
+        "status": STATUS_LABELS.get(r.status, r.status), "deployments": len(r.deployments),
+    } for r in ranked]), hide_index=True, width="stretch", column_config={
+        "budget remaining %": st.column_config.NumberColumn(format="%.1f"),
+        "burn rate": st.column_config.NumberColumn(format="%.2f")})
+    st.caption(f"{len(reports)} SLOs in view: the {MAX_DETAILED} with the least error budget left are shown below; "
+               "choose a team in the sidebar to see the burn-down of each of its SLOs.")
+
+for report in detailed:
     st.subheader(f"{report.name} · {report.service} · {report.team}")
     budget, sli, burn, status = st.columns(4)
     budget.metric("Error budget remaining", _pct(report.error_budget_remaining_pct))
