@@ -33,6 +33,7 @@ from orchestration.defs.jira.definitions import jira_defs
 from orchestration.defs.pagerduty.definitions import pagerduty_defs
 from orchestration.defs.publish import publish_defs
 from orchestration.defs.readouts.definitions import readouts_defs
+from orchestration.defs.slos.definitions import slo_defs
 from orchestration.loggers import json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
@@ -67,6 +68,7 @@ def build_definitions() -> Definitions:
         github_defs(),
         jira_defs(),
         pagerduty_defs(),
+        slo_defs(),
         dbt_defs(),
         insights_defs(),
         alerts_defs(),

@@ -8,15 +8,13 @@ says so when it covers only part of its period, and a period without one ingeste
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from emd.metrics import agreements
+from emd.metrics import agreements, slos
 from emd.metrics.catalogue import CATALOGUE, DORA_BANDS, format_delta, format_value, is_better, unchanged
 from emd.metrics.filters import Filters, dimensions, validate
 from emd.metrics.measures import period_values
@@ -225,22 +223,12 @@ def _measure(tile: TileValue, before: TileValue | None, link: str) -> Measure:
                    format_value(m, previous), change, trend, link)
 
 
-# The optional SLO layer (emd/metrics/slos.py, added beside this work): used when present.
-SloReader = Callable[[Source, Filters], list[dict[str, Any]]]
-
-
 def slo_budgets(source: Source, filters: Filters) -> tuple[dict[str, Any], ...]:
-    """Each configured SLO's budget over the period (name, team, target, sli, error_budget_remaining_pct,
-    status), from `emd.metrics.slos` when the build has it; empty otherwise."""
-    try:
-        slos = importlib.import_module("emd.metrics.slos")
-    except ImportError:
-        return ()
-    reader: SloReader | None = getattr(slos, "slo_report", None)
-    if reader is None:
-        return ()
-    keep = ("name", "team", "target", "sli", "error_budget_remaining_pct", "status")
-    return tuple({k: entry.get(k) for k in keep} for entry in reader(source, filters))
+    """Each SLO of the scope over its window ending at the period's last ingested day (emd.metrics.slos):
+    name, team, target, sli, error_budget_remaining_pct, status; empty when none is configured."""
+    return tuple({"name": r.name, "team": r.team, "target": r.target, "sli": r.sli,
+                  "error_budget_remaining_pct": r.error_budget_remaining_pct, "status": r.status}
+                 for r in slos.reports(source, filters))
 
 
 def _risks(readout_areas: tuple[Area, ...], lines: tuple[AgreementLine, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
