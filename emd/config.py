@@ -100,6 +100,19 @@ class PagerDutyConfig:
     urgency: str | None = None  # high | low; None: every urgency
 
 
+READOUT_TARGETS = ("pptx", "slides", "notion")
+
+
+@dataclass(frozen=True)
+class ReadoutsConfig:
+    """`readouts`: what the monthly `exec_readout` asset writes: to which targets, for the org and which teams."""
+
+    targets: tuple[str, ...] = ("pptx",)
+    teams: tuple[str, ...] = ()
+    org: bool = True  # also the org-wide readout
+    out_dir: str = "readouts"  # pptx files, relative to the working directory
+
+
 @dataclass(frozen=True)
 class IncidentSlo:
     """`slos.incidents.<name>`: an SLO without monitoring data, whose downtime is the union of the team's incident
@@ -147,6 +160,7 @@ class ProjectConfig:
     deployment_workflows: tuple[str, ...] = ()
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
+    readouts: ReadoutsConfig = field(default_factory=ReadoutsConfig)
     slos: SloConfig = field(default_factory=SloConfig)
     source_path: Path | None = None
 
@@ -184,7 +198,9 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements", "incidents", "slos"}
+             "backfill_days", "pr_types", "working_agreements", "incidents", "slos",
+             "readouts"}
+_READOUT_KEYS = {"targets", "teams", "org", "out_dir"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members", "github_teams"}
@@ -512,6 +528,18 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
             raise r.fail(key, "needs at least one of labels or prefixes")
         pr_type_rules.append(rule)
 
+    readouts_raw = r.mapping(top.get("readouts"), "readouts", _READOUT_KEYS)
+    targets = r.str_list(readouts_raw.get("targets"), "readouts.targets") or ("pptx",)
+    for target in targets:
+        if target not in READOUT_TARGETS:
+            raise r.fail("readouts.targets", f"has {target!r}; known targets: {', '.join(READOUT_TARGETS)}")
+    readout_teams = r.str_list(readouts_raw.get("teams"), "readouts.teams")
+    for name in readout_teams:
+        if name not in {t.name for t in teams}:
+            raise r.fail("readouts.teams", f"has {name!r}, which is not a team under `teams`")
+    readouts = ReadoutsConfig(targets, readout_teams, r.boolean(readouts_raw.get("org"), "readouts.org", True),
+                              str(readouts_raw.get("out_dir") or "readouts"))
+
     return ProjectConfig(
         org=org.strip(),
         repos=repos,
@@ -538,6 +566,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         deployment_workflows=default_workflows,
         incident_labels=incident_labels,
         pagerduty=pagerduty,
+        readouts=readouts,
         slos=parse_slos(r, top.get("slos"), {t.name for t in teams}, pagerduty),
         source_path=path,
     )

@@ -1,4 +1,4 @@
-"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd docs`, `emd demo`."""
+"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd docs`, `emd demo`, `emd readout`."""
 
 from __future__ import annotations
 
@@ -121,6 +121,27 @@ def cmd_api(args: argparse.Namespace) -> int:
     return serve(host=args.host, port=args.port)
 
 
+def cmd_readout(args: argparse.Namespace) -> int:
+    from emd.config import ConfigError
+    from emd.metrics.filters import FilterError
+    from emd.readout.content import ReadoutError
+    from emd.readout.run import prepare, write
+    from emd.settings import SettingsError
+
+    try:
+        readout = prepare(args.period, team=args.team, org=args.org, use_model=not args.no_model)
+        written = write(readout, args.to, Path(args.out) if args.out else None)
+    except FilterError as exc:
+        print(f"emd readout: --{exc.param} {exc.message}", file=sys.stderr)
+        return 2
+    except (ReadoutError, ConfigError, SettingsError) as exc:
+        print(f"emd readout: {exc}", file=sys.stderr)
+        return 1
+    summary = "model" if readout.summary_source == "model" else f"rule-based: {readout.summary_note}"
+    print(f"emd readout: {readout.title} written to {written.location} (summary {summary})")
+    return 0
+
+
 def _add_mock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic org (default 7)")
     p.add_argument("--scale", choices=["default", "large"], default="default")
@@ -172,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")
     _add_mock_args(demo)
     demo.set_defaults(func=cmd_demo)
+    readout = sub.add_parser("readout", help="an executive readout of a month or quarter: pptx, Google Slides or Notion")
+    readout.add_argument("--period", required=True, help="a month YYYY-MM or a quarter YYYY-Qn")
+    readout.add_argument("--team", default=None, help="one team (default: the whole org)")
+    readout.add_argument("--org", default=None, help="the org, when the build holds several")
+    readout.add_argument("--to", choices=["pptx", "slides", "notion"], default="pptx")
+    readout.add_argument("--out", default=None, help="pptx: the file to write (default readouts/readout-PERIOD-SCOPE.pptx)")
+    readout.add_argument("--no-model", action="store_true", help="the rule-based summary, without calling the model")
+    readout.set_defaults(func=cmd_readout)
     return parser
 
 

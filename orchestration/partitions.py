@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition, MonthlyPartitionsDefinition
 
 # Far enough back that any realistic history can be backfilled (`emd pipeline --start 2025-01-01`).
 PARTITIONS_START = "2024-01-01"
@@ -28,3 +28,12 @@ def days_between(start: date, end: date) -> list[str]:
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+# The executive readouts' months (`exec_readout`): a partition key 2026-03-01 is the month 2026-03.
+monthly_partitions = MonthlyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+
+
+def month_of(partition_key: str) -> str:
+    """`2026-03-01` -> `2026-03` (the readout's --period)."""
+    return partition_key[:7]
