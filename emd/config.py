@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from emd import settings
+from emd.ai_config import AiConfig, parse_ai_config
 
 DEPLOYMENT_SOURCES = ("merge", "release", "deployment", "workflow")
 PAGERDUTY_URGENCIES = ("high", "low")
@@ -126,6 +127,7 @@ class ProjectConfig:
     deployment_workflows: tuple[str, ...] = ()
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
+    ai: AiConfig = field(default_factory=AiConfig)
     source_path: Path | None = None
 
     def agreement_of(self, team: str) -> WorkingAgreement | None:
@@ -162,7 +164,7 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements", "incidents"}
+             "backfill_days", "pr_types", "working_agreements", "incidents", "ai"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members", "github_teams"}
@@ -479,6 +481,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         deployment_workflows=default_workflows,
         incident_labels=incident_labels,
         pagerduty=pagerduty,
+        ai=parse_ai_config(r, top.get("ai")),
         source_path=path,
     )
 

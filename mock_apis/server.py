@@ -116,9 +116,9 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, github_actions, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import github, github_actions, github_ai, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
 
-    for vendor in (github, github_actions, jira, slack, llm, pagerduty):
+    for vendor in (github, github_actions, jira, slack, llm, pagerduty, github_ai):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
