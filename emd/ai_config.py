@@ -15,7 +15,6 @@ or an e-mail matching one of its `emails` globs (`*` any text), and by a PR whos
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +40,7 @@ DEFAULT_AGENTS: tuple[AiAgent, ...] = (
 
 _AGENT_KEYS = {"names", "emails", "accounts"}
 AI_KEYS = {"copilot", "agents", "labels"}
+_META = set(".^$*+?()[]{}|\\")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class AiConfig:
     def trailer_regex(self) -> str:
         """One regex over a lower-cased commit message: a `Co-authored-by:` line naming a known agent by name
         or by e-mail. RE2 (DuckDB) and Postgres ARE read it alike."""
-        names = sorted({re.escape(n.lower()) for agent in self.agents for n in agent.names})
+        names = sorted({_escape(n.lower()) for agent in self.agents for n in agent.names})
         emails = sorted({_glob_regex(e) for agent in self.agents for e in agent.emails})
         parts = []
         if names:
@@ -66,8 +66,13 @@ class AiConfig:
         return r"(^|\n)(" + "|".join(parts) + ")" if parts else r"$^"
 
 
+def _escape(text: str) -> str:
+    """Regex metacharacters escaped the way both RE2 and Postgres AREs read them (no `\ ` or `\-`)."""
+    return "".join("\\" + ch if ch in _META else ch for ch in text)
+
+
 def _glob_regex(glob: str) -> str:
-    return "".join(r"[^>\n]*" if ch == "*" else re.escape(ch) for ch in glob.lower())
+    return "".join(r"[^>\n]*" if ch == "*" else _escape(ch) for ch in glob.lower())
 
 
 def parse_ai_config(reader: Any, raw: Any) -> AiConfig:

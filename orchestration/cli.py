@@ -44,6 +44,7 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
     if args.write_config:
         config = state.org.config()
         config["working_agreements"] = demo_working_agreements(list(config["teams"]))
+        config["ai"] = {"copilot": True}  # the mock serves Copilot's usage reports: the demo's /ai page uses them
         Path(args.write_config).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     if args.write_env:
         Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in api.env().items()), encoding="utf-8")

@@ -113,6 +113,10 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
             for proposed, rules in ((False, a.rules), (True, a.proposed))
             for rule, threshold in sorted(rules.items())
         ],
+        "ai_trailer_regex": config.ai.trailer_regex(),
+        "ai_agent_accounts": config.ai.accounts,
+        "ai_labels": sorted(set(config.ai.labels)),
+        "ai_copilot": config.ai.copilot,
         "working_hours": [
             {"team": a.team, "timezone": a.working_hours.timezone, "iso_weekday": day,
              "start_minute": a.working_hours.start_minute, "end_minute": a.working_hours.end_minute}
