@@ -67,7 +67,7 @@ class AiConfig:
 
 
 def _escape(text: str) -> str:
-    """Regex metacharacters escaped the way both RE2 and Postgres AREs read them (no `\ ` or `\-`)."""
+    """Regex metacharacters escaped the way both RE2 and Postgres AREs read them (a space or a hyphen is left as it is)."""
     return "".join("\\" + ch if ch in _META else ch for ch in text)
 
 
