@@ -164,4 +164,4 @@ def difference_intervals(df: pd.DataFrame, title: str) -> alt.LayerChart:
         x="difference:Q", y=y, tooltip=["measure:N", alt.Tooltip("difference:Q", format=".2f"),
                                         alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f")])
     zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="x:Q")
-    return alt.layer(rule, point, zero)
+    return alt.LayerChart(layer=[rule, point, zero])

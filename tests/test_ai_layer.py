@@ -103,7 +103,7 @@ def test_a_difference_needs_five_on_both_sides_and_its_interval_is_seeded(tmp_pa
     extra = [_pr(900 + i, "agent_author" if i == 0 else "label", 10.0, float(i + 1)) for i in range(5)]
     extra += [_pr(950 + i, None, 30.0, float(2 * (i + 1))) for i in range(5)]
     with duckdb.connect(str(live)) as conn:
-        conn.executemany(f"insert into fct_pull_requests values ({', '.join('?' * len(extra[0]))})", extra)
+        conn.executemany(f"insert into fct_pull_requests values ({', '.join('?' * len(extra[0]))})", extra)  # noqa: S608 - test fixture
     day = Filters(start=date(2026, 4, 1), end=date(2026, 4, 1))
     src = _open(f"duckdb:///{live}")
     first = {c.key: c for c in ai.ai_impact(src, day).comparisons}

@@ -63,9 +63,10 @@ for unit, title in (("h", "Differences in hours (AI minus other, 90% interval)")
                     ("rate", "Differences in rates (AI minus other, 90% interval)")):
     chosen = [c for c in comparable if c.unit == unit]
     if chosen:
-        st.altair_chart(charts.difference_intervals(pd.DataFrame([{
-            "measure": c.label, "difference": c.difference, "low": c.interval[0], "high": c.interval[1],  # type: ignore[index]
-        } for c in chosen]), title), width="stretch")
+        intervals = pd.DataFrame([{"measure": c.label, "difference": c.difference,
+                                   "low": (c.interval or (0.0, 0.0))[0], "high": (c.interval or (0.0, 0.0))[1]}
+                                  for c in chosen])
+        st.altair_chart(charts.difference_intervals(intervals, title), width="stretch")
 
 st.subheader("GitHub Copilot adoption")
 if impact.hidden_teams:

@@ -135,7 +135,8 @@ def compare(key: str, ai: Sequence[float], other: Sequence[float]) -> Comparison
 
 
 def _split(found: list[dict[str, Any]], flag: str, column: str) -> tuple[list[float], list[float]]:
-    ai, other = [], []
+    ai: list[float] = []
+    other: list[float] = []
     for row in found:
         value = number(row.get(column))
         if value is None:
