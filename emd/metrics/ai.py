@@ -28,8 +28,8 @@ import numpy as np
 
 from emd.metrics.catalogue import LOW_SAMPLE
 from emd.metrics.filters import Filters, dimensions, github_where, teams_in_scope
+from emd.metrics.measures import HUMAN_OR_AGENT
 from emd.metrics.source import Source, as_date, number, rows
-from emd.metrics.tiles import HUMAN_OR_AGENT
 
 MIN_SAMPLE = LOW_SAMPLE  # docs/metrics.md: a difference needs at least 5 on both sides
 RESAMPLES = 2000

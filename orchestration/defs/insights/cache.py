@@ -15,6 +15,7 @@ from orchestration.defs.insights.blob import (
     PeriodBlob,
     add_agreements,
     add_ai,
+    add_slos,
     canonical_json,
     ingested_until,
     load_teams,
@@ -52,6 +53,7 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
         for item in out:
             add_agreements(item.blob, source)
             add_ai(item.blob, source)
+            add_slos(item.blob, source)
     return out
 
 
