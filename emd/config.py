@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from emd import settings
+from emd.ai_config import AiConfig, parse_ai_config
 
 DEPLOYMENT_SOURCES = ("merge", "release", "deployment", "workflow")
 PAGERDUTY_URGENCIES = ("high", "low")
@@ -161,6 +162,7 @@ class ProjectConfig:
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
     readouts: ReadoutsConfig = field(default_factory=ReadoutsConfig)
+    ai: AiConfig = field(default_factory=AiConfig)
     slos: SloConfig = field(default_factory=SloConfig)
     source_path: Path | None = None
 
@@ -198,7 +200,7 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements", "incidents", "slos",
+             "backfill_days", "pr_types", "working_agreements", "incidents", "ai", "slos",
              "readouts"}
 _READOUT_KEYS = {"targets", "teams", "org", "out_dir"}
 _GITHUB_KEYS = {"repos"}
@@ -567,6 +569,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         incident_labels=incident_labels,
         pagerduty=pagerduty,
         readouts=readouts,
+        ai=parse_ai_config(r, top.get("ai")),
         slos=parse_slos(r, top.get("slos"), {t.name for t in teams}, pagerduty),
         source_path=path,
     )

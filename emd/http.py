@@ -101,12 +101,14 @@ class HttpClient:
     sleep: Callable[[float], None] = time.sleep
     on_rate_limit: Callable[[float, str], None] | None = None
 
-    def request_json(self, method: str, url: str, raise_statuses: Collection[int] = (), **kwargs: Any
+    def request_json(self, method: str, url: str, raise_statuses: Collection[int] = (),
+                     decode: Callable[[requests.Response], Any] | None = None, **kwargs: Any
                      ) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
         """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers).
 
         A status in `raise_statuses` raises ApiServerError at once (the caller changes the request first:
-        GitHub's GraphQL client asks for a smaller page after a 502/504 timeout)."""
+        GitHub's GraphQL client asks for a smaller page after a 502/504 timeout). `decode` reads a body that
+        is not one JSON document (NDJSON); a ValueError from it is retried like a truncated body."""
         kwargs.setdefault("timeout", self.policy.timeout_s)
         started = time.monotonic()
         attempt = 0
@@ -159,7 +161,7 @@ class HttpClient:
                     raise ApiError(f"{self.name} answered {status} for {url}: {_short(response.text)}")
                 else:
                     try:
-                        body = response.json() if response.content else None
+                        body = decode(response) if decode else response.json() if response.content else None
                         return body, response.headers
                     except (ValueError, json.JSONDecodeError):
                         last_problem = f"{url} answered a truncated or non-JSON body"

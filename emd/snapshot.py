@@ -55,6 +55,9 @@ MART_TABLES: tuple[str, ...] = (
     "fct_failure_signals",
     "fct_pull_request_reviews",
     "fct_sprint_issues",
+    # AI-assisted work (docs/metrics.md): Copilot adoption per day and the deployments' AI-assisted PRs
+    "mv_ai_adoption_by_day",
+    "mv_ai_deployments",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
 SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES

@@ -116,9 +116,19 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, github_actions, jira, llm, notion, pagerduty, prometheus, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import (  # noqa: PLC0415 - vendor modules register routes
+        github,
+        github_actions,
+        github_ai,
+        jira,
+        llm,
+        notion,
+        pagerduty,
+        prometheus,
+        slack,
+    )
 
-    for vendor in (github, github_actions, jira, slack, llm, pagerduty, prometheus, notion):
+    for vendor in (github, github_actions, jira, slack, llm, pagerduty, prometheus, notion, github_ai):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:

@@ -45,6 +45,7 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
     if args.write_config:
         config = state.org.config()
         config["working_agreements"] = demo_working_agreements(list(config["teams"]))
+        config["ai"] = {"copilot": True}  # the mock serves Copilot's usage reports: the demo's /ai page uses them
         config["slos"] = demo_slos(state.org)
         folder = Path(args.write_config).parent / "slos"  # slos.files are relative to the config's folder
         folder.mkdir(parents=True, exist_ok=True)

@@ -33,12 +33,14 @@ SYSTEM_PROMPT = (
     "value, sample size, its values in the previous periods (most recent first), its change against the "
     "previous period, and weekly anomalies (z-scores against the trailing weeks); when present, `agreements`: "
     "how often each of the team's working agreements held (held_rate of sample_size items, and in the previous "
-    "periods).\n"
+    "periods); when present, `ai`: the share of AI-assisted merged PRs and AI-assisted versus other PRs "
+    "(each side's value and sample size; a difference and its 90% interval only where `comparable`).\n"
     "Write exactly 3 concise insights (what changed, by how much, why it matters), exactly 2 key risks "
     "(each with its probable impact) and exactly 3 specific recommendations.\n"
     "Rules: at most 180 words in total. Use only numbers that appear in the blob; you may round them and "
     "write a rate such as 0.25 as 25%, but never compute new numbers. Keep hours in hours. Say when a value "
-    "comes from fewer than low_sample_threshold items. Plain sentences, no markdown, no names of people."
+    "comes from fewer than low_sample_threshold items. Speak of a difference between AI-assisted and other "
+    "PRs only for a comparison marked comparable. Plain sentences, no markdown, no names of people."
 )
 PLAIN_TEXT_FORMAT = (
     "\nAnswer in exactly this format, one item per line:\n"
@@ -66,6 +68,24 @@ def word_count(card: dict[str, list[str]]) -> int:
     return sum(len(item.split()) for name in SHAPE for item in card.get(name, []))
 
 
+_AI_WORDS = re.compile(r"\b(ai|a\.i\.|copilot|agent|agents|assistant|ai-assisted)\b", re.IGNORECASE)
+_COMPARING = re.compile(r"\b(than|faster|slower|quicker|higher|lower|more|less|fewer|better|worse|"
+                        r"difference|differ|differs|compared|versus|vs)\b", re.IGNORECASE)
+
+
+def ungrounded_ai_differences(card: dict[str, Any], blob: dict[str, Any]) -> list[str]:
+    """Sentences that compare AI-assisted with other PRs when no comparison of the blob is `comparable` (both
+    samples at least 5): docs/metrics.md allows a difference only then. A sentence naming AI and a comparing
+    word counts as such a claim."""
+    if "ai" not in blob:
+        return []
+    comparisons = blob["ai"].get("comparison") or {}
+    if any(c.get("comparable") for c in comparisons.values()):
+        return []
+    return [item for name in SHAPE for item in card.get(name) or []
+            if isinstance(item, str) and _AI_WORDS.search(item) and _COMPARING.search(item)]
+
+
 def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     """Every rule the card breaks, in words the model can act on; empty when the card is fine."""
     if not isinstance(card, dict):
@@ -85,6 +105,11 @@ def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     bad = sorted(set(ungrounded_numbers(" ".join(i for name in SHAPE for i in card[name]), blob)))
     if bad:
         violations.append("these numbers are not in the blob (use only the blob's numbers): " + ", ".join(bad))
+    ai_claims = ungrounded_ai_differences(card, blob)
+    if ai_claims:
+        violations.append("these sentences compare AI-assisted and other PRs, but no comparison in the blob has "
+                          "both samples of at least 5 (`comparable`): say only the share and the sample sizes: "
+                          + " | ".join(ai_claims))
     if any(mention_or_link_syntax(i) for name in SHAPE for i in card[name]):
         violations.append("the card contains Slack mention or link syntax (<!channel>, <!here>, <@user>, "
                           "<https://...|...>) or a link: write plain sentences with no mentions and no links")
