@@ -72,7 +72,7 @@ def test_publish_copies_the_marts_with_a_build_record(live: Path) -> None:
     assert stable.is_symlink() and stable.exists()
     conn = duckdb.connect(str(stable), read_only=True)
     try:
-        build_id, _published_at, tables = conn.execute("select * from _build").fetchone()
+        build_id, _published_at, tables = conn.execute("select build_id, published_at, tables from _build").fetchone()
         assert build_id == result["build_id"]
         assert json.loads(tables) == result["tables"]
         assert conn.execute("select count(*) from fct_deployments where is_failure").fetchone() == (4,)
@@ -131,6 +131,21 @@ def test_reader_keeps_answering_while_a_writer_holds_the_live_file(live: Path,
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_build_that_changed_nothing_keeps_its_build_id(live: Path) -> None:
+    first = publish_build(warehouse_at(live))
+    again = publish_build(warehouse_at(live))
+    assert (again["build_id"], again["published_at"], again["unchanged"]) == (first["build_id"], first["published_at"], True)
+    assert len(list(builds_dir(parse_database_url(f"duckdb:///{live}")).iterdir())) == 1
+    # One changed value in one row (same row count) is a new build.
+    conn = duckdb.connect(str(live))
+    conn.execute("update fct_deployments set is_failure = not is_failure where deployment_id = "
+                 "(select min(deployment_id) from fct_deployments)")
+    conn.close()
+    changed = publish_build(warehouse_at(live))
+    assert changed["build_id"] != first["build_id"] and not changed["unchanged"]
+    assert changed["tables"] == first["tables"]
 
 
 def test_republish_swaps_atomically_for_concurrent_readers(live: Path) -> None:

@@ -83,3 +83,17 @@ def test_publish_and_the_app_keep_to_the_schema_database_url_names(marts_url: st
     finally:
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f"drop schema if exists {other} cascade")
+
+
+def test_a_build_that_changed_nothing_keeps_its_build_id_on_postgres(marts_url: str) -> None:
+    warehouse = Warehouse(parse_database_url(marts_url))
+    first = publish_build(warehouse)
+    again = publish_build(warehouse)
+    assert (again["build_id"], again["unchanged"]) == (first["build_id"], True)
+    with warehouse.connect() as conn:
+        conn.execute("update fct_deployments set is_failure = not is_failure where deployment_id = "
+                     "(select min(deployment_id) from fct_deployments)")
+    changed = publish_build(warehouse)
+    assert changed["build_id"] != first["build_id"] and not changed["unchanged"]
+    with warehouse.connect() as conn:
+        assert conn.execute("select count(*), min(build_id) from _build").fetchone() == (1, changed["build_id"])
