@@ -35,6 +35,7 @@ from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehou
 # The hand-made fixture has neither the working-agreement marts (tests/fixtures/agreements.py) nor the
 # drilldown ones (tests/fixtures/drilldown.py): publishing reports them missing.
 DRILLDOWN_MARTS = ("fct_failure_signals", "fct_pull_request_reviews", "fct_sprint_issues")
+SLO_MARTS = ("fct_slo_days", "fct_slo_deployment_burn")  # nor the SLO marts (no SLO configured)
 
 
 def warehouse_at(path: Path) -> Warehouse:
@@ -66,7 +67,7 @@ def test_publish_copies_the_marts_with_a_build_record(live: Path) -> None:
     assert result["tables"]["mv_planning_by_sprint"] == 5
     assert result["tables"]["sprint_health"] == 2
     # The hand-made fixture has no fct_deployment_teams (the layer then reads fct_deployments.team alone).
-    assert sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, "fct_deployment_teams"])
+    assert sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS, "fct_deployment_teams"])
     assert result["rows"] == sum(result["tables"].values())
 
     stable = live.with_name("warehouse.published.duckdb")

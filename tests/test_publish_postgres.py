@@ -18,6 +18,7 @@ pytestmark = pytest.mark.postgres
 # The hand-made fixture has neither the working-agreement marts (tests/fixtures/agreements.py) nor the
 # drilldown ones (tests/fixtures/drilldown.py): publishing reports them missing.
 DRILLDOWN_MARTS = ("fct_failure_signals", "fct_pull_request_reviews", "fct_sprint_issues")
+SLO_MARTS = ("fct_slo_days", "fct_slo_deployment_burn")  # nor the SLO marts (no SLO configured)
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def marts_url(postgres_url: str) -> str:
 def test_publish_records_the_build_and_the_app_reads_live_read_only(marts_url: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     result = publish_build(Warehouse(parse_database_url(marts_url)))
-    assert result["tables"]["fct_deployments"] == 11 and sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS])
+    assert result["tables"]["fct_deployments"] == 11 and sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS,
+                                                                                           "fct_deployment_teams"])
     monkeypatch.setenv("DATABASE_URL", marts_url)
     source = queries.open_source()
     assert isinstance(source, queries.Source)
