@@ -60,7 +60,9 @@ def current_source() -> Source | EmptyWarehouse:
     return source
 
 
-async def get_source() -> Source:
+def get_source() -> Source:
+    """A sync dependency, so FastAPI opens the source (a Postgres connection, reading `_build`) in its thread
+    pool, never on the event loop."""
     source = current_source()
     if isinstance(source, EmptyWarehouse):
         raise empty_warehouse(source)
@@ -130,12 +132,12 @@ def _param_name(param: str) -> str:
     return {"start": "from", "end": "to"}.get(param, param)
 
 
-async def window_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
+def window_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
                    start: From = None, end: To = None) -> layer_filters.Filters:
     return make_filters(source, org, team, repo, start, end)
 
 
-async def series_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
+def series_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
                    start: From = None, end: To = None, granularity: Granularity = "day") -> layer_filters.Filters:
     return make_filters(source, org, team, repo, start, end, granularity)
 

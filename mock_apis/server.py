@@ -103,6 +103,8 @@ class MockState:
     slack_token: str = "xoxb-mock-slack-token"
     openai_key: str = "mock-openai-key"
     pagerduty_token: str = "mock-pagerduty-token"
+    github_rate_limit: int = 5000  # GitHub's GraphQL points per window (`--rate-limit`)
+    github_rate_window_s: float = 3600.0  # GitHub's window is an hour; pacing tests shorten it
     faults: FaultConfig = field(default_factory=FaultConfig)
     counts: dict[str, int] = field(default_factory=dict)
     switches: dict[str, Any] = field(default_factory=dict)  # per-vendor behaviour toggles, set via /_mock/switch

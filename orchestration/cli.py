@@ -18,13 +18,24 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from exc
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _mock_state(args: argparse.Namespace):
     from mock_apis.org import SyntheticOrg
     from mock_apis.server import FaultConfig, MockState
 
-    org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date())
+    org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date(),
+                       days=args.days)
     state = MockState(org=org, faults=FaultConfig(rate=args.fault_rate, seed=args.fault_seed),
-                      jira_timezone=args.jira_timezone)
+                      jira_timezone=args.jira_timezone, github_rate_limit=args.rate_limit)
     if getattr(args, "huge_day", None) is not None:
         from mock_apis.huge_day import HugeDay
 
@@ -90,9 +101,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                 config.write_text(yaml.safe_dump(api.state.org.config(), sort_keys=False), encoding="utf-8")
                 os.environ["EMD_CONFIG"] = str(config)
                 print(f"emd pipeline: using the synthetic org served by {api.url} (asked for with --synthetic)")
-                run_pipeline(args.start, args.end)
+                run_pipeline(args.start, args.end, full_refresh=args.full_refresh)
         else:
-            run_pipeline(args.start, args.end)
+            run_pipeline(args.start, args.end, full_refresh=args.full_refresh)
     except (PipelineError, ConfigError, SettingsError, ApiError) as exc:
         print(f"emd pipeline: {exc}", file=sys.stderr)
         return 1
@@ -150,6 +161,10 @@ def _add_mock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
     p.add_argument("--fault-seed", type=int, default=1)
     p.add_argument("--jira-timezone", default="America/Los_Angeles", help="the Jira API user's profile time zone")
+    p.add_argument("--days", type=_positive, default=45,
+                   help="days of history the synthetic org has, ending at --anchor (default 45)")
+    p.add_argument("--rate-limit", type=_positive, default=5000,
+                   help="the mock GitHub's GraphQL points per hour (default GitHub's 5,000)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -176,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--synthetic", action="store_true",
                       help="run against an in-process mock API serving the synthetic org instead of real APIs")
     pipe.add_argument("--synthetic-config", default=".emd/synthetic-config.yaml")
+    pipe.add_argument("--full-refresh", action="store_true",
+                      help="rebuild every dbt model from scratch (marts_full_refresh_job) instead of the marts_job")
     _add_mock_args(pipe)
     pipe.set_defaults(func=cmd_pipeline)
 
