@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.observability import Observability, TracingMiddleware
-from api.routers import health, insights, metrics, slack
+from api.routers import ai, health, insights, metrics, slack, slos
 from emd.warehouse import WarehouseError
 
 DESCRIPTION = """DORA, flow and planning metrics of the published warehouse build (the one the dashboard
@@ -38,7 +38,8 @@ def outdated_build(_: Request, exc: Exception) -> JSONResponse:
 def create_app() -> FastAPI:
     app = FastAPI(title="Engineering metrics API", version="1", description=DESCRIPTION)
     observability = Observability()
-    for router in (metrics.router, insights.router, slack.router, health.router, observability.router()):
+    for router in (metrics.router, insights.router, slack.router, slos.router, health.router, ai.router,
+                   observability.router()):
         app.include_router(router)
     app.add_middleware(TracingMiddleware, observability=observability)
     app.add_exception_handler(WarehouseError, unreadable_warehouse)

@@ -22,7 +22,7 @@ from mock_apis.server import MockApi
 from orchestration.defs.pagerduty.assets import raw_pagerduty_incidents
 from orchestration.defs.pagerduty.resource import PagerDutyResource
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from tests.fixtures.api import API_TOKEN, build_api_warehouse, emd_api, write_config
+from tests.fixtures.api import API_LOG, API_TOKEN, build_api_warehouse, running_api, write_config
 
 
 def ingest_pagerduty(day: str) -> object:
@@ -61,7 +61,8 @@ def test_request_ids_access_lines_and_prometheus_counters(tmp_path: Path, mock_a
 
     env = {"DATABASE_URL": f"duckdb:///{live}", "EMD_CONFIG": str(write_config(tmp_path / "config.yaml")),
            "EMD_API_TOKEN": API_TOKEN}
-    with emd_api(tmp_path, env) as (url, log):
+    with running_api(tmp_path, env) as url:
+        log = tmp_path / API_LOG
         given = requests.get(url + "/metrics/tiles", params={"team": "platform", "from": "2026-03-02",
                                                             "to": "2026-03-15"},
                              headers={"X-Request-ID": "trace-42"}, timeout=30)

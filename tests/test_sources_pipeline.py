@@ -4,10 +4,10 @@ and builds the marts, and the values below are worked out by hand from docs/metr
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 
 import pytest
+from conftest import postgres_schema
 from dbt_fixtures import sources_scenario as scenario
 
 from emd.settings import database_target
@@ -23,24 +23,13 @@ def naive(text: str) -> datetime:
 def built(request, tmp_path_factory):
     """One pipeline run per warehouse (the assertions below only read), against a mock of its own."""
     tmp = tmp_path_factory.mktemp(f"sources-{request.param}")
-    database_url = (postgres_schema(request.getfixturevalue("postgres_database")) if request.param == "postgres"
-                    else None)
+    database_url = (postgres_schema(request.getfixturevalue("postgres_database"))[0]
+                    if request.param == "postgres" else None)
     with scenario.served(tmp, database_url) as api:
         run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
                      steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
         with Warehouse(database_target()).connect(read_only=True) as conn:
             yield conn, api
-
-
-def postgres_schema(database_url: str) -> str:
-    """DATABASE_URL of a fresh schema in this run's test database (dropped with the database)."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}")
-    sep = "&" if "?" in database_url else "?"
-    return f"{database_url}{sep}options=-csearch_path%3D{schema}"
 
 
 def rows(built, sql: str) -> list[dict]:

@@ -88,7 +88,7 @@ class IngestedDays:
     def metadata(self, table: str) -> dict[str, Any]:
         """What every ingestion asset shows for a table it wrote: rows, window, partitions, rows per day, and
         the source's success/failure counts and rows so far in the ingestion log."""
-        return {"rows": self.written[table], "window": self.window(), "partitions": len(self.by_day),
+        return {"rows": self.written.get(table, 0), "window": self.window(), "partitions": len(self.by_day),
                 "rows_by_day": MetadataValue.json(self.rows_by_day(table)),
                 **(self.totals.as_metadata() if self.totals is not None else {})}
 

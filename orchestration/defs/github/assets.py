@@ -34,7 +34,7 @@ from orchestration.defs.github.resource import GitHubClient, GitHubResource
 from orchestration.defs.github.rows import deployment_rows, pull_request_rows, release_rows
 from orchestration.defs.ingestion import INGESTION_GROUP
 from orchestration.defs.raw_checks import IngestedDays, check_specs, ingest_day_chunks, ingest_days
-from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy
+from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy, run_pacing
 from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 # The warehouse's kind (duckdb / postgres) is added where the Definitions are built (orchestration/definitions.py).
@@ -72,9 +72,10 @@ def _log_repository_notes(context: AssetExecutionContext, client: GitHubClient) 
 
 def asset_metadata(client: GitHubClient | None, days: IngestedDays, table: str, extra: dict[str, Any] | None = None
                    ) -> dict[str, Any]:
-    """A GitHub ingestion asset's metadata: what it wrote, the API requests it spent (none when the config does
-    not use the source and no client was made), and `extra`."""
-    return {**days.metadata(table), **(client.stats.as_metadata() if client is not None else {}), **(extra or {})}
+    """A GitHub ingestion asset's metadata: what it wrote, the API requests it spent and its pacing (none when
+    the config does not use the source and no client was made), and `extra`."""
+    spent = {**client.stats.as_metadata(), **client.http.pacing.as_metadata()} if client is not None else {}
+    return {**days.metadata(table), **spent, **(extra or {})}
 
 
 
@@ -95,6 +96,7 @@ def github_pull_requests(context: AssetExecutionContext, github: GitHubResource,
     """Pull requests of the configured repos updated in the day, with reviews, commits and timeline events."""
     config = project_config.load()
     client = github.client()
+    client.http.pacing = run_pacing(context)
     pull_requests = 0
 
     def chunks(key: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
@@ -131,6 +133,7 @@ def raw_github_releases(context: AssetExecutionContext, github: GitHubResource, 
     """Releases of the configured repos created or published in the day (drafts and prereleases included)."""
     config = project_config.load()
     client = github.client()
+    client.http.pacing = run_pacing(context)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
         "raw_github_releases": release_rows(client.releases_between(config.repos, *day_window(key)))},
         asset="raw_github_releases")
@@ -157,6 +160,7 @@ def raw_github_deployments(context: AssetExecutionContext, github: GitHubResourc
     config = project_config.load()
     repos = [repo for repo in config.repos if config.deployment_for(repo).source == "deployment"]
     client = github.client()
+    client.http.pacing = run_pacing(context)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
         "raw_github_deployments": deployment_rows(client.deployments_between(repos, *day_window(key)))
         if repos else []}, asset="raw_github_deployments")

@@ -368,6 +368,25 @@ def add_agreements(blob: dict[str, Any], source: Source) -> None:
     blob["agreements"] = entries
 
 
+def add_slos(blob: dict[str, Any], source: Source) -> None:
+    """The team's SLOs at the period's last day: window SLI, error budget remaining, that day's burn rate and the
+    status (docs/metrics.md "SLOs and error budgets"; emd/metrics/slos.py), so the card can say "the checkout
+    budget is at 18%". Added only for a team with SLOs, so other blobs (and their cached cards) stay as they were."""
+    from emd.metrics import slos
+
+    if not slos.available(source):
+        return
+    last_day = (datetime.fromisoformat(blob["period"]["end"]) - timedelta(microseconds=1)).date()
+    found = slos.reports(source, Filters(team=blob["team"], start=last_day, end=last_day))
+    if not found:
+        return
+    blob["slos"] = {r.name: {
+        "service": r.service, "target": r.target, "window_days": r.window_days, "as_of": r.as_of.isoformat(),
+        "sli": _round(r.sli, 5), "error_budget_remaining_pct": _round(r.error_budget_remaining_pct, 1),
+        "burn_rate": _round(r.burn_rate, 2), "status": r.status or "no_data",
+    } for r in found}
+
+
 def canonical_json(blob: dict[str, Any]) -> str:
     return json.dumps(blob, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -438,7 +457,8 @@ def team_blobs(team: TeamMetrics, runs_sprints: bool, horizon: datetime) -> list
 
 def ingested_until(source: Source) -> datetime | None:
     """The end of the last ingested UTC day (emd.metrics.filters.ingested_calendar)."""
-    last = ingested_calendar(source)[1]
+    days = ingested_calendar(source)
+    last = max(days) if days else None
     return None if last is None else datetime(last.year, last.month, last.day) + timedelta(days=1)
 
 
@@ -449,3 +469,30 @@ def org_horizon(teams: dict[str, TeamMetrics], now: datetime, ingested: datetime
         return min(now, ingested)
     latest = [t for team in teams.values() if (t := team.last_activity()) is not None]
     return min(now, max(latest)) if latest else now
+
+
+def add_ai(blob: dict[str, Any], source: Source) -> None:
+    """AI-assisted work of the period (emd/metrics/ai.py, docs/metrics.md "AI-assisted work"): the share and
+    AI-assisted versus other PRs with both sample sizes; `difference`/`interval` only where both samples have
+    at least 5 (`comparable`). Whole UTC days from the period's first to its last; no Copilot figure (never a
+    person's). Added only when the period has an AI-assisted PR, so other blobs (and their cached cards) stay
+    as they were."""
+    from emd.metrics import ai
+
+    if not source.has("fct_pull_requests"):
+        return
+    start = datetime.fromisoformat(blob["period"]["start"])
+    end = datetime.fromisoformat(blob["period"]["end"]) - timedelta(seconds=1)
+    impact = ai.ai_impact(source, Filters(team=blob["team"], start=start.date(), end=end.date()))
+    if not impact.ai_prs:
+        return
+    blob["ai"] = {
+        "ai_assisted_pr_share": _round(impact.share, 3), "ai_assisted_prs": impact.ai_prs,
+        "merged_prs": impact.merged_prs, "min_sample_for_a_difference": ai.MIN_SAMPLE,
+        "comparison": {c.key: {
+            "unit": c.unit, "ai": _round(c.ai.value, 3), "ai_sample_size": c.ai.sample_size,
+            "other": _round(c.other.value, 3), "other_sample_size": c.other.sample_size,
+            "comparable": c.comparable, "difference": _round(c.difference, 3),
+            "interval_90": [_round(v, 3) for v in c.interval] if c.interval else None,
+        } for c in impact.comparisons},
+    }

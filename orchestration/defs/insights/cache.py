@@ -15,6 +15,8 @@ from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
     add_agreements,
+    add_ai,
+    add_slos,
     cap_blob,
     ingested_until,
     load_teams,
@@ -44,6 +46,8 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
             out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
         for item in out:
             add_agreements(item.blob, source)
+            add_ai(item.blob, source)
+            add_slos(item.blob, source)
     return [PeriodBlob(item.period, cap_blob(item.blob)) for item in out]
 
 
