@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.observability import Observability, TracingMiddleware
 from api.routers import ai, health, insights, metrics, slack, slos
 from emd.warehouse import WarehouseError
 
@@ -36,8 +37,11 @@ def outdated_build(_: Request, exc: Exception) -> JSONResponse:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Engineering metrics API", version="1", description=DESCRIPTION)
-    for router in (metrics.router, insights.router, slack.router, slos.router, health.router, ai.router):
+    observability = Observability()
+    for router in (metrics.router, insights.router, slack.router, slos.router, health.router, ai.router,
+                   observability.router()):
         app.include_router(router)
+    app.add_middleware(TracingMiddleware, observability=observability)
     app.add_exception_handler(WarehouseError, unreadable_warehouse)
     try:
         import duckdb

@@ -8,6 +8,11 @@ import pandas as pd
 HEIGHT = 260
 
 
+def _title(text: str) -> alt.TitleParams:
+    """A title anchored left with room above it, so the page's caption right above a chart never covers it."""
+    return alt.TitleParams(text, anchor="start", offset=8, dy=4)
+
+
 def _period_axis(grain: str) -> alt.X:
     label = "Week starting (UTC)" if grain == "week" else "Day (UTC)"
     return alt.X("period:T", title=label, axis=alt.Axis(format="%b %d"))
@@ -32,11 +37,14 @@ def _with_labels(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def counts_over_time(df: pd.DataFrame, column: str, title: str, grain: str, color: str = "#4c78a8") -> alt.Chart:
-    """Bars of a count per day or week."""
+    """Bars of a count per day or week on a time axis, each bar spanning its bucket (`period` to `period_end`):
+    a quiet bucket is a zero bar in its place, a bucket never ingested (NaN) has none."""
+    out = _with_period(df)
+    out["period_end"] = pd.to_datetime(out["period_end"])
     return (
-        alt.Chart(_with_labels(df), title=title, height=HEIGHT)
-        .mark_bar(color=color)
-        .encode(x=_period_bands(grain), y=alt.Y(f"{column}:Q", title="count"),
+        alt.Chart(out, title=title, height=HEIGHT)
+        .mark_bar(color=color, stroke="white", strokeWidth=1)
+        .encode(x=_period_axis(grain), x2="period_end:T", y=alt.Y(f"{column}:Q", title="count"),
                 tooltip=[alt.Tooltip("period:T", title="period"), alt.Tooltip(f"{column}:Q", title="count")])
     )
 
@@ -77,7 +85,7 @@ def sprint_scope(df: pd.DataFrame, unit: str) -> alt.Chart:
     columns = ["committed", "added", "removed", "completed", "carryover"]
     long = df[["sprint_name", "team", *columns]].melt(["sprint_name", "team"], var_name="measure", value_name="value")
     return (
-        alt.Chart(long, title=f"Sprint scope ({unit})", height=HEIGHT)
+        alt.Chart(long, title=_title(f"Sprint scope ({unit})"), height=HEIGHT)
         .mark_bar()
         .encode(x=alt.X("sprint_name:N", title="Sprint", sort=None),
                 xOffset=alt.XOffset("measure:N", sort=columns),
@@ -88,15 +96,19 @@ def sprint_scope(df: pd.DataFrame, unit: str) -> alt.Chart:
 
 
 def sprint_trend(df: pd.DataFrame, unit: str) -> alt.Chart:
-    long = df[["sprint_name", "scope_change_pct", "carryover_pct"]].melt(
-        "sprint_name", var_name="series", value_name="value")
+    """One line per team and measure (colour: team; dash: measure), so a line never joins one team's sprint
+    to another's; sprints in order of completion."""
+    long = df[["sprint_name", "team", "scope_change_pct", "carryover_pct"]].melt(
+        ["sprint_name", "team"], var_name="series", value_name="value")
     long["series"] = long["series"].map({"scope_change_pct": "scope change", "carryover_pct": "carryover"})
     return (
-        alt.Chart(long, title=f"Scope change and carryover per sprint (% of {unit})", height=HEIGHT)
+        alt.Chart(long, title=_title(f"Scope change and carryover per sprint (% of {unit})"), height=HEIGHT)
         .mark_line(point=True)
-        .encode(x=alt.X("sprint_name:N", title="Sprint (by completion)", sort=None),
-                y=alt.Y("value:Q", title="%"), color=alt.Color("series:N", title=None),
-                tooltip=["sprint_name:N", "series:N", alt.Tooltip("value:Q", format=".1f")])
+        .encode(x=alt.X("sprint_name:N", title="Sprint (by completion)", sort=list(df["sprint_name"])),
+                y=alt.Y("value:Q", title="%"), color=alt.Color("team:N", title="Team"),
+                strokeDash=alt.StrokeDash("series:N", title=None),
+                detail=["team:N", "series:N"],
+                tooltip=["sprint_name:N", "team:N", "series:N", alt.Tooltip("value:Q", format=".1f")])
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from app.ui import counted
 from emd.metrics import rows
 from emd.metrics.filters import Filters
 
@@ -82,5 +83,5 @@ def show_quality_notes(source: Any, current: Any, page: str) -> None:
         return
     st.subheader("Data quality")
     for note in notes:
-        with st.expander(f"{note.count} {note.label}"):
+        with st.expander(counted(note.count, note.label)):
             st.dataframe(note.rows, hide_index=True, width="stretch")

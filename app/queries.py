@@ -8,7 +8,7 @@ stale at once, and nothing lives longer than the ttl.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -93,8 +93,22 @@ def data_as_of(source: Source, last_day: date | None) -> datetime:
     return tiles.data_as_of(source, last_day)
 
 
+DEPLOYMENT_COUNTS = ("deployments", "failed", "rework", "recovered")
+
+
 def deployments_over_time(source: Source, f: Filters) -> pd.DataFrame:
-    return _frame(_deployments_over_time(source, f))
+    """Every day or week of the window, `period_end` the day after it: the layer's counts, 0 for a quiet
+    bucket of the ingested calendar, nothing (NaN) for one never ingested -- a bar chart of counts on a time
+    axis then shows quiet days as zero, not as missing."""
+    found = {row["period"]: row for row in _deployments_over_time(source, f)}
+    dims = dimensions(source)
+    out = []
+    for key, first, last in tiles.buckets(f):
+        row = dict(found.get(key) or {"period": key, "recovery_p50": None,
+                                      **{c: 0 if dims.ingested(first, last) else None for c in DEPLOYMENT_COUNTS}})
+        row["period_end"] = last + timedelta(days=1)
+        out.append(row)
+    return _frame(out)
 
 
 def lead_time_over_time(source: Source, f: Filters) -> pd.DataFrame:

@@ -23,6 +23,19 @@ from emd.metrics.catalogue import (
 from emd.metrics.tiles import tile_notes
 
 
+def counted(count: int, phrase: str) -> str:
+    """`count` and a plural noun phrase, the noun singular for one: (1, "merged PRs with no review") ->
+    "1 merged PR with no review". The noun is the first word of the phrase's first two ending in "s"."""
+    if count == 1:
+        words = phrase.split(" ")
+        for i, word in enumerate(words[:2]):
+            if word.endswith("s") and len(word) > 1:
+                words[i] = word[:-1]
+                break
+        phrase = " ".join(words)
+    return f"{count} {phrase}"
+
+
 def tile_label(tile: TileValue) -> str:
     return f"{tile.label} ({UNIT_WORDS[tile.unit]})"
 

@@ -131,7 +131,10 @@ def sidebar(source: Source) -> View:
                 filters=Filters(org=org, team=team, repo=repo, start=start, end=end, granularity=grain),
                 unit=unit, teams=(team,) if team else teams, first_day=dims.first_day)
     _mirror_in_url(view)
-    bar.caption(f"Build `{source.build_id}` · {source.label}")
+    # The build id names what is shown; the warehouse's location (a path or host on the server) is not the
+    # readers' business.
+    published = f" · published {source.published_at:%Y-%m-%d %H:%M} UTC" if source.published_at else ""
+    bar.caption(f"Build `{source.build_id}`{published}")
     return view
 
 

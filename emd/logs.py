@@ -1,5 +1,6 @@
-"""Structured logs: with EMD_LOG_FORMAT=json, every log line is one JSON object that carries the Dagster
-run id, for log shippers (Loki, CloudWatch, Datadog).
+"""Structured logs: every log line is one JSON object that carries the Dagster run id, for log shippers (Loki,
+CloudWatch, Datadog) -- by default when stdout is not a terminal (a service, a container, a pipe), or always with
+EMD_LOG_FORMAT=json; EMD_LOG_FORMAT=text gives plain lines, as a terminal gets by default.
 
 - Dagster's run logs (every event and `context.log` call) go through the `json` run logger
   (orchestration/loggers.py, built on the formatter below): the code location defines it next to
@@ -24,9 +25,13 @@ JSON_RUN_LOGGER = "json"
 
 
 def json_logs() -> bool:
+    """EMD_LOG_FORMAT `json` or `text`; unset, JSON unless stdout is a terminal (a person reading)."""
     from emd.settings import env
 
-    return (env(LOG_FORMAT_ENV, "text") or "text").lower() == "json"
+    chosen = (env(LOG_FORMAT_ENV) or "").strip().lower()
+    if chosen:
+        return chosen == "json"
+    return not sys.stdout.isatty()
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -45,6 +50,7 @@ class JsonLineFormatter(logging.Formatter):
             "step_key": meta.get("step_key"),
             "event_type": getattr(event, "event_type_value", None),
         }
+        line.update(getattr(record, "fields", None) or {})  # a record's own fields (the API's access lines)
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
@@ -69,7 +75,7 @@ def stderr_handler() -> logging.Handler:
 
 
 def configure_logging() -> logging.Logger:
-    """The `emd` logger: JSON lines on stderr when EMD_LOG_FORMAT=json, plain lines on stdout otherwise."""
+    """The `emd` logger: JSON lines on stderr when `json_logs()`, plain lines on stdout otherwise."""
     emd = logging.getLogger("emd")
     emd.setLevel(logging.INFO)
     emd.propagate = False

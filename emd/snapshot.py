@@ -36,8 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from emd.ingestion_log import INGESTION_RUNS
 from emd.settings import DatabaseTarget, database_target
-from emd.warehouse import Warehouse
+from emd.warehouse import Warehouse, sql_string
 
 # The marts the dashboard reads, in docs/metrics.md's names, then the insights table (present once the
 # Sprint Health asset has run). Missing tables are reported, not invented.
@@ -65,7 +66,9 @@ MART_TABLES: tuple[str, ...] = (
     "mv_ai_deployments",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
-SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES
+# The ingestion log (emd/ingestion_log.py), for the API's `GET /prometheus` counters.
+OPERATIONS_TABLES: tuple[str, ...] = (INGESTION_RUNS,)
+SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES + OPERATIONS_TABLES
 BUILD_TABLE = "_build"
 KEEP_BUILDS = 3
 
@@ -102,10 +105,6 @@ def dashboard_target(target: DatabaseTarget | None = None) -> DatabaseTarget:
 def new_build_id(now: datetime) -> str:
     """Sortable by publication time, unique even for two builds in the same microsecond."""
     return now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
-
-
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _quoted(identifier: str) -> str:
@@ -175,7 +174,7 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
                     f"the warehouse {live} has none of the mart tables ({', '.join(MART_TABLES)}): "
                     "run the dbt build first (`emd pipeline --start YYYY-MM-DD --end YYYY-MM-DD`)"
                 )
-            conn.execute(f"attach {_sql_string(str(partial))} as published_snapshot")
+            conn.execute(f"attach {sql_string(str(partial))} as published_snapshot")
             try:
                 # One transaction: every table is read from the same consistent state of the live file.
                 conn.execute("begin transaction")
@@ -237,7 +236,7 @@ def _published_duckdb_build(conn: Any, stable: Path) -> tuple[Any, ...] | None:
     published before builds carried a digest)."""
     if not stable.exists():
         return None
-    conn.execute(f"attach {_sql_string(os.path.realpath(stable))} as previous_build (read_only)")
+    conn.execute(f"attach {sql_string(os.path.realpath(stable))} as previous_build (read_only)")
     try:
         columns = {r[0] for r in conn.execute(
             "select column_name from information_schema.columns where table_catalog = 'previous_build' "

@@ -229,6 +229,11 @@ def to_db_timestamp(value: datetime | str | None) -> datetime | None:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
+def sql_string(text: str) -> str:
+    """A SQL string literal (quotes doubled), for statements that take no bound parameter (DuckDB's ATTACH)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
@@ -422,7 +427,7 @@ class Warehouse:
             with self.connect() as conn:
                 self.ensure_raw_tables(conn)
                 conn.execute(f"set memory_limit = '{STAGE_MEMORY_LIMIT}'")
-                conn.execute(f"attach '{stage_path}' as emd_stage (read_only)")
+                conn.execute(f"attach {sql_string(str(stage_path))} as emd_stage (read_only)")
                 try:
                     conn.execute("begin transaction")
                     try:

@@ -10,6 +10,7 @@ Teams: platform (acme/api, board 12), web (acme/web, board 34), data (acme/data-
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -386,3 +387,48 @@ def test_blocked_sub_tasks_follow_the_build(tmp_path: Path, monkeypatch: pytest.
     at = run_app(CURRENT, page="app_pages/planning.py")
     # With sub-tasks: API-8 (blocked since 03-11 12:00) is 4.5 days old at 03-16 00:00.
     assert [round(d, 3) for d in at.dataframe[1].value["blocked_days"].tolist()] == [5.5, 4.5, 3.5, 1.5]
+
+
+def _chart_rows(chart) -> list[dict]:
+    """The rows a Vega-Lite chart was drawn from (its one named dataset, sent as Arrow)."""
+    import pyarrow as pa
+
+    (dataset,) = chart.proto.datasets
+    return pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+
+
+def test_deployments_per_day_on_a_time_axis_with_zero_bars_for_quiet_days(published: Path) -> None:
+    at = run_app({"start": "2026-03-02", "end": "2026-03-08", "team": "platform"}, page="app_pages/delivery.py")
+    deployments, _lead, failed, _recovery = at.get("vega_lite_chart")
+    spec = json.loads(deployments.proto.spec)
+    assert spec["encoding"]["x"]["type"] == "temporal" and spec["encoding"]["x2"]["field"] == "period_end"
+    # platform: d1 03-02, d2 03-03 (failed), d3 03-04, dbot 03-05; 03-06..03-08 were ingested and quiet.
+    drawn = [(str(r["period"])[:10], r["deployments"], r["failed"]) for r in _chart_rows(deployments)]
+    assert drawn == [("2026-03-02", 1, 0), ("2026-03-03", 1, 1), ("2026-03-04", 1, 0), ("2026-03-05", 1, 0),
+                     ("2026-03-06", 0, 0), ("2026-03-07", 0, 0), ("2026-03-08", 0, 0)]
+    assert json.loads(failed.proto.spec)["encoding"]["y"]["field"] == "failed"
+    # The sidebar names the build, never where the warehouse lives on the server.
+    sidebar = " ".join(c.value for c in at.sidebar.caption)
+    assert "Build `" in sidebar and str(published.parent) not in sidebar and "duckdb:" not in sidebar
+
+
+def test_planning_trend_draws_a_line_per_team_and_labels_the_sprint_table(published: Path) -> None:
+    at = run_app(CURRENT, page="app_pages/planning.py")
+    trend = next(c for c in at.get("vega_lite_chart") if "Scope change and carryover" in c.proto.spec)
+    encoding = json.loads(trend.proto.spec)["encoding"]
+    assert encoding["color"]["field"] == "team" and encoding["strokeDash"]["field"] == "series"
+    # API Sprint 2 (platform) and WEB Sprint 7 (web): each team's points stay on its own line.
+    assert {(r["team"], r["sprint_name"]) for r in _chart_rows(trend)} == {
+        ("platform", "API Sprint 2"), ("web", "WEB Sprint 7")}
+    table = next(d for d in at.dataframe if "sprint_name" in d.value.columns)
+    labels = {name: config.get("label") for name, config in json.loads(table.proto.columns).items()}
+    assert (labels["sprint_name"], labels["committed"], labels["carryover"]) == ("Sprint", "Committed", "Carryover")
+
+
+def test_one_of_a_kind_is_counted_in_the_singular() -> None:
+    from app.ui import counted
+
+    assert counted(1, "merged PRs with no review") == "1 merged PR with no review"
+    assert counted(1, "issues without an estimate") == "1 issue without an estimate"
+    assert counted(2, "issues") == "2 issues" and counted(0, "blocked issues") == "0 blocked issues"
+    assert counted(1, "blocked issues") == "1 blocked issue"

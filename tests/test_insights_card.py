@@ -13,7 +13,8 @@ from dagster import materialize
 
 from mock_apis.llm import UNGROUNDED_NUMBER
 from mock_apis.server import MockApi
-from orchestration.defs.insights.blob import org_horizon, team_blobs
+from orchestration.defs.insights import blob as blob_module
+from orchestration.defs.insights.blob import blob_chars, canonical_json, cap_blob, org_horizon, team_blobs
 from orchestration.defs.insights.card import (
     CARD_SCHEMA,
     FALLBACK_LABEL,
@@ -318,3 +319,42 @@ def test_answers_cut_mid_body_are_retried_by_the_sdk(insights_env: MockApi, ware
     assert counts(insights_env)["fault:cut"] == 2
     assert {r["source"] for r in rows(warehouse_path)} == {"model"}
     assert counts(insights_env)["llm:requests"] == CARDS + 2  # each cut answer asked once more
+
+
+def _anomaly(week: str, metric: str, z: float) -> dict:
+    return {"metric": metric, "week": week, "value": 1.0, "sample_size": 5, "trailing_mean": 0.5,
+            "trailing_stdev": 0.25, "trailing_weeks_used": 8, "z_score": z, "trend": "worse"}
+
+
+def test_the_blob_is_capped_by_dropping_the_oldest_anomalies_first() -> None:
+    w08, w09a, w09b, w10 = (_anomaly("2026-W08", "review_depth", 2.5), _anomaly("2026-W09", "cycle_time", 3.0),
+                            _anomaly("2026-W09", "lead_time", 2.1), _anomaly("2026-W10", "cycle_time", 2.2))
+    blob = {"schema": "sprint-health-blob-v2", "team": "platform", "metrics": {"cycle_time": {"value": 30.0}},
+            "anomalies": {"trailing_weeks": 8, "z_threshold": 2.0, "items": [w09a, w10, w08, w09b]}}
+    assert cap_blob(blob, blob_chars(blob)) is blob  # fits: unchanged, no `trimmed`, the cached card stays
+    # Two must go: W08's, then W09's smaller |z| (lead_time 2.1); W09 cycle_time and W10 stay, in their order.
+    expected = {**blob, "anomalies": {**blob["anomalies"], "items": [w09a, w10]},
+                "trimmed": {"anomalies_dropped": 2, "max_chars": 100}}
+    limit = blob_chars(expected)
+    assert 100 <= limit <= 999  # same width as the placeholder, so `expected` with the real limit is as long
+    expected["trimmed"]["max_chars"] = limit
+    capped = cap_blob(blob, limit)
+    assert capped == expected and blob_chars(capped) <= limit
+    assert json.loads(canonical_json(capped)) == expected  # whole JSON, never cut
+    assert blob["anomalies"]["items"] == [w09a, w10, w08, w09b]  # the input is left as it was
+    one_less = cap_blob(blob, limit - 1)
+    assert one_less["anomalies"]["items"] == [w10] and one_less["trimmed"]["anomalies_dropped"] == 3
+
+
+def test_a_blob_over_the_cap_after_trimming_is_never_sent(insights_env: MockApi, warehouse_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blob_module, "MAX_BLOB_CHARS", 200)  # smaller than any blob of the fixture
+    result = run_cards()
+    assert result.success
+    assert counts(insights_env).get("llm:requests", 0) == 0
+    written = rows(warehouse_path)
+    assert len(written) == CARDS
+    for row in written:
+        assert row["source"] == "fallback" and "over the model input's cap of 200" in row["fallback_reason"]
+        stored = json.loads(row["metrics_json"])  # the blob as trimmed: whole JSON, with what was dropped
+        assert stored["trimmed"]["max_chars"] == 200 and stored["anomalies"]["items"] == []

@@ -67,7 +67,7 @@ def test_publish_copies_the_marts_with_a_build_record(live: Path) -> None:
     assert result["tables"]["mv_planning_by_sprint"] == 5
     assert result["tables"]["sprint_health"] == 2
     # The hand-made fixture has no fct_deployment_teams (the layer then reads fct_deployments.team alone).
-    assert sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS, "fct_deployment_teams"])
+    assert sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS, "fct_deployment_teams", "ingestion_runs"])
     assert result["rows"] == sum(result["tables"].values())
 
     stable = live.with_name("warehouse.published.duckdb")

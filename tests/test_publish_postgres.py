@@ -32,7 +32,8 @@ def test_publish_records_the_build_and_the_app_reads_live_read_only(marts_url: s
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     result = publish_build(Warehouse(parse_database_url(marts_url)))
     assert result["tables"]["fct_deployments"] == 11 and sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS,
-                                                                                           "fct_deployment_teams"])
+                                                                                           "fct_deployment_teams",
+                                                                                            "ingestion_runs"])
     monkeypatch.setenv("DATABASE_URL", marts_url)
     source = queries.open_source()
     assert isinstance(source, queries.Source)

@@ -55,3 +55,24 @@ def test_json_logs_carry_the_dagster_run_id(tmp_path: Path, monkeypatch: pytest.
     assert {runs[line["run_id"]] for line in run_lines} == set(runs.values())
     assert all(line["job"] == runs[line["run_id"]] for line in run_lines)
     assert all({"ts", "level", "message", "step_key"} <= set(line) for line in lines)
+
+
+def test_json_is_the_default_when_stdout_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pty
+
+    from emd.logs import json_logs
+
+    monkeypatch.delenv("EMD_LOG_FORMAT", raising=False)
+    with open(os.devnull, "w") as piped:  # a service's stdout: a file, a pipe, a log shipper
+        monkeypatch.setattr(sys, "stdout", piped)
+        assert json_logs()
+        monkeypatch.setenv("EMD_LOG_FORMAT", "text")
+        assert not json_logs()
+    primary, secondary = pty.openpty()  # a person at a terminal
+    with os.fdopen(secondary, "w") as terminal:
+        monkeypatch.setattr(sys, "stdout", terminal)
+        monkeypatch.delenv("EMD_LOG_FORMAT")
+        assert not json_logs()
+        monkeypatch.setenv("EMD_LOG_FORMAT", "json")
+        assert json_logs()
+    os.close(primary)

@@ -34,7 +34,7 @@ import requests
 import yaml
 
 from emd.settings import DatabaseTarget
-from emd.snapshot import MART_TABLES, SNAPSHOT_TABLES, snapshot_path
+from emd.snapshot import INSIGHTS_TABLES, MART_TABLES, snapshot_path
 from emd.warehouse import RAW_KEYS, RAW_TABLES
 from mock_apis.org import SyntheticOrg, demo_working_agreements
 from mock_apis.server import MockApi, MockState
@@ -43,7 +43,8 @@ ANCHOR = date(2026, 3, 31)
 # Four days around the completion of WEB Sprint 14 (2026-03-21) and the end of ISO week 2026-W12, so the
 # run writes Sprint Health cards (LLM prompts) and posts them to Slack.
 START, END = date(2026, 3, 20), date(2026, 3, 23)
-COMPARED_TABLES = SNAPSHOT_TABLES  # the marts the dashboard reads, and sprint_health
+# the marts the dashboard reads, and sprint_health (not the ingestion log, which counts every attempt)
+COMPARED_TABLES = MART_TABLES + INSIGHTS_TABLES
 VOLATILE_COLUMNS = {"fetched_at", "generated_at", "posted_at"}
 EMD = str(Path(sys.executable).with_name("emd"))
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +70,9 @@ class Build:
 def product_env(api: MockApi, root: Path, warehouse: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "EMD_LOG_FORMAT")}
     env.update(api.env())
-    env.update(EMD_CONFIG=str(root / "config.yaml"), DATABASE_URL=f"duckdb:///{warehouse}", PYTHONUNBUFFERED="1")
+    # plain progress lines on stdout (the default for a pipe would be JSON on stderr)
+    env.update(EMD_CONFIG=str(root / "config.yaml"), DATABASE_URL=f"duckdb:///{warehouse}", PYTHONUNBUFFERED="1",
+               EMD_LOG_FORMAT="text")
     env.update(extra)
     return env
 

@@ -128,6 +128,26 @@ def test_pagerduty_pages_by_offset_and_filters_service_and_urgency(api: MockApi)
     assert client.stats.requests == 2   # 100 + 93, `more` false on the second page
 
 
+def test_pagerduty_changed_incidents_are_read_by_id_in_their_current_state(api: MockApi) -> None:
+    day = datetime(2026, 3, 7, tzinfo=UTC)
+    earlier = day - timedelta(days=3)
+    api.state.extra["pagerduty_incidents"] = [
+        incident(1, "PPLAT01", earlier, day + timedelta(hours=10)),            # resolved in the day: read
+        incident(2, "POTHER", earlier, day + timedelta(hours=11)),             # an unmapped service: not read
+        incident(3, "PPLAT01", earlier, day + timedelta(hours=12), "low"),     # low urgency: read, left out
+        incident(4, "PPLAT01", day + timedelta(hours=1), day + timedelta(hours=2)),  # created in the day
+        incident(5, "PPLAT01", earlier, day + timedelta(days=1, hours=1)),     # resolved the next day
+    ]
+    client = pagerduty(api)
+    changed = client.incidents_changed_between(day, day + timedelta(days=1), PD)
+    assert [(i["incident_number"], i["status"]) for i in changed] == [(1, "resolved")]
+    assert api.state.counts["pagerduty:incident"] == 2  # #1 and #3
+    # a log entry naming an incident the key can no longer read (404) leaves it out, named, and the rest stays
+    api.state.extra["pagerduty_not_found"] = {"Q0001MOCK"}
+    assert client.incidents_changed_between(day, day + timedelta(days=1), PD) == []
+    assert client.vanished == ["Q0001MOCK"]
+
+
 def test_pagerduty_splits_windows_longer_than_six_months(api: MockApi) -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     api.state.extra["pagerduty_incidents"] = [incident(1, "PPLAT01", start + timedelta(days=200), None)]

@@ -7,14 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
-import yaml
-from conftest import ANCHOR, postgres_schema
+from conftest import postgres_schema
 from dbt_fixtures import sources_scenario as scenario
 
 from emd.settings import database_target
 from emd.warehouse import Warehouse
-from mock_apis.org import SyntheticOrg
-from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
 
 
@@ -26,19 +23,9 @@ def naive(text: str) -> datetime:
 def built(request, tmp_path_factory):
     """One pipeline run per warehouse (the assertions below only read), against a mock of its own."""
     tmp = tmp_path_factory.mktemp(f"sources-{request.param}")
-    config_path = tmp / "config.yaml"
-    config_path.write_text(yaml.safe_dump(scenario.config(), sort_keys=False), encoding="utf-8")
-    state = MockState(org=SyntheticOrg(seed=7, anchor=ANCHOR))
-    state.extra["github_data"] = scenario.github()
-    state.extra["pagerduty_incidents"] = scenario.pagerduty()
-    with MockApi(state) as api, pytest.MonkeyPatch.context() as mp:
-        for key, value in api.env().items():
-            mp.setenv(key, value)
-        mp.setenv("EMD_CONFIG", str(config_path))
-        mp.setenv("DATABASE_URL", f"duckdb:///{tmp / 'warehouse.duckdb'}")
-        mp.delenv("DAGSTER_HOME", raising=False)
-        if request.param == "postgres":
-            mp.setenv("DATABASE_URL", postgres_schema(request.getfixturevalue("postgres_database"))[0])
+    database_url = (postgres_schema(request.getfixturevalue("postgres_database"))[0]
+                    if request.param == "postgres" else None)
+    with scenario.served(tmp, database_url) as api:
         run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
                      steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
         with Warehouse(database_target()).connect(read_only=True) as conn:

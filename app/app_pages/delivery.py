@@ -12,7 +12,7 @@ st.caption(current.describe())
 per = "week" if current.grain == "week" else "day"
 
 deployments = queries.deployments_over_time(source, current.filters)
-if deployments.empty:
+if not deployments["deployments"].fillna(0).any():
     st.info("No deployments in this range.")
 else:
     st.altair_chart(charts.counts_over_time(deployments, "deployments", f"Deployments per {per} (count)",
@@ -29,7 +29,7 @@ else:
                "each bucket's percentiles come from that bucket's pull requests.")
 
 st.subheader("Failures and recoveries")
-if not deployments.empty:
+if deployments["deployments"].fillna(0).any():
     left, right = st.columns(2)
     with left:
         st.altair_chart(charts.counts_over_time(deployments, "failed",

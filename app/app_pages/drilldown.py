@@ -347,7 +347,7 @@ def show_sprint(sprint_id: str) -> None:
         if part.empty:
             continue
         points = float(part["story_points"].fillna(0).sum())
-        st.subheader(f"{words}: {len(part)} issue(s), {points:g} points")
+        st.subheader(f"{words}: {ui.counted(len(part), 'issues')}, {points:g} points")
         st.table(pd.DataFrame({
             "Issue": [_link(str(r.issue_key), ui.jira_issue_url(str(r.issue_key))) for r in part.itertuples()],
             "Summary": [markdown_escape(_text(r.summary)) for r in part.itertuples()],

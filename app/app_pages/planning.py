@@ -46,7 +46,17 @@ else:
             st.altair_chart(charts.sprint_trend(closed, unit), width="stretch")
         st.dataframe(sprints.drop(columns=["sprint_id", "committed_issues"]), hide_index=True, width="stretch",
                      column_config={
+                         "sprint_name": st.column_config.TextColumn("Sprint"),
+                         "team": st.column_config.TextColumn("Team"),
+                         "state": st.column_config.TextColumn("State"),
                          "basis": st.column_config.TextColumn("Basis"),
+                         "committed": st.column_config.NumberColumn("Committed", format="%g"),
+                         "added": st.column_config.NumberColumn("Added", format="%g"),
+                         "removed": st.column_config.NumberColumn("Removed", format="%g"),
+                         "completed": st.column_config.NumberColumn("Completed", format="%g"),
+                         "completed_committed": st.column_config.NumberColumn("Completed of committed",
+                                                                              format="%g"),
+                         "carryover": st.column_config.NumberColumn("Carryover", format="%g"),
                          "start_at": st.column_config.DatetimeColumn("Start (UTC)"),
                          "end_at": st.column_config.DatetimeColumn("End (UTC)"),
                          "completed_at": st.column_config.DatetimeColumn("Completed (UTC)"),
@@ -79,7 +89,7 @@ else:
             blocked.insert(0, "link", links)
         else:
             st.caption("Set JIRA_BASE_URL to link the issues to Jira.")
-        st.caption(f"{len(blocked)} blocked issue(s); age as of {as_of} (the build, or the end of the last "
+        st.caption(f"{ui.counted(len(blocked), 'blocked issues')}; age as of {as_of} (the build, or the end of the last "
                    "ingested day if earlier), oldest first.")
         st.dataframe(blocked, hide_index=True, width="stretch", column_config={
             "link": st.column_config.LinkColumn("Issue", display_text=r"/browse/(.+)$"),

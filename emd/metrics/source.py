@@ -217,6 +217,34 @@ def reading(target: DatabaseTarget) -> Iterator[Source]:
 # Running SQL
 
 
+def postgres_sql(sql: str) -> str:
+    """A statement written with `?` placeholders, as psycopg reads it: each `?` outside string literals, quoted
+    identifiers and comments becomes `%s`, and every `%` is doubled (psycopg takes a `%` anywhere in the text,
+    inside a literal too, for the start of a placeholder). So `'?'` and `like 'a%'` keep their meaning."""
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        char = sql[i]
+        if char in "'\"":
+            end = i + 1
+            while end < n and not (sql[end] == char and not sql.startswith(char * 2, end)):
+                end += 2 if sql.startswith(char * 2, end) else 1
+            end = min(end + 1, n)
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end < 0 else end
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+        else:
+            out.append("%s" if char == "?" else "%%" if char == "%" else char)
+            i += 1
+            continue
+        out.append(sql[i:end].replace("%", "%%"))
+        i = end
+    return "".join(out)
+
+
 def _to_python(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
@@ -227,7 +255,7 @@ def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
     if source.conn is not None:
         cur = source.conn.cursor()
         try:
-            cur.execute(sql if source.kind == "duckdb" else sql.replace("?", "%s"), list(params))
+            cur.execute(sql if source.kind == "duckdb" else postgres_sql(sql), list(params))
             columns = [d[0] for d in cur.description or []]
             return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
         finally:
@@ -244,7 +272,7 @@ def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
     conn = _postgres_connect(source.url or "", source.schema)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), list(params))
+            cur.execute(postgres_sql(sql), list(params))
             columns = [d.name for d in cur.description or []]
             return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
     finally:
@@ -266,7 +294,7 @@ def frame(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
     conn = _postgres_connect(source.url or "", source.schema)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), list(params))
+            cur.execute(postgres_sql(sql), list(params))
             columns = [d.name for d in cur.description or []]
             data = [[_to_python(v) for v in row] for row in cur.fetchall()]
         return pd.DataFrame(data, columns=columns)

@@ -10,17 +10,17 @@ the partition that step wrote:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
+from emd import ingestion_log
 from emd.warehouse import RAW_KEYS, Warehouse
 from orchestration.partitions import day_window
-
-CHECK_NAMES = ("no_duplicate_keys", "row_count", "fresh")
 
 
 def check_specs(table: str) -> list[AssetCheckSpec]:
@@ -77,11 +77,20 @@ def write_chunks_and_check(warehouse: Warehouse, tables: list[str],
 
 @dataclass
 class IngestedDays:
-    """What one run wrote: rows per table (all days), rows per day and table, the merged check results."""
+    """What one run wrote: rows per table (all days), rows per day and table, the merged check results, and
+    the source's totals in the ingestion log after this run (emd/ingestion_log.py)."""
 
     written: dict[str, int] = field(default_factory=dict)
     by_day: dict[str, dict[str, int]] = field(default_factory=dict)
     checks: list[AssetCheckResult] = field(default_factory=list)
+    totals: ingestion_log.SourceTotals | None = None
+
+    def metadata(self, table: str) -> dict[str, Any]:
+        """What every ingestion asset shows for a table it wrote: rows, window, partitions, rows per day, and
+        the source's success/failure counts and rows so far in the ingestion log."""
+        return {"rows": self.written.get(table, 0), "window": self.window(), "partitions": len(self.by_day),
+                "rows_by_day": MetadataValue.json(self.rows_by_day(table)),
+                **(self.totals.as_metadata() if self.totals is not None else {})}
 
     def window(self) -> str:
         days = sorted(self.by_day)
@@ -94,25 +103,40 @@ class IngestedDays:
 
 
 def ingest_days(warehouse: Warehouse, partition_keys: Sequence[str],
-                fetch: Callable[[str], Mapping[str, list[dict[str, Any]]]]) -> IngestedDays:
+                fetch: Callable[[str], Mapping[str, list[dict[str, Any]]]], *, asset: str) -> IngestedDays:
     """Fetch and replace each day on its own, oldest first (a run may hold many days of a backfill); a failure
-    leaves the days already written in place, and a re-run replaces them again."""
-    return ingest_day_chunks(warehouse, partition_keys, None, lambda key: [fetch(key)])
+    leaves the days already written in place, and a re-run replaces them again. `asset`: the Dagster asset's
+    name, whose prefix (`raw_github_...`, `jira_...`) names the source in the ingestion log."""
+    return ingest_day_chunks(warehouse, partition_keys, None, lambda key: [fetch(key)], asset=asset)
 
 
 def ingest_day_chunks(warehouse: Warehouse, partition_keys: Sequence[str], tables: list[str] | None,
-                      fetch: Callable[[str], Iterable[Mapping[str, Sequence[Mapping[str, Any]]]]]) -> IngestedDays:
+                      fetch: Callable[[str], Iterable[Mapping[str, Sequence[Mapping[str, Any]]]]], *,
+                      asset: str) -> IngestedDays:
     """`ingest_days` for a day whose rows arrive in chunks (`fetch(key)` yields them as it fetches, so a huge
     day never sits in memory whole): each day is still replaced in one transaction. `tables`: the tables
-    every day replaces (None: the keys of the one chunk `fetch` returns)."""
+    every day replaces (None: the keys of the one chunk `fetch` returns). Every day's attempt, written or
+    failed, is appended to the ingestion log (emd/ingestion_log.py) after its own transaction."""
     out = IngestedDays()
+    run_id = ingestion_log.new_run_id()
     per_check: dict[tuple[Any, Any], list[tuple[str, AssetCheckResult]]] = {}
     for key in sorted(partition_keys):
-        if tables is None:
-            (chunk,) = list(fetch(key))
-            written, checks = write_and_check(warehouse, {t: [dict(r) for r in rows] for t, rows in chunk.items()}, key)
-        else:
-            written, checks = write_chunks_and_check(warehouse, tables, fetch(key), key)
+        try:
+            if tables is None:
+                (chunk,) = list(fetch(key))
+                written, checks = write_and_check(warehouse, {t: [dict(r) for r in rows] for t, rows in chunk.items()},
+                                                  key)
+            else:
+                written, checks = write_chunks_and_check(warehouse, tables, fetch(key), key)
+        except Exception as exc:
+            # The failure is what the run reports; a log that cannot be written (the warehouse itself is
+            # down) must not replace it with a second error.
+            with contextlib.suppress(Exception):
+                ingestion_log.record_attempt(warehouse, run_id=run_id, asset=asset, partition_key=key,
+                                             status=ingestion_log.FAILURE, error=exc)
+            raise
+        ingestion_log.record_attempt(warehouse, run_id=run_id, asset=asset, partition_key=key,
+                                     status=ingestion_log.SUCCESS, row_count=sum(written.values()))
         out.by_day[key] = written
         for table, count in written.items():
             out.written[table] = out.written.get(table, 0) + count
@@ -128,4 +152,5 @@ def ingest_day_chunks(warehouse: Warehouse, partition_keys: Sequence[str], table
             asset_key=asset_key, check_name=name, passed=not failed, severity=last.severity,
             metadata={"partitions_checked": len(results), "failed_partitions": ", ".join(failed) or "none",
                       **{f"last_partition_{k}": v for k, v in (last.metadata or {}).items()}}))
+    out.totals = ingestion_log.source_totals(warehouse, ingestion_log.source_of(asset))
     return out

@@ -20,11 +20,19 @@ PagerDuty: PPLAT01 (platform) high 03-03 15:00 resolved 18:00; high 03-04 12:00 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from mock_apis.github_data import GitHubData, node_id
+from mock_apis.org import SyntheticOrg
 from mock_apis.pagerduty import incident
+from mock_apis.server import MockApi, MockState
 
 START_DAY, END_DAY = "2026-03-02", "2026-03-06"
 CODEOWNERS = """# Owners of the monorepo
@@ -147,3 +155,21 @@ def pagerduty() -> list[dict[str, Any]]:
         incident(3, "PPLAT01", t("03-04 13:00"), None, "low", "Disk 80%"),
         incident(4, "PXOTHER", t("03-03 10:00"), None, "high", "Another team's pager"),
     ]
+
+
+@contextmanager
+def served(tmp: Path, database_url: str | None = None) -> Iterator[MockApi]:
+    """This org served by a mock of its own over HTTP, and the product pointed at it: the config (written to
+    `tmp`), the API variables, DATABASE_URL (default: a DuckDB file in `tmp`), no DAGSTER_HOME."""
+    config_path = tmp / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config(), sort_keys=False), encoding="utf-8")
+    state = MockState(org=SyntheticOrg(seed=7, anchor=date(2026, 3, 31)))
+    state.extra["github_data"] = github()
+    state.extra["pagerduty_incidents"] = pagerduty()
+    with MockApi(state) as api, pytest.MonkeyPatch.context() as mp:
+        for key, value in api.env().items():
+            mp.setenv(key, value)
+        mp.setenv("EMD_CONFIG", str(config_path))
+        mp.setenv("DATABASE_URL", database_url or f"duckdb:///{tmp / 'warehouse.duckdb'}")
+        mp.delenv("DAGSTER_HOME", raising=False)
+        yield api

@@ -26,7 +26,6 @@ from dagster import (
     AssetExecutionContext,
     AssetSpec,
     MaterializeResult,
-    MetadataValue,
     asset,
     multi_asset,
 )
@@ -71,17 +70,12 @@ def _log_repository_notes(context: AssetExecutionContext, client: GitHubClient) 
             context.log.warning(note)
 
 
-def _metadata(client: GitHubClient, days: IngestedDays, table: str, extra: dict[str, Any] | None = None
-              ) -> dict[str, Any]:
-    return {
-        "rows": days.written[table],
-        **client.stats.as_metadata(),
-        **client.http.pacing.as_metadata(),
-        "window": days.window(),
-        "partitions": len(days.by_day),
-        "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
-        **(extra or {}),
-    }
+def asset_metadata(client: GitHubClient | None, days: IngestedDays, table: str, extra: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
+    """A GitHub ingestion asset's metadata: what it wrote, the API requests it spent and its pacing (none when
+    the config does not use the source and no client was made), and `extra`."""
+    spent = {**client.stats.as_metadata(), **client.http.pacing.as_metadata()} if client is not None else {}
+    return {**days.metadata(table), **spent, **(extra or {})}
 
 
 
@@ -112,11 +106,12 @@ def github_pull_requests(context: AssetExecutionContext, github: GitHubResource,
             pull_requests += len(prs)
             yield pull_request_rows(prs)
 
-    days = ingest_day_chunks(warehouse.get(), context.partition_keys, list(PULL_REQUEST_TABLES), chunks)
+    days = ingest_day_chunks(warehouse.get(), context.partition_keys, list(PULL_REQUEST_TABLES), chunks,
+                             asset="github_pull_requests")
     context.log.info(f"GitHub {days.window()}: {days.written} in {client.stats.requests} requests")
     _log_repository_notes(context, client)
     for table in days.written:
-        yield MaterializeResult(asset_key=table, metadata=_metadata(
+        yield MaterializeResult(asset_key=table, metadata=asset_metadata(
             client, days, table,
             {"pull_requests": pull_requests, "search_windows": client.search_windows, "repos": len(config.repos),
              **client.page_sizes.as_metadata(), **client.repository_metadata()}))
@@ -140,9 +135,10 @@ def raw_github_releases(context: AssetExecutionContext, github: GitHubResource, 
     client = github.client()
     client.http.pacing = run_pacing(context)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
-        "raw_github_releases": release_rows(client.releases_between(config.repos, *day_window(key)))})
+        "raw_github_releases": release_rows(client.releases_between(config.repos, *day_window(key)))},
+        asset="raw_github_releases")
     _log_repository_notes(context, client)
-    yield MaterializeResult(metadata=_metadata(client, days, "raw_github_releases", client.repository_metadata()))
+    yield MaterializeResult(metadata=asset_metadata(client, days, "raw_github_releases", client.repository_metadata()))
     yield from days.checks
     yield _repositories_check("raw_github_releases", client)
 
@@ -167,9 +163,9 @@ def raw_github_deployments(context: AssetExecutionContext, github: GitHubResourc
     client.http.pacing = run_pacing(context)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
         "raw_github_deployments": deployment_rows(client.deployments_between(repos, *day_window(key)))
-        if repos else []})
+        if repos else []}, asset="raw_github_deployments")
     _log_repository_notes(context, client)
-    yield MaterializeResult(metadata=_metadata(client, days, "raw_github_deployments",
+    yield MaterializeResult(metadata=asset_metadata(client, days, "raw_github_deployments",
                                                {"deployment_repos": len(repos), **client.repository_metadata()}))
     yield from days.checks
     yield _repositories_check("raw_github_deployments", client)

@@ -146,7 +146,7 @@ def github_copilot_usage(context: AssetExecutionContext, github: GitHubResource,
         return reports.day_rows(key)
 
     try:
-        days = ingest_days(warehouse.get(), context.partition_keys, fetch)
+        days = ingest_days(warehouse.get(), context.partition_keys, fetch, asset="github_copilot_usage")
     except CopilotReportsUnavailable as exc:
         problem = str(exc)
         context.log.warning(problem + " The days already stored are kept.")
@@ -154,7 +154,7 @@ def github_copilot_usage(context: AssetExecutionContext, github: GitHubResource,
     if days is not None:  # unavailable: nothing is materialized, the stored days stay as they were
         for table in COPILOT_TABLES:
             yield MaterializeResult(asset_key=table, metadata={
-                "rows": days.written.get(table, 0), "window": days.window(), "partitions": len(days.by_day),
-                "copilot": config.ai.copilot, **(reports.client.stats.as_metadata() if reports else {})})
+                **days.metadata(table), "copilot": config.ai.copilot,
+                **(reports.client.stats.as_metadata() if reports else {})})
     yield AssetCheckResult(asset_key="raw_github_copilot_org_days", check_name=READABLE_CHECK, passed=not problem,
                            severity=AssetCheckSeverity.WARN, metadata={"problem": problem or "none"})

@@ -18,7 +18,7 @@ from typing import Any
 from dagster import AssetCheckResult, AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from orchestration.defs.github.actions import workflow_run_rows
-from orchestration.defs.github.assets import KINDS, _metadata
+from orchestration.defs.github.assets import KINDS, asset_metadata
 from orchestration.defs.github.codeowners import codeowners_rows, pull_request_files, repository_heads
 from orchestration.defs.github.issues import issue_rows, labelled_issues_between
 from orchestration.defs.github.resource import GitHubClient, GitHubResource
@@ -36,10 +36,7 @@ def _source_asset(name: str, **kwargs: Any):
 
 def _result(client: GitHubClient | None, days: IngestedDays, table: str, extra: dict[str, Any]) -> MaterializeResult:
     """The same metadata as the other GitHub assets; a source the config does not use made no requests."""
-    if client is None:
-        return MaterializeResult(metadata={"rows": days.written[table], "window": days.window(),
-                                           "partitions": len(days.by_day), **extra})
-    return MaterializeResult(metadata=_metadata(client, days, table, extra))
+    return MaterializeResult(metadata=asset_metadata(client, days, table, extra))
 
 
 @_source_asset("raw_github_workflow_runs")
@@ -58,7 +55,7 @@ def raw_github_workflow_runs(context: AssetExecutionContext, github: GitHubResou
         rows = workflow_run_rows(client, workflows, branches, *day_window(key)) if client is not None else []
         return {"raw_github_workflow_runs": rows}
 
-    days = ingest_days(warehouse.get(), context.partition_keys, fetch)
+    days = ingest_days(warehouse.get(), context.partition_keys, fetch, asset="raw_github_workflow_runs")
     yield _result(client, days, "raw_github_workflow_runs", {"workflow_repos": len(workflows)})
     yield from days.checks
 
@@ -77,7 +74,7 @@ def raw_github_issues(context: AssetExecutionContext, github: GitHubResource, pr
                 if client is not None else [])
         return {"raw_github_issues": rows}
 
-    days = ingest_days(warehouse.get(), context.partition_keys, fetch)
+    days = ingest_days(warehouse.get(), context.partition_keys, fetch, asset="raw_github_issues")
     yield _result(client, days, "raw_github_issues", {"labels": ", ".join(labels)})
     yield from days.checks
 
@@ -93,7 +90,8 @@ def raw_github_codeowners(context: AssetExecutionContext, github: GitHubResource
     # Read once per run: every day of the run records the default branch's rules as they are now.
     heads = repository_heads(client, config.repos) if client is not None else {}
     days = ingest_days(warehouse.get(), context.partition_keys,
-                       lambda key: {"raw_github_codeowners": codeowners_rows(heads)})
+                       lambda key: {"raw_github_codeowners": codeowners_rows(heads)},
+                       asset="raw_github_codeowners")
     with_file = sum(1 for head in heads.values() if head.codeowners_path)
     yield _result(client, days, "raw_github_codeowners", {"repos_with_codeowners": with_file})
     yield from days.checks
@@ -124,6 +122,6 @@ def raw_github_pull_request_files(context: AssetExecutionContext, github: GitHub
         pull_requests += len(prs)
         return {"raw_github_pull_request_files": pull_request_files(client, prs)}
 
-    days = ingest_days(store, context.partition_keys, fetch)
+    days = ingest_days(store, context.partition_keys, fetch, asset="raw_github_pull_request_files")
     yield _result(client, days, "raw_github_pull_request_files", {"pull_requests": pull_requests})
     yield from days.checks

@@ -22,6 +22,15 @@ Presentation rules of the blob itself:
   the week's value against the trailing 8 weeks (mean and sample standard deviation of those weeks
   that have a value, at least 3 of them, not before the team's data starts); |z| >= 2 counts,
   largest |z| first, at most 5.
+
+The model's input is capped (`cap_blob`): the blob's canonical JSON -- exactly the text the prompt carries
+after "Metrics blob (JSON):" -- is at most `MAX_BLOB_CHARS` characters. A character bound is conservative
+for tokens: the tokenizers of the models this talks to (OpenAI's, Llama's, Mistral's) never make a token of
+less than one character, so the blob is at most 8,000 tokens however it is tokenized. A blob over the cap
+is trimmed by a stated rule, never cut mid-JSON: anomalies go first, the oldest week first (ties: the
+smallest |z| first), and `trimmed` says how many went (`{"anomalies_dropped": n, "max_chars": 8000}`), so
+the model knows. A blob still over the cap with no anomaly left is not sent: the card is the rule-based
+one, with the reason (card.py).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ TRAILING_WEEKS = 8
 MIN_TRAILING_VALUES = 3
 Z_THRESHOLD = 2.0
 MAX_ANOMALIES = 5
+MAX_BLOB_CHARS = 8_000  # the model's input cap (see above)
 
 MART_TABLES = ("fct_pull_requests", "fct_deployments", "mv_planning_by_sprint")
 WEEKLY_KEYS: tuple[str, ...] = tuple(m.key for m in CARD_METRICS if m.key not in PLANNING_KEYS)
@@ -379,6 +389,41 @@ def add_slos(blob: dict[str, Any], source: Source) -> None:
 
 def canonical_json(blob: dict[str, Any]) -> str:
     return json.dumps(blob, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def blob_chars(blob: dict[str, Any]) -> int:
+    """The size the cap is measured on: characters of the canonical JSON the prompt carries."""
+    return len(canonical_json(blob))
+
+
+def over_cap(blob: dict[str, Any]) -> str | None:
+    """Why the blob may not be sent to the model (over the cap even after trimming), or None."""
+    size = blob_chars(blob)
+    if size <= MAX_BLOB_CHARS:
+        return None
+    return (f"the metrics blob is {size} characters after trimming, over the model input's cap of "
+            f"{MAX_BLOB_CHARS} (MAX_BLOB_CHARS in orchestration/defs/insights/blob.py)")
+
+
+def cap_blob(blob: dict[str, Any], max_chars: int | None = None) -> dict[str, Any]:
+    """The blob within `max_chars`, by the module's rule: drop anomalies, oldest week first (ties: smallest
+    |z| first), and say how many went in `trimmed`. A blob that fits is returned unchanged (no `trimmed`, so
+    its hash and cached card stay); one that cannot be made to fit comes back over the cap, for the caller
+    to refuse (CardWriter.write). `max_chars`: default MAX_BLOB_CHARS."""
+    max_chars = MAX_BLOB_CHARS if max_chars is None else max_chars
+    if blob_chars(blob) <= max_chars:
+        return blob
+    capped = json.loads(canonical_json(blob))
+    items = capped.get("anomalies", {}).get("items", [])
+    # Newest and largest last in this order, so the oldest and smallest go first.
+    dropping = sorted(items, key=lambda a: (str(a["week"]), abs(float(a["z_score"])), str(a["metric"])))
+    dropped = 0
+    capped["trimmed"] = {"anomalies_dropped": 0, "max_chars": max_chars}
+    while dropping and blob_chars(capped) > max_chars:
+        items.remove(dropping.pop(0))
+        dropped += 1
+        capped["trimmed"]["anomalies_dropped"] = dropped
+    return capped
 
 
 def metrics_hash(blob: dict[str, Any], prompt_version: str, model: str) -> str:

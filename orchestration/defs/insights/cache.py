@@ -1,10 +1,11 @@
 """The Sprint Health card cache: build every blob, reuse the cards whose blob, prompt and model are
-unchanged, write the rest (model or rule-based), and keep the `sprint_health` table in step."""
+unchanged, have the rest written (model or rule-based: `CardWriter.card_row` in card.py), and keep the
+`sprint_health` table in step."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from emd.card_formatting import card_text
@@ -16,22 +17,15 @@ from orchestration.defs.insights.blob import (
     add_agreements,
     add_ai,
     add_slos,
-    canonical_json,
+    cap_blob,
     ingested_until,
     load_teams,
     metrics_hash,
     org_horizon,
     team_blobs,
 )
-from orchestration.defs.insights.card import PROMPT_VERSION, CardWriter
+from orchestration.defs.insights.card import PROMPT_VERSION, UNAVAILABLE_PREFIX, CardWriter
 from orchestration.defs.insights.fallback import fallback_card
-
-# A rule-based card written because the model could not be reached is retried on the next run.
-UNAVAILABLE_PREFIX = "unavailable: "
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _reusable(old: SprintHealthRow | None, digest: str) -> bool:
@@ -54,7 +48,7 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
             add_agreements(item.blob, source)
             add_ai(item.blob, source)
             add_slos(item.blob, source)
-    return out
+    return [PeriodBlob(item.period, cap_blob(item.blob)) for item in out]
 
 
 def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: datetime) -> dict[str, Any]:
@@ -80,21 +74,11 @@ def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: d
             if changed:
                 rows.append(old)
             continue
-        result = writer.write(item.blob)
-        reason = result.fallback_reason
-        if reason is not None and not result.cacheable:
-            reason = UNAVAILABLE_PREFIX + reason
-        if result.source == "fallback":
+        row = writer.card_row(item.blob, p, digest, now)
+        if row.source == "fallback":
             fallbacks += 1
-            reasons.add(reason or "")
-        rows.append(SprintHealthRow(
-            team=p.team, period_kind=p.kind, period_id=p.period_id, period_name=p.name, period_start=p.start,
-            period_end=p.end, metrics_json=canonical_json(item.blob), metrics_hash=digest,
-            prompt_version=PROMPT_VERSION, model=result.model, source=result.source,
-            card_json=json.dumps(result.card, ensure_ascii=False), card_text=card_text(result.card, result.source),
-            tokens_used=result.tokens_used, slack_channel=None, slack_ts=None, slack_message_json=None,
-            generated_at=now, posted_at=None, fallback_reason=reason,
-        ))
+            reasons.add(row.fallback_reason or "")
+        rows.append(row)
     # Cards of periods that no longer exist (a deleted sprint) go, unless the marts came back empty.
     keep = {(b.period.team, b.period.kind, b.period.period_id) for b in blobs}
     upsert_rows(wh, rows, keep_only=keep or None)

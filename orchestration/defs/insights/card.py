@@ -1,7 +1,8 @@
 """The Sprint Health card written by a model: the prompt, the answer's parsing and validation, the model call.
 
 The rule-based card (also what runs without OPENAI_API_KEY, or when the model fails) is in
-fallback.py; the card's wording of values and changes in formatting.py.
+fallback.py; the card's wording of values and changes in emd/card_formatting.py. The blob's size cap and
+its trimming rule are in blob.py (`cap_blob`).
 
 A card is three insights, two risks and three recommendations, at most 180 words, built from the
 metrics blob alone. Every number the model writes must be traceable to a number in the blob (rounding
@@ -14,17 +15,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
 from emd.llm import LlmSettings, llm_settings, mention_or_link_syntax, ungrounded_numbers
-from orchestration.defs.insights.blob import canonical_json
+from emd.sprint_health import SprintHealthRow
+from orchestration.defs.insights.blob import Period, canonical_json, over_cap
 from orchestration.defs.insights.fallback import fallback_card
 
 __all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "LlmSettings", "card_text", "fallback_card", "llm_settings",
            "mention_or_link_syntax", "ungrounded_numbers"]  # re-exported
 
 PROMPT_VERSION = "sprint-health-v1"
+# A rule-based card written because the model could not be reached is retried on the next run (cache.py).
+UNAVAILABLE_PREFIX = "unavailable: "
 MAX_WORDS = 180
 
 SYSTEM_PROMPT = (
@@ -235,6 +240,9 @@ class CardWriter:
             return self._fallback(blob, "OPENAI_API_KEY is not set", cacheable=True, tokens=0, calls=0)
         if self.unavailable:
             return self._fallback(blob, self.unavailable, cacheable=False, tokens=0, calls=0)
+        too_big = over_cap(blob)
+        if too_big is not None:  # never cut: a blob trimming (blob.cap_blob) could not fit is not sent at all
+            return self._fallback(blob, too_big, cacheable=True, tokens=0, calls=0)
         import openai
 
         calls0, tokens0 = self.calls, self.tokens
@@ -267,6 +275,20 @@ class CardWriter:
             self.unavailable = f"the model server was unavailable after retries ({type(exc).__name__})"
         return self._fallback(blob, self.unavailable, cacheable=False, tokens=self.tokens - tokens0,
                               calls=self.calls - calls0)
+
+    def card_row(self, blob: dict[str, Any], period: Period, digest: str, now: datetime) -> SprintHealthRow:
+        """The card of one period written now (the model, or the rule-based card) as its `sprint_health` row."""
+        result = self.write(blob)
+        reason = result.fallback_reason
+        if reason is not None and not result.cacheable:
+            reason = UNAVAILABLE_PREFIX + reason
+        return SprintHealthRow(
+            team=period.team, period_kind=period.kind, period_id=period.period_id, period_name=period.name,
+            period_start=period.start, period_end=period.end, metrics_json=canonical_json(blob),
+            metrics_hash=digest, prompt_version=PROMPT_VERSION, model=result.model, source=result.source,
+            card_json=json.dumps(result.card, ensure_ascii=False), card_text=card_text(result.card, result.source),
+            tokens_used=result.tokens_used, slack_channel=None, slack_ts=None, slack_message_json=None,
+            generated_at=now, posted_at=None, fallback_reason=reason)
 
     @staticmethod
     def _fallback(blob: dict[str, Any], reason: str, *, cacheable: bool, tokens: int, calls: int) -> CardResult:

@@ -10,6 +10,7 @@
 
 
 import hashlib
+from datetime import UTC, datetime
 
 from dagster import (
     AssetExecutionContext,
@@ -34,7 +35,7 @@ from emd.slack import SlackPoster, latest_per_team, post_card
 from emd.sprint_health import read_rows
 from emd.text import markdown_escape
 from emd.warehouse import Warehouse
-from orchestration.defs.insights.cache import _now, write_cards
+from orchestration.defs.insights.cache import write_cards
 from orchestration.defs.insights.card import CardWriter
 from orchestration.defs.insights.resources import LlmResource, SlackResource
 from orchestration.job_names import INSIGHTS_JOB
@@ -60,7 +61,7 @@ def sprint_health(context: AssetExecutionContext, project_config: ProjectConfigR
     config = project_config.load()
     wh = warehouse.get()
     writer = CardWriter(llm.settings())
-    figures = write_cards(wh, [t.name for t in config.teams], writer, _now())
+    figures = write_cards(wh, [t.name for t in config.teams], writer, datetime.now(UTC).replace(tzinfo=None))
     context.log.info(f"sprint_health: {figures['cards_written']} cards written, {figures['cache_hits']} cached, "
                      f"{figures['model_calls']} model calls, {figures['llm_tokens']} tokens")
     return MaterializeResult(metadata={

@@ -24,7 +24,6 @@ from dagster import (
     AssetExecutionContext,
     AssetSpec,
     MaterializeResult,
-    MetadataValue,
     asset,
     multi_asset,
 )
@@ -69,9 +68,7 @@ def _metadata(client: JiraClient | None, before: ApiStats, days: IngestedDays, t
                      rate_limit_waits=now.rate_limit_waits - before.rate_limit_waits,
                      rate_limit_wait_s=now.rate_limit_wait_s - before.rate_limit_wait_s)
     paced = client.http.pacing.as_metadata() if client else {}
-    return {"rows": days.written[table], **spend.as_metadata(), **paced, "window": days.window(),
-            "partitions": len(days.by_day), "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
-            **(extra or {})}
+    return {**days.metadata(table), **spend.as_metadata(), **paced, **(extra or {})}
 
 
 @multi_asset(
@@ -106,7 +103,7 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
         last.update(partition.metadata)
         not_numeric.extend(partition.story_points_not_numeric)
 
-    days = ingest_day_chunks(warehouse.get(), context.partition_keys, list(ISSUE_TABLES), chunks)
+    days = ingest_day_chunks(warehouse.get(), context.partition_keys, list(ISSUE_TABLES), chunks, asset="jira_issues")
     context.log.info(f"Jira {days.window()}: {days.written} in {client.stats.requests - before.requests if client else 0}"
                      " requests")
     if not_numeric:
@@ -154,7 +151,7 @@ def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project
         client.http.pacing = run_pacing(context)
     before = _spent_before(client)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
-        SPRINTS: sprint_rows(client, config.jira_boards, *day_window(key)) if client else []})
+        SPRINTS: sprint_rows(client, config.jira_boards, *day_window(key)) if client else []}, asset=SPRINTS)
     yield MaterializeResult(metadata=_metadata(client, before, days, SPRINTS,
                                                {"boards": ", ".join(map(str, config.jira_boards))}))
     yield from days.checks
@@ -178,6 +175,6 @@ def raw_jira_statuses(context: AssetExecutionContext, jira: JiraResource, projec
         client.http.pacing = run_pacing(context)
     before = _spent_before(client)
     days = ingest_days(warehouse.get(), context.partition_keys,
-                       lambda key: {STATUSES: status_rows(client) if client else []})
+                       lambda key: {STATUSES: status_rows(client) if client else []}, asset=STATUSES)
     yield MaterializeResult(metadata=_metadata(client, before, days, STATUSES))
     yield from days.checks

@@ -126,11 +126,9 @@ def slo_events(context: AssetExecutionContext, prometheus: PrometheusResource,
         return {TABLE: slo_event_rows(client, slos, key),
                 DEPLOYMENT_TABLE: deployment_event_rows(client, slos, deployments)}
 
-    days = ingest_days(wh, context.partition_keys, fetch)
+    days = ingest_days(wh, context.partition_keys, fetch, asset="slo_events")
     for table in TABLES:
-        metadata: dict[str, Any] = {"rows": days.written.get(table, 0), "window": days.window(),
-                                    "partitions": len(days.by_day),
-                                    "rows_by_day": MetadataValue.json(days.rows_by_day(table))}
+        metadata = days.metadata(table)
         if table == TABLE:
             metadata.update({"slos": len(slos), "unusable_slo_documents": MetadataValue.json(
                 [{"source": p.source, "name": p.name, "reason": p.reason} for p in definitions.problems])})
