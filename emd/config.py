@@ -101,6 +101,16 @@ class PagerDutyConfig:
 
 
 @dataclass(frozen=True)
+class AccessConfig:
+    """Who sees what once sign-in is on (EMD_OIDC_ISSUER): groups of the token's `groups_claim` -> teams."""
+
+    groups_claim: str = "groups"
+    org_wide: tuple[str, ...] = ()  # these groups see every team and the org-wide numbers
+    admins: tuple[str, ...] = ()  # org-wide, and may trigger writes (POST routes)
+    teams: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group -> the teams its members see
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     org: str
     repos: tuple[str, ...]
@@ -126,6 +136,7 @@ class ProjectConfig:
     deployment_workflows: tuple[str, ...] = ()
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
+    access: AccessConfig = field(default_factory=AccessConfig)
     source_path: Path | None = None
 
     def agreement_of(self, team: str) -> WorkingAgreement | None:
@@ -162,7 +173,7 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements", "incidents"}
+             "backfill_days", "pr_types", "working_agreements", "incidents", "access"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members", "github_teams"}
@@ -173,6 +184,7 @@ _PAGERDUTY_KEYS = {"services", "urgency"}
 _HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
 _CF_KEYS = {"window_days"}
 _DASHBOARD_KEYS = {"url"}
+_ACCESS_KEYS = {"groups_claim", "org_wide", "admins", "teams"}
 _PR_TYPE_KEYS = {"labels", "prefixes"}
 _AGREEMENT_KEYS = set(AGREEMENT_RULES) | {"working_hours", "mention_authors", "proposed"}
 _WORKING_HOURS_KEYS = {"timezone", "days", "start", "end"}
@@ -479,8 +491,32 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         deployment_workflows=default_workflows,
         incident_labels=incident_labels,
         pagerduty=pagerduty,
+        access=parse_access(r, top.get("access"), {t.name for t in teams}),
         source_path=path,
     )
+
+
+def parse_access(r: _Reader, raw: Any, team_names: set[str]) -> AccessConfig:
+    access = r.mapping(raw, "access", _ACCESS_KEYS)
+    claim = access.get("groups_claim", "groups")
+    if not isinstance(claim, str) or not claim.strip():
+        raise r.fail("access.groups_claim", "must be the name of the token claim listing the user's groups, "
+                                            "e.g. `groups`")
+    teams_raw = access.get("teams") or {}
+    if not isinstance(teams_raw, dict):
+        raise r.fail("access.teams", "must be a mapping of group to the teams its members see, "
+                                     "e.g. `{eng-platform: [platform]}`")
+    granted: dict[str, tuple[str, ...]] = {}
+    for group, names in teams_raw.items():
+        key = f"access.teams.{group}"
+        chosen = r.str_list(names, key)
+        for name in chosen:
+            if name not in team_names:
+                raise r.fail(key, f"names team {name!r}, which is not under `teams` "
+                                  f"(known: {', '.join(sorted(team_names)) or 'none'})")
+        granted[str(group)] = chosen
+    return AccessConfig(groups_claim=claim.strip(), org_wide=r.str_list(access.get("org_wide"), "access.org_wide"),
+                        admins=r.str_list(access.get("admins"), "access.admins"), teams=granted)
 
 
 def load_config(path: Path | None = None) -> ProjectConfig:

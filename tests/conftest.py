@@ -16,8 +16,8 @@ import yaml
 from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 
-# Fixtures shared by several modules (the Slack post's `slack_env`).
-pytest_plugins = ["tests.fixtures.slack"]
+# Fixtures shared by several modules (the Slack post's `slack_env`, the OpenID provider `oidc_provider`).
+pytest_plugins = ["tests.fixtures.slack", "tests.fixtures.oidc"]
 
 # A fixed last day of synthetic activity, so every test sees the same org.
 ANCHOR = date(2026, 3, 31)
