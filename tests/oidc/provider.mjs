@@ -47,10 +47,12 @@ function newKey() {
 }
 const signingKey = { ...(process.env.SIGNING_JWK ? JSON.parse(process.env.SIGNING_JWK) : newKey()),
                      use: 'sig', alg: 'RS256' };
+// The skewed clock applies while the token endpoint mints tokens only (cookies keep the real time).
 const skewMs = Number(process.env.CLOCK_SKEW_SECONDS || 0) * 1000;
+let skewOn = false;
 if (skewMs) {
   const realNow = Date.now;
-  Date.now = () => realNow() + skewMs;
+  Date.now = () => realNow() + (skewOn ? skewMs : 0);
 }
 
 const provider = new Provider(issuer, {
@@ -104,6 +106,11 @@ const provider = new Provider(issuer, {
 // For the tests: how often the JWKS was fetched (the API must refetch on an unknown kid at most once in 5 s).
 let jwksHits = 0;
 provider.use(async (ctx, next) => {
+  if (skewMs && ctx.path === '/token') {
+    skewOn = true;
+    try { await next(); } finally { skewOn = false; }
+    return;
+  }
   if (ctx.path === '/jwks') jwksHits += 1;
   if (ctx.path === '/__test/jwks-hits') {
     ctx.body = { hits: jwksHits };
