@@ -61,7 +61,7 @@ def principal_of(sign_in: SignIn, token: str) -> Principal:
         return MACHINE
     claims = sign_in.verifier.verify(token)
     tenant = tenants.tenant_of_claims(claims, sign_in.oidc.tenant_claim)
-    if tenant is tenants.NO_TENANT:
+    if isinstance(tenant, tenants.NoTenant):
         return Principal(subject=str(claims.get("sub", "")), teams=(), tenant=None)
     access = load_config(tenants.config_path(tenant)).access
     user = principal_from_claims(claims, access, sign_in.oidc.tenant_claim)

@@ -32,12 +32,12 @@ TENANT_VARIABLES = (
 TENANT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class _NoTenant:
+class NoTenant:
     def __repr__(self) -> str:
         return "NO_TENANT"
 
 
-NO_TENANT: Final = _NoTenant()  # a token that names no configured tenant
+NO_TENANT: Final = NoTenant()  # a token that names no configured tenant
 
 
 def is_folder() -> bool:
@@ -64,7 +64,7 @@ def config_path(tenant: str | None) -> Path:
     return path / f"{tenant}.yaml" if tenant is not None and path.is_dir() else path
 
 
-def tenant_of_claims(claims: dict[str, Any], claim: str) -> str | None | _NoTenant:
+def tenant_of_claims(claims: dict[str, Any], claim: str) -> str | None | NoTenant:
     """The tenant a signed-in user reaches: None with a single config file (no claim needed), else the one
     their token's `claim` names, or NO_TENANT."""
     known = names()
