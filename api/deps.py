@@ -18,7 +18,7 @@ from pydantic import BeforeValidator
 
 from api.auth import PrincipalDep
 from emd import tenants
-from emd.auth import Principal
+from emd.auth import ANONYMOUS, Principal
 from emd.metrics import filters as layer_filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
 from emd.settings import DatabaseTarget, SettingsError
@@ -93,7 +93,8 @@ def resolve_tenant(principal: Principal, asked: str | None, signed_in: bool) -> 
 
 
 def request_tenant(request: Request, principal: PrincipalDep, tenant: TenantParam = None) -> str | None:
-    return resolve_tenant(principal, tenant, request.app.state.sign_in is not None)
+    # `/healthz` is open: nobody is signed in there, and `?tenant=` chooses as without sign-in.
+    return resolve_tenant(principal, tenant, request.app.state.sign_in is not None and principal is not ANONYMOUS)
 
 
 TenantDep = Annotated[str | None, Depends(request_tenant)]

@@ -16,6 +16,7 @@ router = APIRouter(prefix="/metrics", tags=["metrics"])
 
 ERRORS = {401: {"model": schemas.Problem, "description": "sign-in is on and the bearer token is missing or not valid"},
           403: {"model": schemas.Problem, "description": "the team or repo is outside your access"},
+          404: {"model": schemas.Problem, "description": "`tenant` names no tenant you can reach"},
           422: {"description": "a filter is not valid; `detail[].loc` names the parameter"},
           503: {"model": schemas.Problem, "description": "no published build to read yet (the reason and "
                                                          "the command that fills the warehouse)"}}
