@@ -69,7 +69,7 @@ def api_env(provider: Provider, folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_api(env: dict[str, str], cwd: Path) -> Api:
+def start_api(env: dict[str, str], cwd: Path, health: str = "/healthz") -> Api:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)],
                                cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -78,7 +78,7 @@ def start_api(env: dict[str, str], cwd: Path) -> Api:
     while True:
         assert process.poll() is None, process.communicate()[0]
         try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+            if httpx.get(url + health, timeout=2).status_code == 200:
                 return Api(url, process)
         except httpx.HTTPError:
             pass
@@ -348,3 +348,57 @@ def test_openapi_surface_with_a_one_team_token(case, api: Api, oidc_provider: Pr
         assert _named(response.json()) <= WEB_ONLY, response.text
     for other in ("acme/api", "acme/data-pipeline", "platform"):
         assert other not in response.text or case.path in ("/openapi.json", "/docs"), (other, response.text)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tenants: EMD_CONFIG a folder of acme.yaml and gold.yaml, DATABASE_URL with {tenant}; one API serves both.
+# gold's warehouse is the same fixture without deployment d4, so its platform deployed d1 d2 d3 dbot = 4 times
+# (4/14 per day), d2 failed (1/4); every gold team: 7 deployments, d2 d6 failed (7/14, 2/7).
+
+
+@pytest.fixture(scope="module")
+def tenants_api(oidc_provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    import duckdb
+
+    from emd.settings import parse_database_url
+    from emd.snapshot import publish_build
+    from emd.warehouse import Warehouse
+    from tests.fixtures.marts import PUBLISHED_AT, build_duckdb_warehouse
+
+    root = tmp_path_factory.mktemp("tenants")
+    (root / "config").mkdir()
+    for tenant in ("acme", "gold"):
+        signed_in_config(root / "config" / f"{tenant}.yaml")
+    build_api_warehouse(root / "acme.duckdb")
+    build_duckdb_warehouse(root / "gold.duckdb")
+    with duckdb.connect(str(root / "gold.duckdb")) as conn:
+        conn.execute("delete from fct_deployments where deployment_id = 'd4'")
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{root / 'gold.duckdb'}")), now=PUBLISHED_AT)
+    env = api_env(oidc_provider, root, EMD_CONFIG=str(root / "config"),
+                  DATABASE_URL=f"duckdb:///{root}/{{tenant}}.duckdb")
+    served = start_api(env, root, health="/healthz?tenant=acme")  # with several tenants /healthz names one
+    try:
+        yield served
+    finally:
+        stop(served.process)
+
+
+def test_each_user_reaches_only_their_tenant(tenants_api: Api, oidc_provider: Provider) -> None:
+    acme = tenants_api.get("/metrics/tiles", oidc_provider.access_token("alice"), **WINDOW)
+    assert acme.json()["filters"]["tenant"] == "acme" and acme.json()["filters"]["scope"] == ["platform"]
+    assert deployments(acme) == (pytest.approx(5 / 14), pytest.approx(2 / 5))
+    gold = tenants_api.get("/metrics/tiles", oidc_provider.access_token("gold"), **WINDOW)
+    assert gold.json()["filters"]["tenant"] == "gold" and gold.json()["filters"]["scope"] == ["platform"]
+    assert deployments(gold) == (pytest.approx(4 / 14), pytest.approx(1 / 4))
+    # Another tenant than the token's: 404; a token naming no tenant: 403 and no data.
+    for path, params in GET_ROUTES[:3]:
+        assert tenants_api.get(path, oidc_provider.access_token("alice"), tenant="gold", **params).status_code == 404
+        assert tenants_api.get(path, oidc_provider.access_token("notenant"), **params).status_code == 403
+
+
+def test_the_machine_token_names_its_tenant(tenants_api: Api) -> None:
+    ambiguous = tenants_api.get("/metrics/tiles", API_TOKEN, **WINDOW)
+    assert ambiguous.status_code == 422 and ambiguous.json()["detail"][0]["loc"] == ["query", "tenant"]
+    gold = tenants_api.get("/metrics/tiles", API_TOKEN, tenant="gold", **WINDOW)
+    assert gold.json()["filters"]["tenant"] == "gold"
+    assert deployments(gold) == (pytest.approx(7 / 14), pytest.approx(2 / 7))
