@@ -123,6 +123,10 @@ def test_a_signed_in_user_sees_exactly_their_teams(signed_in_dashboard: str, log
                 _settled(page)
                 assert page.locator('[data-testid="stMetric"]').count() == 0
                 page.screenshot(path=str(artifacts / "signed-in-alice-other-team.png"), full_page=True)
+                # A drilldown link to another team's deployment (d5 is web's): as if it did not exist.
+                page.goto(f"{signed_in_dashboard}/drilldown?deployment=d5&{RANGE}", wait_until="domcontentloaded")
+                page.get_by_text("No deployment with this id among the teams you can see").wait_for(timeout=150_000)
+                assert "acme/web" not in page.locator('[data-testid="stMain"]').inner_text()
 
             # Signing out clears the dashboard's cookie (then Streamlit sends the browser to the provider's
             # end-session page): the dashboard asks to sign in again.

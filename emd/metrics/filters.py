@@ -195,7 +195,8 @@ def validate(source: Source, filters: Filters) -> Filters:
         raise FilterError("org", f"unknown org {filters.org!r}; known: {', '.join(dims.orgs)}")
     if filters.team is not None:
         if filters.team not in dims.teams:
-            raise FilterError("team", f"unknown team {filters.team!r}; known: {', '.join(dims.teams)}")
+            visible = [t for t in dims.teams if filters.allows(t)]  # a scoped user hears only of their teams
+            raise FilterError("team", f"unknown team {filters.team!r}; known: {', '.join(visible)}")
         if filters.team not in dims.teams_of_org(filters.org):
             raise FilterError("team", f"team {filters.team!r} is not in org {filters.org!r}")
     if filters.repo is not None:
