@@ -88,3 +88,17 @@ def test_a_tenant_runs_with_its_own_config_database_and_credentials(tmp_path: Pa
     assert settings.database_target().duckdb_path == Path("data/gold.duckdb")
     assert os.environ["GITHUB_TOKEN"] == "gold-token-not-a-secret"
     assert "JIRA_BASE_URL" not in os.environ  # acme's stays acme's
+
+
+def test_the_dashboard_names_an_unreachable_issuer_or_a_missing_secret(tmp_path: Path) -> None:
+    from tests.fixtures.browser import free_port
+
+    base = clean_env(EMD_CONFIG=str(write_config(tmp_path / "config.yaml")),
+                     EMD_OIDC_ISSUER=f"http://127.0.0.1:{free_port()}", EMD_OIDC_CLIENT_ID="emd",
+                     EMD_OIDC_CLIENT_SECRET="client-secret-not-a-secret", EMD_COOKIE_SECRET="x" * 32)
+    unreachable = emd("dashboard", "--port", str(free_port()), env=base, cwd=tmp_path)
+    assert unreachable.returncode == 1 and "EMD_OIDC_ISSUER" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    no_secret = emd("dashboard", "--port", str(free_port()),
+                    env={k: v for k, v in base.items() if k != "EMD_COOKIE_SECRET"}, cwd=tmp_path)
+    assert no_secret.returncode == 1 and "EMD_COOKIE_SECRET" in no_secret.stderr
