@@ -45,7 +45,8 @@ def auth_secrets(oidc: OidcSettings, url: str) -> str:
         f"client_id = {_toml(oidc.client_id)}",
         f"client_secret = {_toml(oidc.client_secret)}",
         f"server_metadata_url = {_toml(oidc.discovery_url)}",
-        'client_kwargs = { scope = "openid profile email" }',
+        # prompt=login: the provider asks who signs in, so a shared browser never reuses the last user's session.
+        'client_kwargs = { scope = "openid profile email", prompt = "login" }',
         "",
     ])
 
