@@ -39,6 +39,7 @@ from emd.warehouse import Warehouse
 MART_TABLES: tuple[str, ...] = (
     "fct_pull_requests",
     "fct_deployments",
+    "fct_deployment_teams",
     "fct_jira_issues",
     "mv_dora_by_repo_day",
     "mv_flow_by_repo_day",

@@ -393,7 +393,8 @@ def team_blobs(team: TeamMetrics, runs_sprints: bool, horizon: datetime) -> list
 
 def ingested_until(source: Source) -> datetime | None:
     """The end of the last ingested UTC day (emd.metrics.filters.ingested_calendar)."""
-    last = ingested_calendar(source)[1]
+    days = ingested_calendar(source)
+    last = max(days) if days else None
     return None if last is None else datetime(last.year, last.month, last.day) + timedelta(days=1)
 
 
