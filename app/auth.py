@@ -60,5 +60,6 @@ def _account_bar(name: str) -> None:
 def deny(what: str) -> None:
     """The access message for a team or repo outside the user's scope (or unknown to them): no number."""
     st.title("No access")
-    st.warning(f"You do not have access to this {what}. The teams your groups grant are in the sidebar.")
+    st.warning(f"You do not have access to this {what}. Open the page without it in the link to see the "
+               "teams your groups grant.")
     st.stop()
