@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,13 +64,18 @@ def serve(host: str = "127.0.0.1", port: int = 8501) -> int:
         path.touch(mode=0o600)
         path.write_text(secrets, encoding="utf-8")
         env["STREAMLIT_SECRETS_FILES"] = str(path)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+         "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+         "--client.toolbarMode", "viewer"],
+        env=env)
+    # Stopping `emd dashboard` stops its Streamlit server (and then removes the secrets file).
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
     try:
-        return subprocess.call(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
-             "--server.address", host, "--server.port", str(port), "--server.headless", "true",
-             "--client.toolbarMode", "viewer"],
-            env=env)
+        return server.wait()
     except KeyboardInterrupt:
+        server.terminate()
+        server.wait()
         return 0
     finally:
         if private is not None:

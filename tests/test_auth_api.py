@@ -82,7 +82,9 @@ def start_api(env: dict[str, str], cwd: Path, health: str = "/healthz") -> Api:
                 return Api(url, process)
         except httpx.HTTPError:
             pass
-        assert time.monotonic() < deadline, "emd api did not answer /healthz within 60 s"
+        if time.monotonic() > deadline:
+            stop(process)
+            raise AssertionError(f"emd api did not answer {health} within 60 s")
         time.sleep(0.2)
 
 
