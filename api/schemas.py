@@ -163,3 +163,34 @@ class Problem(BaseModel):
     """A 401, 404, 502 or 503: what went wrong and what to do."""
 
     detail: str | dict[str, Any]
+
+
+class SloDeployment(BaseModel):
+    deployment_id: str
+    repo: str
+    deployed_at: UtcDatetime
+    budget_burned_pct: float | None = Field(description="bad events in the 24 h after deployed_at / the error "
+                                                        "budget of the window ending at `to` x 100; null when "
+                                                        "not measured (ratio SLOs) or without a budget")
+
+
+class Slo(BaseModel):
+    name: str
+    service: str
+    team: str
+    target: float = Field(description="the objective, e.g. 0.999")
+    window_days: int = Field(description="the rolling window, 28 or 30 days")
+    sli: float | None = Field(description="good / total events over the window ending at `to` (a fraction); "
+                                          "null without events")
+    error_budget_remaining_pct: float | None = Field(description="(1 - (1 - sli) / (1 - target)) x 100; negative "
+                                                                 "once overspent")
+    burn_rate: float | None = Field(description="(1 - the day's SLI) / (1 - target) of the day `to`; null "
+                                                "without data that day")
+    status: Literal["healthy", "at_risk", "exhausted"] | None = Field(
+        description="exhausted: remaining <= 0; at_risk: remaining < 25 or burn_rate >= 6; null without data")
+    deployments: list[SloDeployment] = Field(description="the team's deployments deployed in [from, to]")
+
+
+class SlosResponse(BaseModel):
+    filters: AppliedFilters
+    slos: list[Slo]

@@ -116,9 +116,9 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, github_actions, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import github, github_actions, jira, llm, pagerduty, prometheus, slack  # noqa: PLC0415 - vendor modules register routes
 
-    for vendor in (github, github_actions, jira, slack, llm, pagerduty):
+    for vendor in (github, github_actions, jira, slack, llm, pagerduty, prometheus):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
@@ -302,4 +302,5 @@ def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]
         "EMD_LLM_MODEL": "mock-model",
         "PAGERDUTY_API_URL": url + "/pagerduty",
         "PAGERDUTY_API_TOKEN": creds.pagerduty_token,
+        "PROMETHEUS_URL": url + "/prometheus",
     }

@@ -119,8 +119,9 @@ def deployments(answer: httpx.Response) -> tuple[float, float]:
     return tiles["deployment_frequency_per_day"], tiles["change_failure_rate"]
 
 
-GET_ROUTES = [("/metrics/tiles", WINDOW), ("/metrics/series/deployment_frequency_per_day", WINDOW),
-              ("/insights/sprint-health", {"team": "platform"}), ("/docs", {}), ("/openapi.json", {})]
+DATA_ROUTES = [("/metrics/tiles", WINDOW), ("/metrics/series/deployment_frequency_per_day", WINDOW),
+               ("/insights/sprint-health", {"team": "platform"}), ("/slos", WINDOW)]
+GET_ROUTES = [*DATA_ROUTES, ("/docs", {}), ("/openapi.json", {})]
 
 
 def test_every_route_but_healthz_needs_a_token(api: Api) -> None:
@@ -145,6 +146,8 @@ def test_a_one_team_user_sees_exactly_their_team(api: Api, oidc_provider: Provid
     series = api.get("/metrics/series/deployment_frequency_per_day", alice, **WINDOW).json()
     assert series["filters"]["scope"] == ["platform"]
     assert sum(p["sample_size"] for p in series["points"]) == 5
+    slos = api.get("/slos", alice, **WINDOW)
+    assert slos.status_code == 200 and slos.json()["filters"]["scope"] == ["platform"]
     card = api.get("/insights/sprint-health", alice, team="platform")
     assert card.status_code == 200 and card.json()["filters"]["scope"] == ["platform"]
     assert api.get("/docs", alice).status_code == 200 and api.get("/openapi.json", alice).status_code == 200
@@ -157,6 +160,8 @@ def test_a_one_team_user_sees_exactly_their_team(api: Api, oidc_provider: Provid
     ("/metrics/series/deployment_frequency_per_day", {"team": "data", **WINDOW}),
     ("/metrics/series/deployment_frequency_per_day", {"repo": "acme/data-pipeline", **WINDOW}),
     ("/insights/sprint-health", {"team": "web"}),
+    ("/slos", {"team": "web", **WINDOW}),
+    ("/slos", {"repo": "acme/web", **WINDOW}),
 ])
 def test_another_team_is_403_and_reveals_nothing(api: Api, oidc_provider: Provider, path: str,
                                                  params: dict[str, str]) -> None:
@@ -170,7 +175,7 @@ def test_another_team_is_403_and_reveals_nothing(api: Api, oidc_provider: Provid
 
 def test_another_tenant_is_404(api: Api, oidc_provider: Provider) -> None:
     # A single config file: no tenant but this one exists, so `?tenant=` naming another is unknown.
-    for path, params in GET_ROUTES[:3]:
+    for path, params in DATA_ROUTES:
         assert api.get(path, oidc_provider.access_token("alice"), tenant="gold", **params).status_code == 404
 
 
@@ -180,7 +185,7 @@ def test_no_team_or_no_groups_claim_is_an_empty_scope(api: Api, oidc_provider: P
     answer = api.get("/metrics/tiles", token, **WINDOW)
     assert answer.status_code == 200 and answer.json()["filters"]["scope"] == []
     assert deployments(answer) == (0.0, None)  # no deployment in an empty scope; a rate over 0 is null
-    for path, params in GET_ROUTES[:3]:
+    for path, params in DATA_ROUTES:
         assert api.get(path, token, **{**params, "team": "platform"}).status_code == 403
 
 
@@ -393,7 +398,7 @@ def test_each_user_reaches_only_their_tenant(tenants_api: Api, oidc_provider: Pr
     assert gold.json()["filters"]["tenant"] == "gold" and gold.json()["filters"]["scope"] == ["platform"]
     assert deployments(gold) == (pytest.approx(4 / 14), pytest.approx(1 / 4))
     # Another tenant than the token's: 404; a token naming no tenant: 403 and no data.
-    for path, params in GET_ROUTES[:3]:
+    for path, params in DATA_ROUTES:
         assert tenants_api.get(path, oidc_provider.access_token("alice"), tenant="gold", **params).status_code == 404
         assert tenants_api.get(path, oidc_provider.access_token("notenant"), **params).status_code == 403
 
