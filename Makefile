@@ -23,8 +23,11 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/emd demo
 
+# Two workers (pytest-xdist), a test file per worker at a time: every test keeps its own files, ports,
+# Postgres schema and dbt target folder, so they run side by side. PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --durations=15 -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check emd orchestration mock_apis app api tests bench

@@ -100,7 +100,9 @@ def request_tenant(request: Request, principal: PrincipalDep, tenant: TenantPara
 TenantDep = Annotated[str | None, Depends(request_tenant)]
 
 
-async def get_source(tenant: TenantDep) -> Source:
+def get_source(tenant: TenantDep) -> Source:
+    """A sync dependency, so FastAPI opens the source (a Postgres connection, reading `_build`) in its thread
+    pool, never on the event loop."""
     try:
         warehouse = tenants.database_target(tenant) if tenant is not None else None
     except SettingsError as exc:
@@ -183,12 +185,12 @@ def _param_name(param: str) -> str:
     return {"start": "from", "end": "to"}.get(param, param)
 
 
-async def window_filters(source: SourceDep, principal: PrincipalDep, org: Org = None, team: Team = None,
-                         repo: Repo = None, start: From = None, end: To = None) -> layer_filters.Filters:
+def window_filters(source: SourceDep, principal: PrincipalDep, org: Org = None, team: Team = None,
+                   repo: Repo = None, start: From = None, end: To = None) -> layer_filters.Filters:
     return make_filters(source, org, team, repo, start, end, scope=principal.teams)
 
 
-async def series_filters(source: SourceDep, principal: PrincipalDep, org: Org = None, team: Team = None,
+def series_filters(source: SourceDep, principal: PrincipalDep, org: Org = None, team: Team = None,
                          repo: Repo = None, start: From = None, end: To = None,
                          granularity: Granularity = "day") -> layer_filters.Filters:
     return make_filters(source, org, team, repo, start, end, granularity, scope=principal.teams)

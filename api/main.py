@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import require_sign_in, start_sign_in
-from api.routers import health, insights, metrics, slack, slos
+from api.routers import ai, health, insights, metrics, slack, slos
 from emd.warehouse import WarehouseError
 
 DESCRIPTION = """DORA, flow and planning metrics of the published warehouse build (the one the dashboard
@@ -52,7 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     app = FastAPI(title="Engineering metrics API", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.middleware("http")(require_sign_in)
-    for router in (metrics.router, insights.router, slack.router, slos.router, health.router):
+    for router in (metrics.router, insights.router, slack.router, slos.router, health.router, ai.router):
         app.include_router(router)
     app.add_exception_handler(WarehouseError, unreadable_warehouse)
     try:

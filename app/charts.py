@@ -153,6 +153,18 @@ def pr_timeline(parts: pd.DataFrame, events: pd.DataFrame) -> alt.LayerChart:
     return alt.LayerChart(layer=[bar, ticks], title="Timeline (hours per part in the tooltip)")
 
 
+def difference_intervals(df: pd.DataFrame, title: str) -> alt.LayerChart:
+    """One row per measure: the difference (AI minus other) as a point and its 90% interval as a bar, on the
+    measure's own scale (columns: measure, difference, low, high)."""
+    base = alt.Chart(df, title=title, height=max(60, 45 * len(df)))
+    y = alt.Y("measure:N", title=None, sort=None)
+    rule = base.mark_rule(strokeWidth=3, color="#9ecae9").encode(x=alt.X("low:Q", title="AI minus other"),
+                                                                x2="high:Q", y=y)
+    point = base.mark_point(filled=True, color="#4c78a8", size=80).encode(
+        x="difference:Q", y=y, tooltip=["measure:N", alt.Tooltip("difference:Q", format=".2f"),
+                                        alt.Tooltip("low:Q", format=".2f"), alt.Tooltip("high:Q", format=".2f")])
+    zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(strokeDash=[4, 4], color="#888").encode(x="x:Q")
+    return alt.LayerChart(layer=[rule, point, zero])
 def slo_burn_down(days: pd.DataFrame, deployments: pd.DataFrame, title: str) -> alt.LayerChart:
     """One SLO's error budget remaining (%) per day of its window (`days`: date, remaining_pct), the 50/25/0 %
     levels, and a mark per deployment (`deployments`: deployed_at, label, href, remaining_pct) that opens its

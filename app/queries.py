@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from emd.metrics import agreements, breakdowns, filters, slos, tiles
+from emd.metrics import agreements, ai, breakdowns, filters, slos, tiles
 from emd.metrics.filters import Dimensions, Filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
 from emd.metrics.tiles import Point, TileValue
@@ -62,6 +62,7 @@ _pull_requests = _cached(breakdowns.pull_requests)
 _blocked_over_time = _cached(breakdowns.blocked_over_time)
 _teams_with_sprints = _cached(breakdowns.teams_with_sprints)
 _latest_cards = _cached(breakdowns.latest_cards)
+_ai_impact = _cached(ai.ai_impact)
 
 
 def dimensions(source: Source) -> Dimensions:
@@ -167,3 +168,8 @@ def slo_reports(source: Source, f: Filters) -> list[slos.SloReport]:
     """Every SLO in view at `f.end`, with its burn-down over its window and the deployments in [f.start, f.end]."""
     found: list[slos.SloReport] = _slo_reports(source, f, True)
     return found
+
+
+def ai_impact(source: Source, f: Filters) -> ai.AiImpact:
+    """AI-assisted share, AI-vs-other comparison and Copilot adoption (emd/metrics/ai.py)."""
+    return _ai_impact(source, f)  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from emd import settings
+from emd.ai_config import AiConfig, parse_ai_config
 
 DEPLOYMENT_SOURCES = ("merge", "release", "deployment", "workflow")
 PAGERDUTY_URGENCIES = ("high", "low")
@@ -100,6 +101,19 @@ class PagerDutyConfig:
     urgency: str | None = None  # high | low; None: every urgency
 
 
+READOUT_TARGETS = ("pptx", "slides", "notion")
+
+
+@dataclass(frozen=True)
+class ReadoutsConfig:
+    """`readouts`: what the monthly `exec_readout` asset writes: to which targets, for the org and which teams."""
+
+    targets: tuple[str, ...] = ("pptx",)
+    teams: tuple[str, ...] = ()
+    org: bool = True  # also the org-wide readout
+    out_dir: str = "readouts"  # pptx files, relative to the working directory
+
+
 @dataclass(frozen=True)
 class AccessConfig:
     """Who sees what once sign-in is on (EMD_OIDC_ISSUER): groups of the token's `groups_claim` -> teams."""
@@ -158,6 +172,8 @@ class ProjectConfig:
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
     access: AccessConfig = field(default_factory=AccessConfig)
+    readouts: ReadoutsConfig = field(default_factory=ReadoutsConfig)
+    ai: AiConfig = field(default_factory=AiConfig)
     slos: SloConfig = field(default_factory=SloConfig)
     source_path: Path | None = None
 
@@ -195,7 +211,9 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements", "incidents", "slos", "access"}
+             "backfill_days", "pr_types", "working_agreements", "incidents", "ai", "slos",
+             "readouts", "access"}
+_READOUT_KEYS = {"targets", "teams", "org", "out_dir"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members", "github_teams"}
@@ -524,6 +542,18 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
             raise r.fail(key, "needs at least one of labels or prefixes")
         pr_type_rules.append(rule)
 
+    readouts_raw = r.mapping(top.get("readouts"), "readouts", _READOUT_KEYS)
+    targets = r.str_list(readouts_raw.get("targets"), "readouts.targets") or ("pptx",)
+    for target in targets:
+        if target not in READOUT_TARGETS:
+            raise r.fail("readouts.targets", f"has {target!r}; known targets: {', '.join(READOUT_TARGETS)}")
+    readout_teams = r.str_list(readouts_raw.get("teams"), "readouts.teams")
+    for name in readout_teams:
+        if name not in {t.name for t in teams}:
+            raise r.fail("readouts.teams", f"has {name!r}, which is not a team under `teams`")
+    readouts = ReadoutsConfig(targets, readout_teams, r.boolean(readouts_raw.get("org"), "readouts.org", True),
+                              str(readouts_raw.get("out_dir") or "readouts"))
+
     return ProjectConfig(
         org=org.strip(),
         repos=repos,
@@ -551,6 +581,8 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         incident_labels=incident_labels,
         pagerduty=pagerduty,
         access=parse_access(r, top.get("access"), {t.name for t in teams}),
+        readouts=readouts,
+        ai=parse_ai_config(r, top.get("ai")),
         slos=parse_slos(r, top.get("slos"), {t.name for t in teams}, pagerduty),
         source_path=path,
     )

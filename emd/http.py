@@ -6,6 +6,10 @@
   `max_attempts`, within `max_elapsed_s` overall.
 - 403/429 with `Retry-After` wait that long; a 403/429 with `x-ratelimit-remaining: 0` waits until
   `x-ratelimit-reset`; other 429s (and 403s that say "rate limit") back off from a minute.
+- Rate-limit waits do not count against `max_elapsed_s`: a run waits for a far reset (logging "waiting
+  until HH:MM UTC for GitHub's rate limit") within `RateLimitPacing.max_wait_s`
+  (EMD_RATE_LIMIT_MAX_WAIT_S), so a long backfill paces itself instead of failing; a backfill leaves
+  `reserve` of the budget (EMD_RATE_LIMIT_RESERVE) to the hourly refresh.
 - 401 (and a 403 that is not a rate limit) is not retried: ApiAuthError names the token variable and URL.
 - Tokens never appear in messages: errors name the variable, never its value.
 """
@@ -14,10 +18,13 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
+import os
 import random
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -88,6 +95,65 @@ class RetryPolicy:
     timeout_s: float = 60.0
 
 
+MAX_WAIT_ENV = "EMD_RATE_LIMIT_MAX_WAIT_S"
+RESERVE_ENV = "EMD_RATE_LIMIT_RESERVE"
+DEFAULT_MAX_WAIT_S = 3900.0  # GitHub's and Jira's windows are an hour: one reset, with a margin
+DEFAULT_RESERVE = 0.2
+
+
+def _env_number(name: str, default: float, low: float, high: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        raise ApiError(f"{name}={text!r} is not a number between {low:g} and {high:g}")
+    return value
+
+
+@dataclass
+class RateLimitPacing:
+    """How a run spends an API's rate limit: it waits up to `max_wait_s` for a reset (longer stops the
+    partition with a message naming EMD_RATE_LIMIT_MAX_WAIT_S), and a backfill keeps `reserve` (a share
+    of the budget) for the hourly refresh. `waits` lists what the run waited for (for its metadata)."""
+
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
+    reserve: float = 0.0
+    log: Callable[[str], None] | None = None
+    waits: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_env(cls, backfill: bool = False, log: Callable[[str], None] | None = None) -> RateLimitPacing:
+        """EMD_RATE_LIMIT_MAX_WAIT_S (seconds, default 3900) and, for a backfill, EMD_RATE_LIMIT_RESERVE
+        (0..0.9, default 0.2); the hourly refresh may spend the whole budget."""
+        max_wait = _env_number(MAX_WAIT_ENV, DEFAULT_MAX_WAIT_S, 0, 7 * 86400)
+        reserve = _env_number(RESERVE_ENV, DEFAULT_RESERVE, 0, 0.9) if backfill else 0.0
+        return cls(max_wait_s=max_wait, reserve=reserve, log=log)
+
+    def kept(self, limit: int) -> int:
+        """Points of a budget of `limit` this run leaves unspent."""
+        return math.ceil(self.reserve * limit)
+
+    def wait(self, service: str, seconds: float, sleep: Callable[[float], None], why: str = "") -> None:
+        if seconds > self.max_wait_s:
+            reason = f" ({why})" if why else ""
+            raise ApiError(f"{service}'s rate limit{reason} resets in {seconds:.0f}s, longer than {MAX_WAIT_ENV} "
+                           f"({self.max_wait_s:.0f}s); raise it or run this partition again later")
+        until = datetime.now(UTC) + timedelta(seconds=seconds)
+        message = f"waiting until {until:%H:%M} UTC for {service}'s rate limit"
+        if seconds >= 60 or not self.waits or self.waits[-1] != message:
+            self.waits.append(message)
+            if self.log is not None:
+                self.log(f"{message} ({seconds:.0f}s)")
+        sleep(seconds)
+
+    def as_metadata(self) -> dict[str, str]:
+        return {"rate_limit_waiting": "\n".join(self.waits) or "none"}
+
+
 @dataclass
 class HttpClient:
     """`name` is the service ("GitHub"), `token_env` the variable(s) that hold its credentials."""
@@ -99,14 +165,16 @@ class HttpClient:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     stats: ApiStats = field(default_factory=ApiStats)
     sleep: Callable[[float], None] = time.sleep
-    on_rate_limit: Callable[[float, str], None] | None = None
+    pacing: RateLimitPacing = field(default_factory=RateLimitPacing.from_env)
 
-    def request_json(self, method: str, url: str, raise_statuses: Collection[int] = (), **kwargs: Any
+    def request_json(self, method: str, url: str, raise_statuses: Collection[int] = (),
+                     decode: Callable[[requests.Response], Any] | None = None, **kwargs: Any
                      ) -> tuple[Any, requests.structures.CaseInsensitiveDict]:
         """Send a request, retrying what is worth retrying; returns (decoded JSON body, headers).
 
         A status in `raise_statuses` raises ApiServerError at once (the caller changes the request first:
-        GitHub's GraphQL client asks for a smaller page after a 502/504 timeout)."""
+        GitHub's GraphQL client asks for a smaller page after a 502/504 timeout). `decode` reads a body that
+        is not one JSON document (NDJSON); a ValueError from it is retried like a truncated body."""
         kwargs.setdefault("timeout", self.policy.timeout_s)
         started = time.monotonic()
         attempt = 0
@@ -141,8 +209,13 @@ class HttpClient:
                     last_problem = f"rate limited ({status}) by {url}"
                     self.stats.rate_limit_waits += 1
                     self.stats.rate_limit_wait_s += wait
-                    if self.on_rate_limit:
-                        self.on_rate_limit(wait, url)
+                    self.pacing.wait(self.name, wait, self.sleep)
+                    started += wait  # a rate limit's wait is not a retry budget's time
+                    self.stats.retries += 1
+                    if attempt >= self.policy.max_attempts:
+                        raise ApiUnreachableError(f"{self.name}: still rate limited by {url} after {attempt} "
+                                                  "waits; run this partition again later.")
+                    continue
                 elif status == 404:
                     raise ApiNotFoundError(f"{self.name} answered 404 for {url}: check the URL and the names in the config.")
                 elif status == 410:
@@ -159,7 +232,7 @@ class HttpClient:
                     raise ApiError(f"{self.name} answered {status} for {url}: {_short(response.text)}")
                 else:
                     try:
-                        body = response.json() if response.content else None
+                        body = decode(response) if decode else response.json() if response.content else None
                         return body, response.headers
                     except (ValueError, json.JSONDecodeError):
                         last_problem = f"{url} answered a truncated or non-JSON body"

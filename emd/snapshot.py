@@ -13,6 +13,10 @@ file name gives each build its own path; the dashboard resolves the symlink and 
 and caches on the build. The newest `KEEP_BUILDS` files are kept; an older one still open by a reader
 stays readable until closed (POSIX unlink semantics).
 
+A build whose tables hold exactly the rows of the published one (the same `digest`: per table its row
+count and the sum of its rows' hashes) is not published again: the previous build id stays, so every
+cache keyed on it stays warm.
+
 Postgres: dbt replaces each mart in a transaction, and the dashboard reads the live database in a
 read-only session; publishing records the build in the `_build` table (same columns) in the marts'
 schema, which is what the dashboard keys its caches on.
@@ -23,6 +27,7 @@ Run by the `dashboard_snapshot` asset after the marts and sprint_health are buil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -55,6 +60,9 @@ MART_TABLES: tuple[str, ...] = (
     "fct_failure_signals",
     "fct_pull_request_reviews",
     "fct_sprint_issues",
+    # AI-assisted work (docs/metrics.md): Copilot adoption per day and the deployments' AI-assisted PRs
+    "mv_ai_adoption_by_day",
+    "mv_ai_deployments",
 )
 INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
 SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES
@@ -155,6 +163,8 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
     build_file = directory / f"{build_id}.duckdb"
     partial = directory / f"{build_id}.duckdb.partial"
     tables: dict[str, int] = {}
+    sums: dict[str, str] = {}
+    previous: tuple[Any, ...] | None = None
     try:
         # A read-write connection: a read-only one fails when this process already has the file open
         # read-write (DuckDB allows one configuration per file per process). Nothing is written to it.
@@ -174,24 +184,32 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
                         continue
                     source = f"{_quoted(present[name])}.{_quoted(name)}"
                     conn.execute(f"create table published_snapshot.main.{_quoted(name)} as select * from {source}")  # noqa: S608 - names from SNAPSHOT_TABLES
-                    count = conn.execute(f"select count(*) from published_snapshot.main.{_quoted(name)}").fetchone()  # noqa: S608
-                    tables[name] = int(count[0]) if count else 0
+                    row = conn.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "  # noqa: S608
+                                       f"from published_snapshot.main.{_quoted(name)} t").fetchone()
+                    tables[name] = int(row[0]) if row else 0
+                    sums[name] = f"{tables[name]}:{row[1] if row else 0}"
+                digest = content_digest(sums)
                 conn.execute(
                     f"create table published_snapshot.main.{BUILD_TABLE} "
-                    "(build_id varchar, published_at timestamp, tables varchar)"
+                    "(build_id varchar, published_at timestamp, tables varchar, digest varchar)"
                 )
                 conn.execute(
-                    f"insert into published_snapshot.main.{BUILD_TABLE} values (?, ?, ?)",  # noqa: S608
-                    [build_id, published_at, json.dumps(tables, sort_keys=True)],
+                    f"insert into published_snapshot.main.{BUILD_TABLE} values (?, ?, ?, ?)",  # noqa: S608
+                    [build_id, published_at, json.dumps(tables, sort_keys=True), digest],
                 )
                 conn.execute("commit")
+                previous = _published_duckdb_build(conn, stable)
             except BaseException:
                 conn.execute("rollback")
                 raise
             finally:
                 conn.execute("detach published_snapshot")
-        os.replace(partial, build_file)
-        _swap_symlink(stable, build_file, build_id)
+        if previous is not None and previous[2] == digest:  # nothing changed: the published build stays
+            partial.unlink(missing_ok=True)
+            build_id, published_at, build_file = str(previous[0]), previous[1], Path(os.path.realpath(stable))
+        else:
+            os.replace(partial, build_file)
+            _swap_symlink(stable, build_file, build_id)
     except BaseException:
         partial.unlink(missing_ok=True)
         Path(str(partial) + ".wal").unlink(missing_ok=True)
@@ -205,7 +223,30 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
         "tables": tables,
         "rows": sum(tables.values()),
         "missing": [name for name in SNAPSHOT_TABLES if name not in tables],
+        "unchanged": previous is not None and previous[2] == digest,
     }
+
+
+def content_digest(sums: dict[str, str]) -> str:
+    """One digest of every published table's row count and row-hash sum (the order of rows does not count)."""
+    return hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()
+
+
+def _published_duckdb_build(conn: Any, stable: Path) -> tuple[Any, ...] | None:
+    """(build_id, published_at, digest) of the build the dashboard reads now; None without one (or one
+    published before builds carried a digest)."""
+    if not stable.exists():
+        return None
+    conn.execute(f"attach {_sql_string(os.path.realpath(stable))} as previous_build (read_only)")
+    try:
+        columns = {r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_catalog = 'previous_build' "
+            "and table_name = ?", [BUILD_TABLE]).fetchall()}
+        if "digest" not in columns:
+            return None
+        return conn.execute(f"select build_id, published_at, digest from previous_build.main.{BUILD_TABLE}").fetchone()  # noqa: S608
+    finally:
+        conn.execute("detach previous_build")
 
 
 def _swap_symlink(stable: Path, build_file: Path, build_id: str) -> None:
@@ -234,25 +275,36 @@ def _publish_postgres(warehouse: Warehouse, build_id: str, published_at: datetim
                 f"({', '.join(MART_TABLES)}): run the dbt build first (`emd pipeline --start ... --end ...`)"
             )
         schema = present.get("fct_pull_requests") or next(iter(present.values()))
+        sums: dict[str, str] = {}
         with conn.cursor() as cur:
             for name in SNAPSHOT_TABLES:
                 if name in present:
-                    cur.execute(f"select count(*) from {_quoted(present[name])}.{_quoted(name)}")  # noqa: S608
+                    cur.execute(f"select count(*), coalesce(md5(string_agg(md5(t::text), '' order by md5(t::text))), '') "  # noqa: S608
+                                f"from {_quoted(present[name])}.{_quoted(name)} t")
                     row = cur.fetchone()
                     tables[name] = int(row[0]) if row else 0
+                    sums[name] = f"{tables[name]}:{row[1] if row else ''}"
+            digest = content_digest(sums)
             build_table = f"{_quoted(schema)}.{BUILD_TABLE}"
             cur.execute(
                 f"create table if not exists {build_table} "
                 "(build_id text, published_at timestamp, tables text)"
             )
+            cur.execute(f"alter table {build_table} add column if not exists digest text")
             # Two publishes at once (marts_job's and insights_job's): the later waits and replaces the earlier's
             # row; unlocked, its delete misses the uncommitted row and `_build` holds two builds.
             cur.execute(f"lock table {build_table} in exclusive mode")  # the dashboard's reads still go on
-            cur.execute(f"delete from {build_table}")  # noqa: S608
-            cur.execute(
-                f"insert into {build_table} values (%s, %s, %s)",  # noqa: S608
-                [build_id, published_at, json.dumps(tables, sort_keys=True)],
-            )
+            cur.execute(f"select build_id, published_at, digest from {build_table}")  # noqa: S608
+            previous = cur.fetchone()
+            unchanged = previous is not None and previous[2] == digest
+            if unchanged:  # nothing changed: the build id stays, and with it every cache keyed on it
+                build_id, published_at = str(previous[0]), previous[1]
+            else:
+                cur.execute(f"delete from {build_table}")  # noqa: S608
+                cur.execute(
+                    f"insert into {build_table} values (%s, %s, %s, %s)",  # noqa: S608
+                    [build_id, published_at, json.dumps(tables, sort_keys=True), digest],
+                )
     return {
         "build_id": build_id,
         "published_at": published_at.isoformat(),
@@ -260,6 +312,7 @@ def _publish_postgres(warehouse: Warehouse, build_id: str, published_at: datetim
         "tables": tables,
         "rows": sum(tables.values()),
         "missing": [name for name in SNAPSHOT_TABLES if name not in tables],
+        "unchanged": unchanged,
     }
 
 

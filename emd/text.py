@@ -20,3 +20,12 @@ def slack_escape(text: object) -> str:
 def markdown_escape(text: object) -> str:
     """Markdown (Streamlit, Dagster metadata): backslash-escape every character markdown gives a meaning."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain_text(text: object) -> str:
+    """Slides, tables and Notion rich text: set as plain text (never parsed as markup); control
+    characters, which XML cannot hold and a deck would refuse, are dropped."""
+    return _CONTROL.sub("", str(text))

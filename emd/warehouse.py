@@ -98,6 +98,17 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("repo", "text"), ("pr_number", "integer"), ("path", "text"), ("additions", "integer"),
         ("deletions", "integer"),
     ],
+    "raw_github_copilot_org_days": _COMMON + [  # GitHub Copilot's organization 1-day usage report
+        ("day", "date"), ("organization_id", "text"), ("daily_active_users", "integer"),
+        ("weekly_active_users", "integer"), ("monthly_active_users", "integer"),
+        ("user_initiated_interaction_count", "bigint"), ("code_generation_activity_count", "bigint"),
+        ("code_acceptance_activity_count", "bigint"), ("payload", "text"),
+    ],
+    "raw_github_copilot_user_days": _COMMON + [  # its users 1-day report: one row per active user and day
+        ("day", "date"), ("user_login", "text"), ("user_id", "bigint"),
+        ("user_initiated_interaction_count", "bigint"), ("code_generation_activity_count", "bigint"),
+        ("code_acceptance_activity_count", "bigint"), ("payload", "text"),
+    ],
     "raw_pagerduty_incidents": _COMMON + [
         ("incident_id", "text"), ("incident_number", "bigint"), ("title", "text"),
         ("status", "text"),  # triggered | acknowledged | resolved
@@ -156,6 +167,8 @@ RAW_KEYS: dict[str, tuple[str, ...]] = {
     "raw_github_issues": ("repo", "number"),
     "raw_github_codeowners": ("repo", "rule_index", "owner_index"),
     "raw_github_pull_request_files": ("repo", "pr_number", "path"),
+    "raw_github_copilot_org_days": ("day",),
+    "raw_github_copilot_user_days": ("day", "user_login"),
     "raw_pagerduty_incidents": ("incident_id",),
     "raw_slo_events": ("slo_name",),
     "raw_slo_deployment_events": ("deployment_id", "slo_name"),

@@ -12,7 +12,9 @@ On top of schema validation it enforces what GitHub enforces:
 - the primary rate limit: `rateLimit { cost remaining ... }` and `x-ratelimit-*` headers on every answer;
   the switch `{"github_rate_limit_exhausted": true}` (POST /_mock/switch) spends the budget so requests
   answer 403 "API rate limit exceeded" until the reset, one or two seconds later;
-  `{"github_rate_limit_remaining": N}` leaves N points with the same near reset;
+  `{"github_rate_limit_remaining": N}` leaves N points with the same near reset; the budget is
+  `MockState.github_rate_limit` points (GitHub's 5,000; `emd mock-api --rate-limit N`) per
+  `MockState.github_rate_window_s` seconds (an hour; tests of paced backfills shorten it);
 - auth: `Authorization: bearer <token>` (or `token <token>`), else 401 "Bad credentials".
 
 Test switch `{"github_payload_drop": "<field>"}` removes that field from every object in answers (an API
@@ -79,7 +81,6 @@ SEARCH_RESULT_CAP = 1000
 SEARCH_QUERY_MAX_CHARS = 256
 MAX_PAGE = 100
 MAX_NODES = 500_000
-RATE_LIMIT = 5000
 DOCS = "https://docs.github.com/graphql"
 
 
@@ -628,22 +629,23 @@ def served_data(state: MockState) -> GitHubData:
 
 def _rate_state(state: MockState) -> dict[str, Any]:
     with state.lock:
-        rate = state.extra.setdefault("github_rate", {"used": 0, "reset": time.time() + 3600})
-        now = time.time()
+        limit, window = state.github_rate_limit, state.github_rate_window_s
+        rate = state.extra.setdefault("github_rate", {"used": 0, "reset": time.time() + window, "limit": limit})
+        rate["limit"], now = limit, time.time()
         if now >= rate["reset"]:
-            rate["used"], rate["reset"] = 0, now + 3600
+            rate["used"], rate["reset"] = 0, now + window
         if state.switches.pop("github_rate_limit_exhausted", False):
-            rate["used"], rate["reset"] = RATE_LIMIT, now + 1.5
+            rate["used"], rate["reset"] = limit, now + 1.5
         low = state.switches.pop("github_rate_limit_remaining", None)
         if low is not None:  # nearly spent: the next answer's rateLimit shows it, the reset is near
-            rate["used"], rate["reset"] = RATE_LIMIT - int(low), now + 1.5
+            rate["used"], rate["reset"] = limit - int(low), now + 1.5
         return rate
 
 
 def _rate_headers(rate: dict[str, Any]) -> dict[str, str]:
     return {
-        "x-ratelimit-limit": str(RATE_LIMIT),
-        "x-ratelimit-remaining": str(max(0, RATE_LIMIT - rate["used"])),
+        "x-ratelimit-limit": str(rate["limit"]),
+        "x-ratelimit-remaining": str(max(0, rate["limit"] - rate["used"])),
         "x-ratelimit-used": str(rate["used"]),
         "x-ratelimit-reset": str(math.ceil(rate["reset"])),
         "x-ratelimit-resource": "graphql",
@@ -665,7 +667,7 @@ def register(router: Router, state: MockState) -> None:
             return Response(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql",
                                   "status": "401"})
         rate = _rate_state(state)
-        if rate["used"] >= RATE_LIMIT:
+        if rate["used"] >= rate["limit"]:
             state.count("github:rate_limited")
             return Response(403, {"message": "API rate limit exceeded for user ID 1. If you reach out to GitHub Support "
                                              "for help, please include the request ID.",
@@ -709,8 +711,8 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
         return timed_out
     with state.lock:
         rate["used"] += limits.cost
-        rate_view = {"__typename": "RateLimit", "cost": limits.cost, "limit": RATE_LIMIT,
-                     "remaining": max(0, RATE_LIMIT - rate["used"]), "used": rate["used"],
+        rate_view = {"__typename": "RateLimit", "cost": limits.cost, "limit": rate["limit"],
+                     "remaining": max(0, rate["limit"] - rate["used"]), "used": rate["used"],
                      "nodeCount": limits.node_count,
                      "resetAt": datetime.fromtimestamp(math.ceil(rate["reset"]), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
     data = served_data(state)

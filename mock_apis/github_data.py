@@ -81,8 +81,12 @@ def github_data(org: SyntheticOrg) -> GitHubData:
 def _generate(seed: int, scale: str, anchor: str, days: int) -> GitHubData:
     from datetime import date
 
+    from mock_apis.github_ai import annotate  # noqa: PLC0415 - AI annotations live in their own module
+
     org = SyntheticOrg(seed=seed, scale=scale, anchor=date.fromisoformat(anchor), days=days)
-    return _Generator(org).run()
+    data = _Generator(org).run()
+    annotate(data, org)
+    return data
 
 
 class _Generator:

@@ -62,11 +62,12 @@ class SyntheticOrg:
     def __post_init__(self) -> None:
         if self.scale not in SCALES:
             raise ValueError(f"--scale must be one of {', '.join(SCALES)} (got {self.scale!r})")
+        if self.days < 1:
+            raise ValueError(f"--days must be at least 1 (got {self.days})")
         rng = random.Random(f"{self.seed}:org")
         if self.scale == "large":
             self.teams = [f"team{i:02d}" for i in range(10)]
             n_people, n_repos = 60, 52
-            self.days = max(self.days, 45)
         else:
             self.teams = ["platform", "web", "data"]
             n_people, n_repos = 12, 6

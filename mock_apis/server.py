@@ -103,6 +103,8 @@ class MockState:
     slack_token: str = "xoxb-mock-slack-token"
     openai_key: str = "mock-openai-key"
     pagerduty_token: str = "mock-pagerduty-token"
+    github_rate_limit: int = 5000  # GitHub's GraphQL points per window (`--rate-limit`)
+    github_rate_window_s: float = 3600.0  # GitHub's window is an hour; pacing tests shorten it
     faults: FaultConfig = field(default_factory=FaultConfig)
     counts: dict[str, int] = field(default_factory=dict)
     switches: dict[str, Any] = field(default_factory=dict)  # per-vendor behaviour toggles, set via /_mock/switch
@@ -116,9 +118,19 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, github_actions, jira, llm, pagerduty, prometheus, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import (  # noqa: PLC0415 - vendor modules register routes
+        github,
+        github_actions,
+        github_ai,
+        jira,
+        llm,
+        notion,
+        pagerduty,
+        prometheus,
+        slack,
+    )
 
-    for vendor in (github, github_actions, jira, slack, llm, pagerduty, prometheus):
+    for vendor in (github, github_actions, jira, slack, llm, pagerduty, prometheus, notion, github_ai):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
@@ -251,7 +263,7 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     server = ThreadingHTTPServer((host, port), _Handler)
     server.daemon_threads = True
@@ -287,6 +299,8 @@ class MockApi:
 def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]:
     """The environment variables that point the product at a mock served at `url` (default credentials
     unless `state` says otherwise). These are the mock's fixed test credentials, not secrets."""
+    from mock_apis import notion  # noqa: PLC0415 - it imports this module
+
     creds = state if state is not None else MockState  # dataclass defaults are class attributes
     return {
         "GITHUB_API_URL": url,
@@ -303,4 +317,7 @@ def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]
         "PAGERDUTY_API_URL": url + "/pagerduty",
         "PAGERDUTY_API_TOKEN": creds.pagerduty_token,
         "PROMETHEUS_URL": url + "/prometheus",
+        "NOTION_API_URL": url + "/notion",
+        "NOTION_TOKEN": notion.TOKEN,
+        "NOTION_PARENT_PAGE_ID": notion.PARENT_PAGE_ID,
     }

@@ -1,4 +1,5 @@
-"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd dashboard`, `emd docs`, `emd demo`."""
+"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd dashboard`, `emd docs`, `emd demo`,
+`emd readout`."""
 
 from __future__ import annotations
 
@@ -20,13 +21,24 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD") from exc
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _mock_state(args: argparse.Namespace):
     from mock_apis.org import SyntheticOrg
     from mock_apis.server import FaultConfig, MockState
 
-    org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date())
+    org = SyntheticOrg(seed=args.seed, scale=args.scale, anchor=args.anchor or datetime.now(UTC).date(),
+                       days=args.days)
     state = MockState(org=org, faults=FaultConfig(rate=args.fault_rate, seed=args.fault_seed),
-                      jira_timezone=args.jira_timezone)
+                      jira_timezone=args.jira_timezone, github_rate_limit=args.rate_limit)
     if getattr(args, "huge_day", None) is not None:
         from mock_apis.huge_day import HugeDay
 
@@ -47,6 +59,7 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
     if args.write_config:
         config = state.org.config()
         config["working_agreements"] = demo_working_agreements(list(config["teams"]))
+        config["ai"] = {"copilot": True}  # the mock serves Copilot's usage reports: the demo's /ai page uses them
         config["slos"] = demo_slos(state.org)
         folder = Path(args.write_config).parent / "slos"  # slos.files are relative to the config's folder
         folder.mkdir(parents=True, exist_ok=True)
@@ -127,9 +140,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
                 config.write_text(yaml.safe_dump(api.state.org.config(), sort_keys=False), encoding="utf-8")
                 os.environ["EMD_CONFIG"] = str(config)
                 print(f"emd pipeline: using the synthetic org served by {api.url} (asked for with --synthetic)")
-                run_pipeline(args.start, args.end)
+                run_pipeline(args.start, args.end, full_refresh=args.full_refresh)
         else:
-            run_pipeline(args.start, args.end)
+            run_pipeline(args.start, args.end, full_refresh=args.full_refresh)
     except (PipelineError, ConfigError, SettingsError, ApiError) as exc:
         print(f"emd pipeline: {exc}", file=sys.stderr)
         return 1
@@ -201,6 +214,27 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return _serve("dashboard", args)
 
 
+def cmd_readout(args: argparse.Namespace) -> int:
+    from emd.config import ConfigError
+    from emd.metrics.filters import FilterError
+    from emd.readout.content import ReadoutError
+    from emd.readout.run import prepare, write
+    from emd.settings import SettingsError
+
+    try:
+        readout = prepare(args.period, team=args.team, org=args.org, use_model=not args.no_model)
+        written = write(readout, args.to, Path(args.out) if args.out else None)
+    except FilterError as exc:
+        print(f"emd readout: --{exc.param} {exc.message}", file=sys.stderr)
+        return 2
+    except (ReadoutError, ConfigError, SettingsError) as exc:
+        print(f"emd readout: {exc}", file=sys.stderr)
+        return 1
+    summary = "model" if readout.summary_source == "model" else f"rule-based: {readout.summary_note}"
+    print(f"emd readout: {readout.title} written to {written.location} (summary {summary})")
+    return 0
+
+
 def _add_mock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic org (default 7)")
     p.add_argument("--scale", choices=["default", "large"], default="default")
@@ -208,6 +242,10 @@ def _add_mock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of requests answered with a fault")
     p.add_argument("--fault-seed", type=int, default=1)
     p.add_argument("--jira-timezone", default="America/Los_Angeles", help="the Jira API user's profile time zone")
+    p.add_argument("--days", type=_positive, default=45,
+                   help="days of history the synthetic org has, ending at --anchor (default 45)")
+    p.add_argument("--rate-limit", type=_positive, default=5000,
+                   help="the mock GitHub's GraphQL points per hour (default GitHub's 5,000)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--synthetic-config", default=".emd/synthetic-config.yaml")
     pipe.add_argument("--tenant", default=None,
                       help="with EMD_CONFIG a folder of <tenant>.yaml: run this tenant only (default: each in turn)")
+    pipe.add_argument("--full-refresh", action="store_true",
+                      help="rebuild every dbt model from scratch (marts_full_refresh_job) instead of the marts_job")
     _add_mock_args(pipe)
     pipe.set_defaults(func=cmd_pipeline)
 
@@ -263,6 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")
     _add_mock_args(demo)
     demo.set_defaults(func=cmd_demo)
+    readout = sub.add_parser("readout", help="an executive readout of a month or quarter: pptx, Google Slides or Notion")
+    readout.add_argument("--period", required=True, help="a month YYYY-MM or a quarter YYYY-Qn")
+    readout.add_argument("--team", default=None, help="one team (default: the whole org)")
+    readout.add_argument("--org", default=None, help="the org, when the build holds several")
+    readout.add_argument("--to", choices=["pptx", "slides", "notion"], default="pptx")
+    readout.add_argument("--out", default=None, help="pptx: the file to write (default readouts/readout-PERIOD-SCOPE.pptx)")
+    readout.add_argument("--no-model", action="store_true", help="the rule-based summary, without calling the model")
+    readout.set_defaults(func=cmd_readout)
     return parser
 
 

@@ -32,6 +32,7 @@ from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
 from orchestration.defs.pagerduty.definitions import pagerduty_defs
 from orchestration.defs.publish import publish_defs
+from orchestration.defs.readouts.definitions import readouts_defs
 from orchestration.defs.slos.definitions import slo_defs
 from orchestration.loggers import json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
@@ -72,6 +73,7 @@ def build_definitions() -> Definitions:
         insights_defs(),
         alerts_defs(),
         publish_defs(),
+        readouts_defs(),
         # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
         Definitions(sensors=[marts_after_ingestion], resources=shared_resources(), executor=in_process_executor,
                     # Dagster's console logger stays the default; EMD_LOG_FORMAT=json selects the JSON one.

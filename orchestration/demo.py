@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 DEMO_DIR = Path(".emd/demo")
@@ -85,6 +85,20 @@ def install_instance_settings(dagster_home: Path) -> Path:
     return target
 
 
+def _write_demo_readout(root: Path, today: date) -> None:
+    """The demo org's executive readout of the current month (rule-based summary: no model is called)."""
+    from emd.readout.content import ReadoutError
+    from emd.readout.run import prepare, write
+
+    period = today.strftime("%Y-%m")
+    try:
+        written = write(prepare(period, use_model=False), "pptx", root / DEMO_DIR / f"readout-{period}.pptx")
+    except ReadoutError as exc:
+        _say(f"    no executive readout: {exc}")
+        return
+    _say(f"    executive readout of {period}: {written.location}")
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from orchestration.pipeline import PipelineError, run_pipeline
 
@@ -129,6 +143,7 @@ def run_demo(args: argparse.Namespace) -> int:
         began = time.monotonic()
         run_pipeline(start, today, log=lambda line: _say("    " + line))
         _say(f"    pipeline finished in {time.monotonic() - began:.0f}s")
+        _write_demo_readout(root, today)
         if args.no_serve:
             return 0
         _say("4/4 serving")

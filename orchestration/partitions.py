@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from dagster import BackfillPolicy, DailyPartitionsDefinition
+from dagster import BackfillPolicy, DailyPartitionsDefinition, MonthlyPartitionsDefinition
+
+from emd.http import RateLimitPacing
 
 # Far enough back that any realistic history can be backfilled (`emd pipeline --start 2025-01-01`).
 PARTITIONS_START = "2024-01-01"
@@ -28,3 +32,25 @@ def days_between(start: date, end: date) -> list[str]:
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+# The executive readouts' months (`exec_readout`): a partition key 2026-03-01 is the month 2026-03.
+monthly_partitions = MonthlyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+
+
+def month_of(partition_key: str) -> str:
+    """`2026-03-01` -> `2026-03` (the readout's --period)."""
+    return partition_key[:7]
+
+
+def is_backfill(partition_keys: Sequence[str], now: datetime) -> bool:
+    """A run holding a day before yesterday (UTC) is a backfill; the hourly refresh is yesterday and today."""
+    yesterday = now.astimezone(UTC).date() - timedelta(days=1)
+    return any(date.fromisoformat(key) < yesterday for key in partition_keys)
+
+
+def run_pacing(context: Any) -> RateLimitPacing:
+    """The rate-limit pacing of an ingestion run: waits are logged to the run ("waiting until HH:MM UTC for
+    GitHub's rate limit"), and a backfill leaves EMD_RATE_LIMIT_RESERVE of the budget to the hourly refresh."""
+    keys = context.partition_keys if context.has_partition_key_range or context.has_partition_key else []
+    return RateLimitPacing.from_env(backfill=is_backfill(keys, datetime.now(UTC)), log=context.log.info)

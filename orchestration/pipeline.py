@@ -19,7 +19,12 @@ from datetime import date
 
 from dagster import DagsterInstance, Definitions, JobDefinition
 
-from orchestration.job_names import INGESTION_JOB, INSIGHTS_JOB, MARTS_JOB  # noqa: F401 - re-exported
+from orchestration.job_names import (  # noqa: F401 - re-exported
+    INGESTION_JOB,
+    INSIGHTS_JOB,
+    MARTS_FULL_REFRESH_JOB,
+    MARTS_JOB,
+)
 from orchestration.partitions import days_between
 
 
@@ -84,8 +89,9 @@ def _progress(log: Callable[[str], None] | None, message: str, job: str, run_id:
 
 def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
                  steps: Sequence[str] = (INGESTION_JOB, MARTS_JOB, INSIGHTS_JOB),
-                 log: Callable[[str], None] | None = None) -> None:
-    """`log` gets one progress line per run; by default they go to the `emd` logger with the run id."""
+                 log: Callable[[str], None] | None = None, full_refresh: bool = False) -> None:
+    """`log` gets one progress line per run; by default they go to the `emd` logger with the run id.
+    `full_refresh` builds the marts with `marts_full_refresh_job` (every model rebuilt from scratch)."""
     from orchestration.definitions import build_definitions
 
     defs = defs or build_definitions()
@@ -102,7 +108,7 @@ def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
     for name in (MARTS_JOB, INSIGHTS_JOB):
         if name not in steps:
             continue
-        job = _job(defs, name)
+        job = _job(defs, MARTS_FULL_REFRESH_JOB if name == MARTS_JOB and full_refresh else name)
         if job is None:
             continue
         began = time.monotonic()

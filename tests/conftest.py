@@ -19,6 +19,15 @@ from mock_apis.server import MockApi, MockState
 # Fixtures shared by several modules (the Slack post's `slack_env`, the OpenID provider `oidc_provider`).
 pytest_plugins = ["tests.fixtures.slack", "tests.fixtures.oidc"]
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Before pytest-xdist starts its workers (or a serial run its tests): the dbt manifest the code
+    location loads is parsed once here, so two workers never run `dbt parse` into target/ at once."""
+    if not hasattr(config, "workerinput"):
+        from orchestration.defs.dbt.assets import dbt_project, ensure_manifest
+
+        ensure_manifest(dbt_project())
+
+
 # A fixed last day of synthetic activity, so every test sees the same org.
 ANCHOR = date(2026, 3, 31)
 

@@ -299,7 +299,13 @@ def test_answers_are_cached_per_build_and_computed_once(client: TestClient, live
     first = client.get("/metrics/tiles", params={**WINDOW, "team": "web"}).json()
     assert client.get("/metrics/tiles", params={**WINDOW, "team": "web"}).json() == first
     assert len(calls) == 1
-    # A new build (republished: its own build id and file) is computed afresh.
+    # A new build (republished: its own build id and file) is computed afresh. A build must change to be
+    # new (an unchanged one keeps its id): one of platform's deployments flips, web's numbers stay.
+    import duckdb
+
+    with duckdb.connect(str(live)) as conn:
+        conn.execute("update fct_deployments set is_failure = not is_failure where deployment_id = "
+                     "(select min(deployment_id) from fct_deployments where team = 'platform')")
     publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")), now=PUBLISHED_AT)
     assert client.get("/metrics/tiles", params={**WINDOW, "team": "web"}).json()["tiles"] == first["tiles"]
     assert len(calls) == 2

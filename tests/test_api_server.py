@@ -4,11 +4,6 @@ matches the schema it documents)."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,48 +14,20 @@ from hypothesis import HealthCheck, settings
 
 from api.main import create_app
 from mock_apis.server import MockApi
-from tests.fixtures.api import API_TOKEN, build_api_warehouse, stored_post, write_config
+from tests.fixtures.api import API_TOKEN, build_api_warehouse, running_api, stored_post, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
 def served(tmp_path: Path, mock_api: MockApi) -> Iterator[tuple[str, Path]]:
     """`emd api --port <free>` over the API warehouse, with Slack pointed at the mock; (base URL, live file)."""
     live = build_api_warehouse(tmp_path / "warehouse.duckdb")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "EMD_", "DATABASE_URL"))}
-    env.update({"DATABASE_URL": f"duckdb:///{live}", "EMD_CONFIG": str(write_config(tmp_path / "config.yaml")),
-                "EMD_API_TOKEN": API_TOKEN,
-                **{k: mock_api.env()[k] for k in ("SLACK_API_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID")}})
-    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.communicate()[0]
-            try:
-                if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "emd api did not answer /healthz within 60 s"
-            time.sleep(0.2)
+    env = {"DATABASE_URL": f"duckdb:///{live}", "EMD_CONFIG": str(write_config(tmp_path / "config.yaml")),
+           "EMD_API_TOKEN": API_TOKEN,
+           **{k: mock_api.env()[k] for k in ("SLACK_API_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL_ID")}}
+    with running_api(tmp_path, env) as url:
         yield url, live
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_emd_api_serves_over_real_http(served: tuple[str, Path], mock_api: MockApi) -> None:

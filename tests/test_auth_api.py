@@ -120,7 +120,8 @@ def deployments(answer: httpx.Response) -> tuple[float, float]:
 
 
 DATA_ROUTES = [("/metrics/tiles", WINDOW), ("/metrics/series/deployment_frequency_per_day", WINDOW),
-               ("/insights/sprint-health", {"team": "platform"}), ("/slos", WINDOW)]
+               ("/insights/sprint-health", {"team": "platform"}), ("/slos", WINDOW),
+               ("/ai/impact", WINDOW)]
 GET_ROUTES = [*DATA_ROUTES, ("/docs", {}), ("/openapi.json", {})]
 
 
@@ -162,6 +163,7 @@ def test_a_one_team_user_sees_exactly_their_team(api: Api, oidc_provider: Provid
     ("/insights/sprint-health", {"team": "web"}),
     ("/slos", {"team": "web", **WINDOW}),
     ("/slos", {"repo": "acme/web", **WINDOW}),
+    ("/ai/impact", {"team": "web", **WINDOW}),
 ])
 def test_another_team_is_403_and_reveals_nothing(api: Api, oidc_provider: Provider, path: str,
                                                  params: dict[str, str]) -> None:

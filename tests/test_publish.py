@@ -35,6 +35,7 @@ from tests.fixtures.marts import build_duckdb_warehouse as build_fixture_warehou
 # The hand-made fixture has neither the working-agreement marts (tests/fixtures/agreements.py) nor the
 # drilldown ones (tests/fixtures/drilldown.py): publishing reports them missing.
 DRILLDOWN_MARTS = ("fct_failure_signals", "fct_pull_request_reviews", "fct_sprint_issues")
+SLO_MARTS = ("fct_slo_days", "fct_slo_deployment_burn")  # nor the SLO marts (no SLO configured)
 
 
 def warehouse_at(path: Path) -> Warehouse:
@@ -66,14 +67,14 @@ def test_publish_copies_the_marts_with_a_build_record(live: Path) -> None:
     assert result["tables"]["mv_planning_by_sprint"] == 5
     assert result["tables"]["sprint_health"] == 2
     # The hand-made fixture has no fct_deployment_teams (the layer then reads fct_deployments.team alone).
-    assert sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, "fct_deployment_teams"])
+    assert sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS, "fct_deployment_teams"])
     assert result["rows"] == sum(result["tables"].values())
 
     stable = live.with_name("warehouse.published.duckdb")
     assert stable.is_symlink() and stable.exists()
     conn = duckdb.connect(str(stable), read_only=True)
     try:
-        build_id, _published_at, tables = conn.execute("select * from _build").fetchone()
+        build_id, _published_at, tables = conn.execute("select build_id, published_at, tables from _build").fetchone()
         assert build_id == result["build_id"]
         assert json.loads(tables) == result["tables"]
         assert conn.execute("select count(*) from fct_deployments where is_failure").fetchone() == (4,)
@@ -132,6 +133,21 @@ def test_reader_keeps_answering_while_a_writer_holds_the_live_file(live: Path,
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_build_that_changed_nothing_keeps_its_build_id(live: Path) -> None:
+    first = publish_build(warehouse_at(live))
+    again = publish_build(warehouse_at(live))
+    assert (again["build_id"], again["published_at"], again["unchanged"]) == (first["build_id"], first["published_at"], True)
+    assert len(list(builds_dir(parse_database_url(f"duckdb:///{live}")).iterdir())) == 1
+    # One changed value in one row (same row count) is a new build.
+    conn = duckdb.connect(str(live))
+    conn.execute("update fct_deployments set is_failure = not is_failure where deployment_id = "
+                 "(select min(deployment_id) from fct_deployments)")
+    conn.close()
+    changed = publish_build(warehouse_at(live))
+    assert changed["build_id"] != first["build_id"] and not changed["unchanged"]
+    assert changed["tables"] == first["tables"]
 
 
 def test_republish_swaps_atomically_for_concurrent_readers(live: Path) -> None:

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.postgres
 # The hand-made fixture has neither the working-agreement marts (tests/fixtures/agreements.py) nor the
 # drilldown ones (tests/fixtures/drilldown.py): publishing reports them missing.
 DRILLDOWN_MARTS = ("fct_failure_signals", "fct_pull_request_reviews", "fct_sprint_issues")
+SLO_MARTS = ("fct_slo_days", "fct_slo_deployment_burn")  # nor the SLO marts (no SLO configured)
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def marts_url(postgres_url: str) -> str:
 def test_publish_records_the_build_and_the_app_reads_live_read_only(marts_url: str,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     result = publish_build(Warehouse(parse_database_url(marts_url)))
-    assert result["tables"]["fct_deployments"] == 11 and sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS])
+    assert result["tables"]["fct_deployments"] == 11 and sorted(result["missing"]) == sorted([*AGREEMENT_MARTS, *DRILLDOWN_MARTS, *SLO_MARTS,
+                                                                                           "fct_deployment_teams"])
     monkeypatch.setenv("DATABASE_URL", marts_url)
     source = queries.open_source()
     assert isinstance(source, queries.Source)
@@ -83,3 +85,17 @@ def test_publish_and_the_app_keep_to_the_schema_database_url_names(marts_url: st
     finally:
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f"drop schema if exists {other} cascade")
+
+
+def test_a_build_that_changed_nothing_keeps_its_build_id_on_postgres(marts_url: str) -> None:
+    warehouse = Warehouse(parse_database_url(marts_url))
+    first = publish_build(warehouse)
+    again = publish_build(warehouse)
+    assert (again["build_id"], again["unchanged"]) == (first["build_id"], True)
+    with warehouse.connect() as conn:
+        conn.execute("update fct_deployments set is_failure = not is_failure where deployment_id = "
+                     "(select min(deployment_id) from fct_deployments)")
+    changed = publish_build(warehouse)
+    assert changed["build_id"] != first["build_id"] and not changed["unchanged"]
+    with warehouse.connect() as conn:
+        assert conn.execute("select count(*), min(build_id) from _build").fetchone() == (1, changed["build_id"])

@@ -88,3 +88,14 @@
 {% macro duckdb__number_text_or_null(text_expression) -%}
   (case when regexp_full_match(trim({{ text_expression }}), '[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?') then trim({{ text_expression }}) end)
 {%- endmacro %}
+
+{# The text at `path` (a list of keys) inside the JSON text `json_expression`, or NULL. #}
+{% macro json_text(json_expression, path) -%}
+  {{ return(adapter.dispatch('json_text', 'engineering_metrics')(json_expression, path)) }}
+{%- endmacro %}
+{% macro default__json_text(json_expression, path) -%}
+  (cast({{ json_expression }} as json) #>> '{ {{- path | join(',') -}} }')
+{%- endmacro %}
+{% macro duckdb__json_text(json_expression, path) -%}
+  json_extract_string({{ json_expression }}, '$.{{ path | join('.') }}')
+{%- endmacro %}

@@ -133,6 +133,14 @@ _METRICS: tuple[Metric, ...] = (
            "reopened work costs review time twice",
            "Agree on a definition of done for pull requests before they are closed.",
            series=True, dora_key=False, group="Flow"),
+    # ---------------------------------------------------------------- AI-assisted work (emd/metrics/ai.py)
+    Metric("ai_assisted_pr_share", "AI-assisted PR share", "rate", "higher", "merged PRs",
+           "AI-assisted merged PRs (commit trailer, coding-agent author, label or Copilot activity) / merged "
+           "PRs in the window; coding agents' PRs count, other bots' do not.",
+           ("fewer merged PRs were AI-assisted", "more merged PRs were AI-assisted"),
+           "a share says nothing of outcomes on its own: read it beside the AI-vs-other comparison",
+           "Compare AI-assisted and other PRs on the AI page before drawing conclusions.",
+           series=True, dora_key=False, group="Flow"),
     # ---------------------------------------------------------------- Planning
     Metric("planned_vs_done_pct", "Planned vs done", "%", "higher", "completed sprints",
            "Completed committed points (or issues) / committed, pooled over the sprints completed in the window.",

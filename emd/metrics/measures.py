@@ -61,6 +61,7 @@ def _sprint_aggregates(source: Source) -> dict[str, str]:
 
 
 HUMAN = "not coalesce(is_bot_author, false)"  # flow measures people (docs/metrics.md)
+HUMAN_OR_AGENT = f"({HUMAN} or coalesce(is_agent_author, false))"  # the AI measures count coding agents too
 DOMAINS: dict[str, Domain] = {d.name: d for d in (
     Domain("deployments", "fct_deployments", "deployed_at", "deployed_at is not null", "github",
            _deployment_aggregates),
@@ -78,6 +79,9 @@ DOMAINS: dict[str, Domain] = {d.name: d for d in (
     Domain("finished_prs", "fct_pull_requests", "coalesce(merged_at, closed_at)",
            f"coalesce(merged_at, closed_at) is not null and {HUMAN}", "github",
            lambda source: {"n": "count(*)", "reopened": "sum(case when reopened_count > 0 then 1 else 0 end)"}),
+    # AI-assisted work (docs/metrics.md): coding agents' PRs count, other bots' do not.
+    Domain("ai_merged_prs", "fct_pull_requests", "merged_at", f"merged_at is not null and {HUMAN_OR_AGENT}",
+           "github", lambda source: {"n": "count(*)", "ai": "sum(case when ai_assisted then 1 else 0 end)"}),
     # A sprint counts in the window it was completed in; one that started before the first ingested
     # day may miss issues (history_complete false) and is left out.
     Domain("completed_sprints", "mv_planning_by_sprint", "completed_at", "history_complete", "jira",
@@ -150,6 +154,7 @@ METRIC_SQL: dict[str, MetricSql] = {
     "time_to_first_review_p50_hours": MetricSql("reviewed_prs", lambda r, *_: number(r.get("p50")), "n"),
     "review_depth_avg": MetricSql("merged_prs", lambda r, *_: number(r.get("review_depth_avg")), "n"),
     "pr_rework_rate": MetricSql("finished_prs", lambda r, *_: _ratio(r.get("reopened"), r.get("n")), "n"),
+    "ai_assisted_pr_share": MetricSql("ai_merged_prs", lambda r, *_: _ratio(r.get("ai"), r.get("n")), "n"),
     "planned_vs_done_pct": MetricSql("completed_sprints", _planning("planned_vs_done_pct"), "sprints"),
     "scope_change_pct": MetricSql("completed_sprints", _planning("scope_change_pct"), "sprints"),
     "carryover_pct": MetricSql("completed_sprints", _planning("carryover_pct"), "sprints"),

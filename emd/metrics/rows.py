@@ -62,6 +62,8 @@ DRILLS: dict[str, Drill] = {d.metric: d for d in (
           "time_to_first_review_hours desc, pr_id"),
     Drill("pr_rework_rate", "pull_requests", "finished_prs",
           "PRs reopened at least once ÷ PRs listed", "reopened_count desc, pr_id"),
+    Drill("ai_assisted_pr_share", "pull_requests", "ai_merged_prs",
+          "AI-assisted PRs (ai_signal set) ÷ PRs listed", "ai_assisted desc, merged_at desc, pr_id"),
     Drill("planned_vs_done_pct", "sprints", "completed_sprints",
           "Σ completed committed ÷ Σ committed × 100, over the sprints listed", "completed_at desc, sprint_id"),
     Drill("scope_change_pct", "sprints", "completed_sprints",
@@ -75,7 +77,7 @@ _COLUMNS = {
                     "recovered_at, recovery_hours, failure_signals, deployed_prs, has_no_pull_request"),
     "pull_requests": ("pr_id, repo, number, team, author, title, pr_type, created_at, merged_at, deployed_at, "
                       "lead_time_hours, cycle_time_hours, time_to_first_review_hours, reopened_count, "
-                      "additions + deletions as pr_size, has_negative_lead_time, is_merged_without_review"),
+                      "additions + deletions as pr_size, has_negative_lead_time, is_merged_without_review, ai_signal"),
     "sprints": ("sprint_id, sprint_name, team, state, start_at, completed_at, committed_points, added_points, "
                 "removed_points, completed_points, completed_committed_points, carryover_points, committed_issues, "
                 "added_issues, removed_issues, completed_issues, completed_committed_issues, carryover_issues, "

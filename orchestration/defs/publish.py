@@ -20,12 +20,16 @@ SNAPSHOT_DEPS = [AssetKey(name) for name in MART_TABLES + INSIGHTS_TABLES] + [As
     description=(
         "The dashboard's read-only view of the warehouse. DuckDB: the marts and sprint_health copied "
         "consistently into a new file, then switched into place atomically "
-        "(data/warehouse.published.duckdb). Postgres: the build id the dashboard keys its caches on."
+        "(data/warehouse.published.duckdb). Postgres: the build id the dashboard keys its caches on. "
+        "A build with the same rows as the published one keeps its build id (caches stay warm)."
     ),
 )
 def dashboard_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     result = publish_build(warehouse.get())
-    context.log.info(f"published build {result['build_id']} to {result['target']} ({result['rows']} rows)")
+    if result["unchanged"]:
+        context.log.info(f"nothing changed since build {result['build_id']}: it stays published ({result['target']})")
+    else:
+        context.log.info(f"published build {result['build_id']} to {result['target']} ({result['rows']} rows)")
     return MaterializeResult(
         metadata={
             "build_id": result["build_id"],
@@ -34,6 +38,7 @@ def dashboard_snapshot(context: AssetExecutionContext, warehouse: WarehouseResou
             "rows": MetadataValue.int(int(result["rows"])),
             "tables": MetadataValue.json(result["tables"]),
             "missing_tables": MetadataValue.json(result["missing"]),
+            "unchanged": MetadataValue.bool(bool(result["unchanged"])),
         }
     )
 

@@ -115,6 +115,10 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
             for proposed, rules in ((False, a.rules), (True, a.proposed))
             for rule, threshold in sorted(rules.items())
         ],
+        "ai_trailer_regex": config.ai.trailer_regex(),
+        "ai_agent_accounts": config.ai.accounts,
+        "ai_labels": sorted(set(config.ai.labels)),
+        "ai_copilot": config.ai.copilot,
         "slos": [{"slo_name": s.name, "service": s.service, "team": s.team, "kind": s.kind, "target": s.target,
                   "window_days": s.window_days} for s in slos],
         "slo_pagerduty_services": [{"slo_name": s.name, "service_id": service} for s in slos

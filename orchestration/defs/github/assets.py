@@ -35,7 +35,7 @@ from orchestration.defs.github.resource import GitHubClient, GitHubResource
 from orchestration.defs.github.rows import deployment_rows, pull_request_rows, release_rows
 from orchestration.defs.ingestion import INGESTION_GROUP
 from orchestration.defs.raw_checks import IngestedDays, check_specs, ingest_day_chunks, ingest_days
-from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy
+from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy, run_pacing
 from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 # The warehouse's kind (duckdb / postgres) is added where the Definitions are built (orchestration/definitions.py).
@@ -76,6 +76,7 @@ def _metadata(client: GitHubClient, days: IngestedDays, table: str, extra: dict[
     return {
         "rows": days.written[table],
         **client.stats.as_metadata(),
+        **client.http.pacing.as_metadata(),
         "window": days.window(),
         "partitions": len(days.by_day),
         "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
@@ -101,6 +102,7 @@ def github_pull_requests(context: AssetExecutionContext, github: GitHubResource,
     """Pull requests of the configured repos updated in the day, with reviews, commits and timeline events."""
     config = project_config.load()
     client = github.client()
+    client.http.pacing = run_pacing(context)
     pull_requests = 0
 
     def chunks(key: str) -> Iterator[dict[str, list[dict[str, Any]]]]:
@@ -136,6 +138,7 @@ def raw_github_releases(context: AssetExecutionContext, github: GitHubResource, 
     """Releases of the configured repos created or published in the day (drafts and prereleases included)."""
     config = project_config.load()
     client = github.client()
+    client.http.pacing = run_pacing(context)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
         "raw_github_releases": release_rows(client.releases_between(config.repos, *day_window(key)))})
     _log_repository_notes(context, client)
@@ -161,6 +164,7 @@ def raw_github_deployments(context: AssetExecutionContext, github: GitHubResourc
     config = project_config.load()
     repos = [repo for repo in config.repos if config.deployment_for(repo).source == "deployment"]
     client = github.client()
+    client.http.pacing = run_pacing(context)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
         "raw_github_deployments": deployment_rows(client.deployments_between(repos, *day_window(key)))
         if repos else []})

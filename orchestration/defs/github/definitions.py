@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from orchestration.defs.github.assets import github_pull_requests, raw_github_deployments, raw_github_releases
+from orchestration.defs.github.copilot import github_copilot_usage
 from orchestration.defs.github.resource import GitHubResource
 from orchestration.defs.github.source_assets import (
     raw_github_codeowners,
@@ -18,6 +19,6 @@ def github_defs() -> Definitions:
     # The token and URL are read from GITHUB_TOKEN / GITHUB_API_URL when a run uses the resource.
     return Definitions(
         assets=[github_pull_requests, raw_github_releases, raw_github_deployments, raw_github_workflow_runs,
-                raw_github_issues, raw_github_codeowners, raw_github_pull_request_files],
+                raw_github_issues, raw_github_codeowners, raw_github_pull_request_files, github_copilot_usage],
         resources={"github": GitHubResource()},
     )

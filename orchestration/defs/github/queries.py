@@ -40,6 +40,7 @@ fragment CommitFields on PullRequestCommit {
     oid
     authoredDate
     committedDate
+    message
     author { name email date user { login } }
   }
 }

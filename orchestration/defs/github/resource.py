@@ -196,6 +196,7 @@ class GitHubClient:
         self.repo_problems: dict[str, str] = {}
         self.renamed: dict[str, str] = {}
         self._path_errors: list[dict[str, Any]] = []  # the repo errors the last `partial` query left to its caller
+        self._spent: tuple[Any, str] | None = None  # (reset, why): the budget is spent; wait before the next query
 
     @property
     def stats(self) -> ApiStats:
@@ -226,6 +227,10 @@ class GitHubClient:
         the retry budget. `partial=True`: errors about one aliased repository whose value is null are left
         to the caller (`_path_errors`), the rest of `data` is returned."""
         self._path_errors = []
+        if self._spent is not None:  # waited for here, not after the last answer (a run that is done never waits)
+            reset, why = self._spent
+            self._spent = None
+            self._wait_until(reset, why)
         timeouts_seen = 0
         started = time.monotonic()
         rate_limited = 0
@@ -279,10 +284,12 @@ class GitHubClient:
             return data
 
     def _respect_budget(self, rate: Any, headers: Any) -> None:
-        """When the primary budget is spent, wait for its reset before the next request."""
-        remaining, reset = None, None
+        """When the primary budget is spent (for a backfill: down to the reserve it leaves the hourly
+        refresh, `RateLimitPacing`), the next request first waits for its reset."""
+        remaining, reset, limit = None, None, None
         if isinstance(rate, dict) and rate.get("remaining") is not None:
             remaining = int(rate["remaining"])
+            limit = int(rate["limit"]) if rate.get("limit") is not None else None
             if rate.get("resetAt"):
                 reset = parse_timestamp(rate["resetAt"]).timestamp()
             cost = int(rate.get("cost") or 1)
@@ -291,8 +298,14 @@ class GitHubClient:
             if headers.get("x-ratelimit-remaining") is not None:
                 remaining = int(headers["x-ratelimit-remaining"])
                 reset = float(headers.get("x-ratelimit-reset") or 0) or None
-        if remaining is not None and remaining < max(cost, 1):
-            self._wait_until(reset, "primary rate limit spent")
+        if limit is None and headers.get("x-ratelimit-limit") is not None:
+            limit = int(headers["x-ratelimit-limit"])
+        if remaining is None:
+            return
+        if remaining < max(cost, 1):
+            self._spent = (reset, "primary rate limit spent")
+        elif limit and remaining - cost < self.http.pacing.kept(limit):
+            self._spent = (reset, "the rest is kept for the hourly refresh")
 
     def _wait_until(self, reset: Any, why: str) -> None:
         try:
@@ -300,12 +313,9 @@ class GitHubClient:
         except (TypeError, ValueError):
             target = time.time() + 60
         wait = max(0.0, target - time.time()) + 1.0
-        if wait > self.http.policy.max_elapsed_s:
-            raise ApiError(f"GitHub's rate limit ({why}) resets in {wait:.0f}s, longer than the retry budget; "
-                           "run this partition again later")
         self.stats.rate_limit_waits += 1
         self.stats.rate_limit_wait_s += wait
-        self.sleep(wait)
+        self.http.pacing.wait("GitHub", wait, self.sleep, why)
 
     # -- pull requests -----------------------------------------------------------------------------------
     def pull_requests_updated_between(self, repos: Iterable[str], start: datetime, end: datetime) -> list[dict[str, Any]]:

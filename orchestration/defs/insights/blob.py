@@ -424,3 +424,30 @@ def org_horizon(teams: dict[str, TeamMetrics], now: datetime, ingested: datetime
         return min(now, ingested)
     latest = [t for team in teams.values() if (t := team.last_activity()) is not None]
     return min(now, max(latest)) if latest else now
+
+
+def add_ai(blob: dict[str, Any], source: Source) -> None:
+    """AI-assisted work of the period (emd/metrics/ai.py, docs/metrics.md "AI-assisted work"): the share and
+    AI-assisted versus other PRs with both sample sizes; `difference`/`interval` only where both samples have
+    at least 5 (`comparable`). Whole UTC days from the period's first to its last; no Copilot figure (never a
+    person's). Added only when the period has an AI-assisted PR, so other blobs (and their cached cards) stay
+    as they were."""
+    from emd.metrics import ai
+
+    if not source.has("fct_pull_requests"):
+        return
+    start = datetime.fromisoformat(blob["period"]["start"])
+    end = datetime.fromisoformat(blob["period"]["end"]) - timedelta(seconds=1)
+    impact = ai.ai_impact(source, Filters(team=blob["team"], start=start.date(), end=end.date()))
+    if not impact.ai_prs:
+        return
+    blob["ai"] = {
+        "ai_assisted_pr_share": _round(impact.share, 3), "ai_assisted_prs": impact.ai_prs,
+        "merged_prs": impact.merged_prs, "min_sample_for_a_difference": ai.MIN_SAMPLE,
+        "comparison": {c.key: {
+            "unit": c.unit, "ai": _round(c.ai.value, 3), "ai_sample_size": c.ai.sample_size,
+            "other": _round(c.other.value, 3), "other_sample_size": c.other.sample_size,
+            "comparable": c.comparable, "difference": _round(c.difference, 3),
+            "interval_90": [_round(v, 3) for v in c.interval] if c.interval else None,
+        } for c in impact.comparisons},
+    }

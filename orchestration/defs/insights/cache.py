@@ -14,6 +14,7 @@ from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
     add_agreements,
+    add_ai,
     add_slos,
     canonical_json,
     ingested_until,
@@ -51,6 +52,7 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
             out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
         for item in out:
             add_agreements(item.blob, source)
+            add_ai(item.blob, source)
             add_slos(item.blob, source)
     return out
 

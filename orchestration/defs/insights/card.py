@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from emd import settings
 from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, SHAPE, card_text
+from emd.llm import LlmSettings, llm_settings, mention_or_link_syntax, ungrounded_numbers
 from orchestration.defs.insights.blob import canonical_json
 from orchestration.defs.insights.fallback import fallback_card
 
-__all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "card_text", "fallback_card"]  # re-exported
+__all__ = ["FALLBACK_LABEL", "SECTION_TITLES", "SHAPE", "LlmSettings", "card_text", "fallback_card", "llm_settings",
+           "mention_or_link_syntax", "ungrounded_numbers"]  # re-exported
 
 PROMPT_VERSION = "sprint-health-v1"
-DEFAULT_MODEL = "gpt-4o-mini"
 MAX_WORDS = 180
 
 SYSTEM_PROMPT = (
@@ -34,12 +33,14 @@ SYSTEM_PROMPT = (
     "value, sample size, its values in the previous periods (most recent first), its change against the "
     "previous period, and weekly anomalies (z-scores against the trailing weeks); when present, `agreements`: "
     "how often each of the team's working agreements held (held_rate of sample_size items, and in the previous "
-    "periods).\n"
+    "periods); when present, `ai`: the share of AI-assisted merged PRs and AI-assisted versus other PRs "
+    "(each side's value and sample size; a difference and its 90% interval only where `comparable`).\n"
     "Write exactly 3 concise insights (what changed, by how much, why it matters), exactly 2 key risks "
     "(each with its probable impact) and exactly 3 specific recommendations.\n"
     "Rules: at most 180 words in total. Use only numbers that appear in the blob; you may round them and "
     "write a rate such as 0.25 as 25%, but never compute new numbers. Keep hours in hours. Say when a value "
-    "comes from fewer than low_sample_threshold items. Plain sentences, no markdown, no names of people."
+    "comes from fewer than low_sample_threshold items. Speak of a difference between AI-assisted and other "
+    "PRs only for a comparison marked comparable. Plain sentences, no markdown, no names of people."
 )
 PLAIN_TEXT_FORMAT = (
     "\nAnswer in exactly this format, one item per line:\n"
@@ -63,71 +64,26 @@ def user_prompt(blob: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------ validation
 
-_DATE_TOKEN = re.compile(r"\d{4}-W\d{2}|\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?)?")
-# A number not glued to a word (skips "p50", "W12", "v1"); thousands separators allowed.
-_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d])|(?<![A-Za-z0-9_.])\d+(?:\.\d+)?")
-
-
-def _blob_numbers(value: Any) -> Iterator[float]:
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int | float):
-        yield abs(float(value))
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _blob_numbers(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _blob_numbers(v)
-
-
-def _blob_strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _blob_strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _blob_strings(v)
-
-
-def ungrounded_numbers(text: str, blob: dict[str, Any]) -> list[str]:
-    """Numbers in `text` that match no number of the blob, allowing rounding and percent/fraction forms."""
-    strings = " ".join(_blob_strings(blob))
-    bad: list[str] = []
-
-    def drop_date(match: re.Match[str]) -> str:
-        if match.group(0) not in strings:
-            bad.append(match.group(0))
-        return " "
-
-    text = _DATE_TOKEN.sub(drop_date, text)
-    known = set(_blob_numbers(blob))
-    forms = known | {v * 100 for v in known} | {v / 100 for v in known}
-    for match in _NUMBER.finditer(text):
-        token = match.group(0)
-        number = float(token.replace(",", ""))
-        decimals = len(token.split(".", 1)[1]) if "." in token else 0
-        tolerance = 0.5 * 10 ** -decimals + 1e-9
-        if not any(abs(number - f) <= tolerance for f in forms):
-            bad.append(token)
-    return bad
-
-
 def word_count(card: dict[str, list[str]]) -> int:
     return sum(len(item.split()) for name in SHAPE for item in card.get(name, []))
 
 
-# Slack mention and link syntax (<!channel>, <!here>, <!subteam^S1>, <@U1>, <#C1>, <https://x|y>, <mailto:...>)
-# and bare links: a card never needs them, and an answer carrying them was steered by text in its input.
-_SLACK_SYNTAX = re.compile(r"<\s*[!@#]|<\s*(?:https?|mailto|slack):|<[^<>]*\|[^<>]*>|\bhttps?://|\bwww\.",
-                           re.IGNORECASE)
+_AI_WORDS = re.compile(r"\b(ai|a\.i\.|copilot|agent|agents|assistant|ai-assisted)\b", re.IGNORECASE)
+_COMPARING = re.compile(r"\b(than|faster|slower|quicker|higher|lower|more|less|fewer|better|worse|"
+                        r"difference|differ|differs|compared|versus|vs)\b", re.IGNORECASE)
 
 
-def mention_or_link_syntax(text: str) -> list[str]:
-    """The Slack mention or link syntax (and bare links) found in `text`."""
-    return [m.group(0) for m in _SLACK_SYNTAX.finditer(text)]
+def ungrounded_ai_differences(card: dict[str, Any], blob: dict[str, Any]) -> list[str]:
+    """Sentences that compare AI-assisted with other PRs when no comparison of the blob is `comparable` (both
+    samples at least 5): docs/metrics.md allows a difference only then. A sentence naming AI and a comparing
+    word counts as such a claim."""
+    if "ai" not in blob:
+        return []
+    comparisons = blob["ai"].get("comparison") or {}
+    if any(c.get("comparable") for c in comparisons.values()):
+        return []
+    return [item for name in SHAPE for item in card.get(name) or []
+            if isinstance(item, str) and _AI_WORDS.search(item) and _COMPARING.search(item)]
 
 
 def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
@@ -149,6 +105,11 @@ def validate_card(card: Any, blob: dict[str, Any]) -> list[str]:
     bad = sorted(set(ungrounded_numbers(" ".join(i for name in SHAPE for i in card[name]), blob)))
     if bad:
         violations.append("these numbers are not in the blob (use only the blob's numbers): " + ", ".join(bad))
+    ai_claims = ungrounded_ai_differences(card, blob)
+    if ai_claims:
+        violations.append("these sentences compare AI-assisted and other PRs, but no comparison in the blob has "
+                          "both samples of at least 5 (`comparable`): say only the share and the sample sizes: "
+                          + " | ".join(ai_claims))
     if any(mention_or_link_syntax(i) for name in SHAPE for i in card[name]):
         violations.append("the card contains Slack mention or link syntax (<!channel>, <!here>, <@user>, "
                           "<https://...|...>) or a link: write plain sentences with no mentions and no links")
@@ -195,25 +156,6 @@ def parse_answer(text: str) -> dict[str, Any] | None:
 
 
 # ------------------------------------------------------------------------------------ the model call
-
-
-@dataclass(frozen=True)
-class LlmSettings:
-    api_key: str
-    base_url: str | None
-    model: str
-    timeout_s: float = 60.0
-    max_tokens: int = 700
-    max_retries: int = 3  # the SDK backs off exponentially on 408/409/429/5xx and connection errors
-
-
-def llm_settings() -> LlmSettings | None:
-    """None without OPENAI_API_KEY (the rule-based card is used)."""
-    key = settings.env("OPENAI_API_KEY")
-    if key is None:
-        return None
-    return LlmSettings(api_key=key, base_url=settings.env("OPENAI_BASE_URL"),
-                       model=settings.env("EMD_LLM_MODEL", DEFAULT_MODEL) or DEFAULT_MODEL)
 
 
 @dataclass

@@ -42,7 +42,7 @@ from orchestration.defs.jira.ingest import (
 )
 from orchestration.defs.jira.resource import JiraClient, JiraResource
 from orchestration.defs.raw_checks import IngestedDays, check_specs, ingest_day_chunks, ingest_days
-from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy
+from orchestration.partitions import daily_partitions, day_window, ingestion_backfill_policy, run_pacing
 from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 # The warehouse's kind (duckdb / postgres) is added where the Definitions are built (orchestration/definitions.py).
@@ -68,7 +68,8 @@ def _metadata(client: JiraClient | None, before: ApiStats, days: IngestedDays, t
     spend = ApiStats(requests=now.requests - before.requests, retries=now.retries - before.retries,
                      rate_limit_waits=now.rate_limit_waits - before.rate_limit_waits,
                      rate_limit_wait_s=now.rate_limit_wait_s - before.rate_limit_wait_s)
-    return {"rows": days.written[table], **spend.as_metadata(), "window": days.window(),
+    paced = client.http.pacing.as_metadata() if client else {}
+    return {"rows": days.written[table], **spend.as_metadata(), **paced, "window": days.window(),
             "partitions": len(days.by_day), "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
             **(extra or {})}
 
@@ -91,6 +92,8 @@ def jira_issues(context: AssetExecutionContext, jira: JiraResource, project_conf
     """Issues of the configured Jira projects updated in the day, each with its complete changelog."""
     config = project_config.load()
     client = jira.client() if config.jira_projects else None
+    if client is not None:
+        client.http.pacing = run_pacing(context)
     before = _spent_before(client)
     last: dict[str, Any] = {}
     not_numeric: list[str] = []
@@ -147,6 +150,8 @@ def raw_jira_sprints(context: AssetExecutionContext, jira: JiraResource, project
     future ones when the day is today or later; state as fetched."""
     config = project_config.load()
     client = jira.client() if config.jira_boards else None
+    if client is not None:
+        client.http.pacing = run_pacing(context)
     before = _spent_before(client)
     days = ingest_days(warehouse.get(), context.partition_keys, lambda key: {
         SPRINTS: sprint_rows(client, config.jira_boards, *day_window(key)) if client else []})
@@ -169,6 +174,8 @@ def raw_jira_statuses(context: AssetExecutionContext, jira: JiraResource, projec
     """Every Jira status with its category (new / indeterminate / done), as of the fetch."""
     config = project_config.load()
     client = jira.client() if (config.jira_projects or config.jira_boards) else None
+    if client is not None:
+        client.http.pacing = run_pacing(context)
     before = _spent_before(client)
     days = ingest_days(warehouse.get(), context.partition_keys,
                        lambda key: {STATUSES: status_rows(client) if client else []})

@@ -31,6 +31,10 @@ pull_request_teams as (
     select * from {{ ref('int_github__pull_request_teams') }}
 ),
 
+ai as (
+    select * from {{ ref('int_github__pull_request_ai') }}
+),
+
 joined as (
     select
         pr.pr_id,
@@ -63,6 +67,9 @@ joined as (
         classification.pr_type,
         pr.additions,
         pr.deletions,
+        coalesce(ai.ai_assisted, false) as ai_assisted,
+        ai.ai_signal,
+        coalesce(ai.is_agent_author, false) as is_agent_author,
         case when deployments.deployed_at is not null and timeline.first_commit_at is not null
              then {{ hours_between('timeline.first_commit_at', 'deployments.deployed_at') }} end as lead_time_raw_hours
     from pull_requests as pr
@@ -73,6 +80,7 @@ joined as (
     left join classification on pr.repo = classification.repo and pr.number = classification.number
     left join deployments on pr.repo = deployments.repo and pr.number = deployments.number
     left join pull_request_teams on pr.repo = pull_request_teams.repo and pr.number = pull_request_teams.number
+    left join ai on pr.repo = ai.repo and pr.number = ai.number
 ),
 
 final as (
@@ -122,7 +130,10 @@ final as (
         coalesce(lead_time_raw_hours < 0, false) as has_negative_lead_time,
         lead_time_raw_hours,
         deployment_id,
-        team_source
+        team_source,
+        ai_assisted,
+        ai_signal,
+        is_agent_author
     from joined
 )
 

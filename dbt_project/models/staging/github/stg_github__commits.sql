@@ -11,7 +11,8 @@ commits as (
 ),
 
 final as (
-    select repo, cast(pr_number as integer) as pr_number, oid, authored_at, committed_at, author_login
+    select repo, cast(pr_number as integer) as pr_number, oid, authored_at, committed_at, author_login,
+        {{ json_text('payload', ['commit', 'message']) }} as message
     from commits
     where rank_in_pr = 1
 )
