@@ -6,13 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test lint bench docs clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tests/oidc/package-lock.json
 	$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is needed" if sys.version_info < (3, 11) else 0)'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
 	# The dbt manifest the code location loads (so loading Dagster's definitions never runs `dbt parse`).
 	$(PY) -c 'from orchestration.defs.dbt.assets import dbt_project, ensure_manifest; ensure_manifest(dbt_project())'
+	# The OpenID provider the sign-in tests start (npm's oidc-provider); without Node.js those tests skip, saying why.
+	if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error; \
+	else echo "setup: npm not found: the sign-in tests will be skipped (apt-get install nodejs npm)"; fi
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -12,13 +12,16 @@ import threading
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, HTTPException, Query
+from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BeforeValidator, StringConstraints
 
+from api.auth import PrincipalDep
+from emd import tenants
+from emd.auth import ANONYMOUS, Principal
 from emd.metrics import filters as layer_filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
-from emd.settings import SettingsError
+from emd.settings import DatabaseTarget, SettingsError
 from emd.snapshot import dashboard_target
 
 DEFAULT_DAYS = 30
@@ -37,33 +40,74 @@ _opened: dict[str, Source] = {}
 _opened_lock = threading.Lock()
 
 
-def current_source() -> Source | EmptyWarehouse:
-    """The published build the dashboard reads (DATABASE_URL, read now). A DuckDB build file never changes
-    once published, so while the snapshot link still points at the same file, the Source opened for it is
-    reused; a new build (the link switched) is opened afresh. Postgres is opened per request."""
+def current_source(warehouse: DatabaseTarget | None = None) -> Source | EmptyWarehouse:
+    """The published build the dashboard reads (`warehouse`, default DATABASE_URL, read now). A DuckDB build
+    file never changes once published, so while the snapshot link still points at the same file, the Source
+    opened for it is reused; a new build (the link switched) is opened afresh. Postgres is opened per request."""
     try:
-        target = dashboard_target()
+        target = dashboard_target(warehouse)
     except SettingsError as exc:
         return EmptyWarehouse(str(exc), ())
     if target.kind != "duckdb" or target.duckdb_path is None or not target.duckdb_path.exists():
-        return open_source()
+        return open_source(warehouse)
     real = os.path.realpath(target.duckdb_path)
     with _opened_lock:
         known = _opened.get(real)
     if known is not None and os.path.exists(real):
         return known
-    source = open_source()
+    source = open_source(warehouse)
     if isinstance(source, Source) and source.path == real:
         with _opened_lock:
-            _opened.clear()  # only the newest build is asked for
+            for path in [p for p in _opened if os.path.dirname(p) == os.path.dirname(real)]:
+                del _opened[path]  # only the newest build of a warehouse is asked for
             _opened[real] = source
     return source
 
 
-def get_source() -> Source:
+TenantParam = Annotated[str | None, Query(description="the tenant (a `<tenant>.yaml` of the EMD_CONFIG folder); "
+                                                      "signed in: the token's tenant, which is the default",
+                                          max_length=100)]
+
+
+def resolve_tenant(principal: Principal, asked: str | None, signed_in: bool) -> str | None:
+    """The tenant a request reads (DESIGN.md "Tenants"): the token's when signed in (another one is a 404, a
+    token naming none a 403); without sign-in `?tenant=`, required (422) when there are several."""
+    known = tenants.names()
+    if not known:
+        if asked is not None:
+            raise HTTPException(404, detail="unknown tenant: this deployment has a single config file")
+        return None
+    if signed_in and not principal.machine:
+        if principal.tenant is None:
+            raise HTTPException(403, detail="your token names no tenant of this deployment")
+        if asked is not None and asked != principal.tenant:
+            raise HTTPException(404, detail="unknown tenant")
+        return principal.tenant
+    if asked is None:
+        if len(known) == 1:
+            return known[0]
+        raise filter_error("tenant", f"several tenants are configured: choose one of {', '.join(known)}")
+    if asked not in known:
+        raise HTTPException(404, detail="unknown tenant")
+    return asked
+
+
+def request_tenant(request: Request, principal: PrincipalDep, tenant: TenantParam = None) -> str | None:
+    # `/healthz` is open: nobody is signed in there, and `?tenant=` chooses as without sign-in.
+    return resolve_tenant(principal, tenant, request.app.state.sign_in is not None and principal is not ANONYMOUS)
+
+
+TenantDep = Annotated[str | None, Depends(request_tenant)]
+
+
+def get_source(tenant: TenantDep) -> Source:
     """A sync dependency, so FastAPI opens the source (a Postgres connection, reading `_build`) in its thread
     pool, never on the event loop."""
-    source = current_source()
+    try:
+        warehouse = tenants.database_target(tenant) if tenant is not None else None
+    except SettingsError as exc:
+        raise empty_warehouse(EmptyWarehouse(str(exc), ())) from None
+    source = current_source(warehouse)
     if isinstance(source, EmptyWarehouse):
         raise empty_warehouse(source)
     return source
@@ -101,8 +145,14 @@ Granularity = Annotated[Literal["day", "week"], Query(description="bucket of a s
 Basis = Annotated[Literal["points", "issues"] | None, Query(description="planning metrics by story points or by issue count (the dashboard's toggle); default: points, or issues for sprints without estimates")]
 
 
+def out_of_scope() -> HTTPException:
+    """The one answer for anything outside the user's scope: it says nothing of whether the thing exists."""
+    return HTTPException(403, detail="outside your access: ask for a team your groups grant (filters.scope)")
+
+
 def make_filters(source: Source, org: str | None, team: str | None, repo: str | None, start: date | None,
-                 end: date | None, granularity: str = "day") -> layer_filters.Filters:
+                 end: date | None, granularity: str = "day",
+                 scope: tuple[str, ...] | None = None) -> layer_filters.Filters:
     """Fill in the window as the dashboard does (app/view.py), check every value against the build, or raise a
     422 naming the parameter. Default: the last 30 days up to the newest day with data; a `from` before the
     first ingested day is cut to that day (days before it are unknown, not days without activity)."""
@@ -119,9 +169,12 @@ def make_filters(source: Source, org: str | None, team: str | None, repo: str | 
             start = min(max(start, dims.first_day), end)
     elif dims.first_day is not None and start < dims.first_day <= end:
         start = dims.first_day
-    wanted = layer_filters.Filters(org=org, team=team, repo=repo, start=start, end=end, granularity=granularity)
+    wanted = layer_filters.Filters(org=org, team=team, repo=repo, start=start, end=end, granularity=granularity,
+                                   scope=scope)
     try:
         layer_filters.validate(source, wanted)
+    except layer_filters.OutOfScope:
+        raise out_of_scope() from None
     except layer_filters.FilterError as exc:
         raise filter_error(_param_name(exc.param), exc.message) from None
     return wanted
@@ -132,14 +185,21 @@ def _param_name(param: str) -> str:
     return {"start": "from", "end": "to"}.get(param, param)
 
 
-def window_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
-                   start: From = None, end: To = None) -> layer_filters.Filters:
-    return make_filters(source, org, team, repo, start, end)
+def window_filters(source: SourceDep, principal: PrincipalDep, org: Org = None, team: Team = None,
+                   repo: Repo = None, start: From = None, end: To = None) -> layer_filters.Filters:
+    return make_filters(source, org, team, repo, start, end, scope=principal.teams)
 
 
-def series_filters(source: SourceDep, org: Org = None, team: Team = None, repo: Repo = None,
-                   start: From = None, end: To = None, granularity: Granularity = "day") -> layer_filters.Filters:
-    return make_filters(source, org, team, repo, start, end, granularity)
+def series_filters(source: SourceDep, principal: PrincipalDep, org: Org = None, team: Team = None,
+                         repo: Repo = None, start: From = None, end: To = None,
+                         granularity: Granularity = "day") -> layer_filters.Filters:
+    return make_filters(source, org, team, repo, start, end, granularity, scope=principal.teams)
+
+
+def covered_teams(source: Source, filters: layer_filters.Filters) -> list[str]:
+    """`filters.scope` of an answer: the teams it covers."""
+    teams = layer_filters.teams_in_scope(source, filters)
+    return list(teams if teams is not None else layer_filters.dimensions(source).teams)
 
 
 WindowFilters = Annotated[layer_filters.Filters, Depends(window_filters)]

@@ -7,9 +7,14 @@ warehouse, one that cannot be read right now, or a build published by an older v
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from api.auth import require_sign_in, start_sign_in
 from api.observability import Observability, TracingMiddleware
 from api.routers import ai, health, insights, metrics, slack, slos
 from emd.warehouse import WarehouseError
@@ -18,7 +23,10 @@ DESCRIPTION = """DORA, flow and planning metrics of the published warehouse buil
 reads), computed by the metrics layer (`emd/metrics/`) from the definitions in docs/metrics.md.
 
 Filters everywhere: `org`, `team`, `repo`, `from`, `to` (UTC days, inclusive), and `granularity=day|week`
-for series. Read only, apart from `POST /slack/summaries` (bearer `EMD_API_TOKEN`)."""
+for series. Read only, apart from `POST /slack/summaries` (bearer `EMD_API_TOKEN`, or an admin's token).
+
+With sign-in on (`EMD_OIDC_ISSUER`), every route but `/healthz` takes `Authorization: Bearer <JWT>` of that
+issuer; answers cover the teams the token's groups grant (`filters.scope`), and anything outside them is a 403."""
 
 
 def unreadable_warehouse(_: Request, exc: Exception) -> JSONResponse:
@@ -35,8 +43,16 @@ def outdated_build(_: Request, exc: Exception) -> JSONResponse:
         "commands": ["emd pipeline --start YYYY-MM-DD --end YYYY-MM-DD (rebuilds the marts and republishes)"]}})
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # At start: an unreachable issuer (or a missing EMD_COOKIE_SECRET) stops the server with a message naming it.
+    app.state.sign_in = await run_in_threadpool(start_sign_in)
+    yield
+
+
 def create_app() -> FastAPI:
-    app = FastAPI(title="Engineering metrics API", version="1", description=DESCRIPTION)
+    app = FastAPI(title="Engineering metrics API", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.middleware("http")(require_sign_in)
     observability = Observability()
     for router in (metrics.router, insights.router, slack.router, slos.router, health.router, ai.router,
                    observability.router()):

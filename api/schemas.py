@@ -50,6 +50,10 @@ class AppliedFilters(BaseModel):
     to: date = Field(description="last UTC day, inclusive")
     days: int = Field(description="days in the window")
     granularity: Literal["day", "week"] | None = None
+    scope: list[str] = Field(default_factory=list, description="the teams the answer covers: the signed-in user's "
+                                                              "teams (every team for org-wide users), narrowed by "
+                                                              "`team`/`org`")
+    tenant: str | None = Field(default=None, description="the tenant answered for (null: a single config file)")
 
 
 class Tile(BaseModel):
@@ -108,7 +112,15 @@ class SprintHealthCard(BaseModel):
     recommendations: list[str]
 
 
+class CardFilters(BaseModel):
+    team: str
+    sprint: str | None = None
+    scope: list[str] = Field(description="the teams the signed-in user may see (every team for org-wide users)")
+    tenant: str | None = None
+
+
 class SprintHealthResponse(BaseModel):
+    filters: CardFilters
     team: str
     period_kind: Literal["sprint", "week"] | str
     period_id: str = Field(description="the Jira sprint id, or the ISO week (2026-W12) of a team without sprints")

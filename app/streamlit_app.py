@@ -1,14 +1,16 @@
 """The dashboard's entry point: `streamlit run app/streamlit_app.py`.
 
-It resolves what to read (the published build, see emd/snapshot.py), draws the sidebar
-filters every page shares, then runs the selected page from app/app_pages/.
+It signs the user in when sign-in is on (app/auth.py), resolves what to read (the tenant's published
+build, see emd/snapshot.py), draws the sidebar filters every page shares (within the user's teams),
+then runs the selected page from app/app_pages/.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import queries, ui, view
+from app import auth, queries, ui, view
+from emd import tenants
 
 st.set_page_config(page_title="Engineering metrics", page_icon=":material/monitoring:", layout="wide")
 
@@ -24,10 +26,12 @@ pages = st.navigation([
     st.Page("app_pages/drilldown.py", title="Drilldown", icon=":material/table_rows:", url_path="drilldown"),
 ])
 
-source = queries.open_source()
+user = auth.signed_in()  # with sign-in on: st.login, and the teams the user's groups grant
+tenant = view.tenant(user)
+source = queries.open_source(tenants.database_target(tenant) if tenant is not None else None)
 if isinstance(source, queries.EmptyWarehouse):
     ui.show_empty(source)
     st.stop()
 
-view.remember(source, view.sidebar(source))
+view.remember(source, view.sidebar(source, user))
 pages.run()

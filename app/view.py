@@ -14,8 +14,10 @@ from typing import Any
 
 import streamlit as st
 
-from app import queries
+from app import auth, queries
 from app.queries import Filters, Source
+from emd import tenants
+from emd.auth import ANONYMOUS, Principal
 from emd.metrics.filters import utc_today
 
 ALL_ORGS = "All organisations"
@@ -82,9 +84,16 @@ def _seed(key: str, options: Sequence[Any] | None, default: Any,
     st.session_state[key] = value
 
 
-def sidebar(source: Source) -> View:
+def sidebar(source: Source, user: Principal = ANONYMOUS) -> View:
     dims = queries.dimensions(source)
     bar = st.sidebar
+    if user.teams is not None:
+        # A team or repo outside the user's scope (or unknown to them) in a link: an access message, no number.
+        visible_repos = dims.repos([t for t in user.teams if t in dims.repos_by_team])
+        if st.query_params.get("team") not in (None, *user.teams):
+            auth.deny("team")
+        if st.query_params.get("repo") not in (None, *visible_repos):
+            auth.deny("repository")
     bar.header("Filters")
 
     org_options = list(dims.orgs) if len(dims.orgs) == 1 else [ALL_ORGS, *dims.orgs]
@@ -92,7 +101,7 @@ def sidebar(source: Source) -> View:
     org_choice = bar.selectbox("Organisation", org_options, key="org")
     org = None if org_choice == ALL_ORGS else org_choice
 
-    teams = dims.teams_of_org(org)
+    teams = tuple(t for t in dims.teams_of_org(org) if user.teams is None or t in user.teams)
     team_options = [ALL_TEAMS, *teams]
     _seed("team", team_options, ALL_TEAMS)
     team_choice = bar.selectbox("Team", team_options, key="team")
@@ -128,7 +137,8 @@ def sidebar(source: Source) -> View:
                           "issue counts (as the Sprint Health card reads it).")
 
     view = View(org=org, team=team, repo=repo,
-                filters=Filters(org=org, team=team, repo=repo, start=start, end=end, granularity=grain),
+                filters=Filters(org=org, team=team, repo=repo, start=start, end=end, granularity=grain,
+                                scope=user.teams),
                 unit=unit, teams=(team,) if team else teams, first_day=dims.first_day)
     _mirror_in_url(view)
     # The build id names what is shown; the warehouse's location (a path or host on the server) is not the
@@ -138,6 +148,19 @@ def sidebar(source: Source) -> View:
     return view
 
 
+def tenant(user: Principal) -> str | None:
+    """The tenant the dashboard reads: the signed-in user's; without sign-in `?tenant=` or the sidebar's choice
+    among the EMD_CONFIG folder's tenants (None: a single config file)."""
+    known = tenants.names()
+    if not known or user.tenant is not None:
+        return user.tenant if known else None
+    _seed("tenant", known, known[0])
+    chosen = st.sidebar.selectbox("Tenant", known, key="tenant")
+    if st.query_params.get("tenant") != chosen:
+        st.query_params["tenant"] = chosen
+    return str(chosen)
+
+
 def _mirror_in_url(view: View) -> None:
     wanted = {
         "org": view.org, "team": view.team, "repo": view.repo,
@@ -145,6 +168,8 @@ def _mirror_in_url(view: View) -> None:
         "grain": view.grain, "unit": view.unit,
     }
     present = {k: v for k, v in wanted.items() if v is not None}
+    if "tenant" in st.query_params:
+        present["tenant"] = st.query_params["tenant"]
     # The drilldown's selection (app/drill.py PARAMS) stays in the URL beside the filters.
     present.update({k: st.query_params[k] for k in DRILL_PARAMS if k in st.query_params})
     if {k: st.query_params.get(k) for k in st.query_params} != present:

@@ -115,6 +115,16 @@ class ReadoutsConfig:
 
 
 @dataclass(frozen=True)
+class AccessConfig:
+    """Who sees what once sign-in is on (EMD_OIDC_ISSUER): groups of the token's `groups_claim` -> teams."""
+
+    groups_claim: str = "groups"
+    org_wide: tuple[str, ...] = ()  # these groups see every team and the org-wide numbers
+    admins: tuple[str, ...] = ()  # org-wide, and may trigger writes (POST routes)
+    teams: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group -> the teams its members see
+
+
+@dataclass(frozen=True)
 class IncidentSlo:
     """`slos.incidents.<name>`: an SLO without monitoring data, whose downtime is the union of the team's incident
     intervals (docs/metrics.md "SLOs and error budgets"); only those of `pagerduty_services` when listed."""
@@ -161,6 +171,7 @@ class ProjectConfig:
     deployment_workflows: tuple[str, ...] = ()
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
+    access: AccessConfig = field(default_factory=AccessConfig)
     readouts: ReadoutsConfig = field(default_factory=ReadoutsConfig)
     ai: AiConfig = field(default_factory=AiConfig)
     slos: SloConfig = field(default_factory=SloConfig)
@@ -201,7 +212,7 @@ class ProjectConfig:
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
              "backfill_days", "pr_types", "working_agreements", "incidents", "ai", "slos",
-             "readouts"}
+             "readouts", "access"}
 _READOUT_KEYS = {"targets", "teams", "org", "out_dir"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
@@ -216,6 +227,7 @@ SLO_WINDOW_DAYS = (28, 30)
 _HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
 _CF_KEYS = {"window_days"}
 _DASHBOARD_KEYS = {"url"}
+_ACCESS_KEYS = {"groups_claim", "org_wide", "admins", "teams"}
 _PR_TYPE_KEYS = {"labels", "prefixes"}
 _AGREEMENT_KEYS = set(AGREEMENT_RULES) | {"working_hours", "mention_authors", "proposed"}
 _WORKING_HOURS_KEYS = {"timezone", "days", "start", "end"}
@@ -568,11 +580,35 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         deployment_workflows=default_workflows,
         incident_labels=incident_labels,
         pagerduty=pagerduty,
+        access=parse_access(r, top.get("access"), {t.name for t in teams}),
         readouts=readouts,
         ai=parse_ai_config(r, top.get("ai")),
         slos=parse_slos(r, top.get("slos"), {t.name for t in teams}, pagerduty),
         source_path=path,
     )
+
+
+def parse_access(r: _Reader, raw: Any, team_names: set[str]) -> AccessConfig:
+    access = r.mapping(raw, "access", _ACCESS_KEYS)
+    claim = access.get("groups_claim", "groups")
+    if not isinstance(claim, str) or not claim.strip():
+        raise r.fail("access.groups_claim", "must be the name of the token claim listing the user's groups, "
+                                            "e.g. `groups`")
+    teams_raw = access.get("teams") or {}
+    if not isinstance(teams_raw, dict):
+        raise r.fail("access.teams", "must be a mapping of group to the teams its members see, "
+                                     "e.g. `{eng-platform: [platform]}`")
+    granted: dict[str, tuple[str, ...]] = {}
+    for group, names in teams_raw.items():
+        key = f"access.teams.{group}"
+        chosen = r.str_list(names, key)
+        for name in chosen:
+            if name not in team_names:
+                raise r.fail(key, f"names team {name!r}, which is not under `teams` "
+                                  f"(known: {', '.join(sorted(team_names)) or 'none'})")
+        granted[str(group)] = chosen
+    return AccessConfig(groups_claim=claim.strip(), org_wide=r.str_list(access.get("org_wide"), "access.org_wide"),
+                        admins=r.str_list(access.get("admins"), "access.admins"), teams=granted)
 
 
 def load_config(path: Path | None = None) -> ProjectConfig:

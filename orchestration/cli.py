@@ -1,9 +1,12 @@
-"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd docs`, `emd demo`, `emd readout`."""
+"""The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd dashboard`, `emd docs`, `emd demo`,
+`emd readout`."""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -78,6 +81,39 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def _each_tenant(args: argparse.Namespace) -> int | None:
+    """With EMD_CONFIG a folder: `--tenant NAME` makes this process that tenant's; without it, every tenant runs
+    in turn (a process each), once all their settings are checked. None: go on in this process."""
+    from emd import tenants
+    from emd.config import ConfigError
+    from emd.settings import SettingsError
+
+    try:
+        known = tenants.names()
+        if args.tenant is not None:
+            if not known:
+                print(f"emd pipeline: --tenant {args.tenant} needs EMD_CONFIG to be a folder of <tenant>.yaml "
+                      "files (it is a single config file)", file=sys.stderr)
+                return 2
+            tenants.activate(args.tenant)
+            return None
+        if not known:
+            return None
+        tenants.check_tenants()
+    except (SettingsError, ConfigError) as exc:
+        print(f"emd pipeline: {exc}", file=sys.stderr)
+        return 1
+    failed = []
+    for name in known:
+        print(f"emd pipeline: tenant {name}", flush=True)
+        if subprocess.call([sys.executable, "-m", "orchestration.cli", *args.argv, "--tenant", name]) != 0:
+            failed.append(name)
+    if failed:
+        print(f"emd pipeline: failed for tenant(s) {', '.join(failed)} (their messages are above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_pipeline(args: argparse.Namespace) -> int:
     from emd.config import ConfigError
     from emd.http import ApiError
@@ -88,6 +124,9 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     if args.end < args.start:
         print(f"emd pipeline: --end {args.end} is before --start {args.start}", file=sys.stderr)
         return 2
+    per_tenant = _each_tenant(args)
+    if per_tenant is not None:
+        return per_tenant
     configure_logging()  # progress lines, and Dagster's run logs, as JSON with the run id when EMD_LOG_FORMAT=json
     try:
         database_target()  # a malformed DATABASE_URL: one message now, not one per failed step
@@ -131,13 +170,68 @@ def cmd_docs(args: argparse.Namespace) -> int:
 API_APP = "api.main:app"
 
 
-def cmd_api(args: argparse.Namespace) -> int:
+def serve_api(host: str, port: int) -> int:
     import uvicorn
 
+    from emd.auth import TokenVerifier, oidc_settings
+
+    # Sign-in's settings and the issuer's keys before serving: a SettingsError naming the variable, not a
+    # server that answers 500s. The app checks again at its own start (its lifespan).
+    oidc = oidc_settings()
+    if oidc is not None:
+        TokenVerifier(oidc).start()
     # One process; DuckDB reads run in FastAPI's thread pool (DuckDB releases the GIL while it queries). Access
     # lines are the API's own JSON ones (api/observability.py), so uvicorn's are off.
-    uvicorn.run(API_APP, host=args.host, port=args.port, log_level="info", access_log=False)
+    uvicorn.run(API_APP, host=host, port=port, log_level="info", access_log=False)
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_open_without_sign_in(command: str, args: argparse.Namespace) -> str | None:
+    """Why `emd api`/`emd dashboard` will not listen on `--host` (None: it may)."""
+    from emd.auth import sign_in_enabled
+
+    if sign_in_enabled() or args.allow_unauthenticated or is_loopback(args.host):
+        return None
+    return (f"emd {command}: refusing to listen on {args.host} without sign-in: anyone who can reach that address "
+            "would see every team's numbers, pull request titles and people. Set EMD_OIDC_ISSUER (README "
+            "\"Sign-in\"), or keep --host 127.0.0.1 behind an authenticating proxy, or pass "
+            "--allow-unauthenticated if everyone on that network may read every metric.")
+
+
+def _serve(command: str, args: argparse.Namespace) -> int:
+    from emd.config import ConfigError
+    from emd.settings import SettingsError
+
+    refusal = refuse_open_without_sign_in(command, args)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return 2
+    try:
+        if command == "api":
+            return serve_api(args.host, args.port)
+        from app.server import serve  # lazily: the other commands need no Streamlit
+
+        return serve(host=args.host, port=args.port)
+    except (SettingsError, ConfigError) as exc:
+        print(f"emd {command}: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    return _serve("api", args)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    return _serve("dashboard", args)
 
 
 def cmd_readout(args: argparse.Namespace) -> int:
@@ -198,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--synthetic", action="store_true",
                       help="run against an in-process mock API serving the synthetic org instead of real APIs")
     pipe.add_argument("--synthetic-config", default=".emd/synthetic-config.yaml")
+    pipe.add_argument("--tenant", default=None,
+                      help="with EMD_CONFIG a folder of <tenant>.yaml: run this tenant only (default: each in turn)")
     pipe.add_argument("--full-refresh", action="store_true",
                       help="rebuild every dbt model from scratch (marts_full_refresh_job) instead of the marts_job")
     _add_mock_args(pipe)
@@ -212,7 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("api", help="serve the metrics API (FastAPI; OpenAPI at /docs) over the published build")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--allow-unauthenticated", action="store_true",
+                     help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
     api.set_defaults(func=cmd_api)
+
+    dash = sub.add_parser("dashboard", help="serve the dashboard (Streamlit; sign-in with EMD_OIDC_ISSUER)")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--allow-unauthenticated", action="store_true",
+                      help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
+    dash.set_defaults(func=cmd_dashboard)
 
     demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs, metrics API")
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")
@@ -231,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if Path(".env").exists():  # as `dagster dev` does; variables already set win
         from dotenv import load_dotenv
 

@@ -16,8 +16,8 @@ import yaml
 from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 
-# Fixtures shared by several modules (the Slack post's `slack_env`).
-pytest_plugins = ["tests.fixtures.slack"]
+# Fixtures shared by several modules (the Slack post's `slack_env`, the OpenID provider `oidc_provider`).
+pytest_plugins = ["tests.fixtures.slack", "tests.fixtures.oidc"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Before pytest-xdist starts its workers (or a serial run its tests): the dbt manifest the code

@@ -63,7 +63,8 @@ def test_tiles_equal_hand_computed_values(client: TestClient) -> None:
     answer = client.get("/metrics/tiles", params=WINDOW)
     body = answer.json()
     assert body["filters"] == {"org": None, "team": None, "repo": None, "from": "2026-03-02", "to": "2026-03-15",
-                               "days": 14, "granularity": None}
+                               "days": 14, "granularity": None, "scope": ["data", "platform", "web"],
+                               "tenant": None}
     tiles = tiles_of(answer)
     assert REQUIRED_KEYS <= set(tiles)
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from api import schemas
 from api.cache import answers
-from api.deps import SourceDep, WindowFilters
+from api.deps import SourceDep, TenantDep, WindowFilters
 from api.routers.metrics import ERRORS, applied
 from emd.metrics import ai as layer
 from emd.metrics.filters import Filters
@@ -63,16 +63,16 @@ class AiImpactResponse(BaseModel):
 
 @router.get("/impact", response_model=AiImpactResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="AI-assisted share, AI-assisted vs other PRs (with intervals) and Copilot adoption")
-async def impact(source: SourceDep, filters: WindowFilters) -> Response:
+async def impact(source: SourceDep, filters: WindowFilters, tenant: TenantDep) -> Response:
     body = await answers.get_async(source, ("ai-impact", filters),
-                                   lambda: _answer(source, filters).model_dump_json(by_alias=True).encode())
+                                   lambda: _answer(source, filters, tenant).model_dump_json(by_alias=True).encode())
     return Response(body, media_type="application/json")
 
 
-def _answer(source: Source, filters: Filters) -> AiImpactResponse:
+def _answer(source: Source, filters: Filters, tenant: str | None) -> AiImpactResponse:
     found = layer.ai_impact(source, filters)
     return AiImpactResponse(
-        filters=applied(filters), ai_assisted_pr_share=found.share, ai_assisted_prs=found.ai_prs,
+        filters=applied(source, filters, tenant), ai_assisted_pr_share=found.share, ai_assisted_prs=found.ai_prs,
         merged_prs=found.merged_prs, signals=found.signals,
         comparison=[AiComparison(key=c.key, label=c.label, unit=c.unit,  # type: ignore[arg-type]
                                  sample_noun=c.sample_noun, ai=AiSide(**vars(c.ai)), other=AiSide(**vars(c.other)),

@@ -13,7 +13,8 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=schemas.Health,
-            responses={503: {"model": schemas.Problem, "description": "no published build yet"}},
+            responses={404: {"model": schemas.Problem, "description": "`tenant` names no configured tenant"},
+                       503: {"model": schemas.Problem, "description": "no published build yet"}},
             summary="The snapshot's build id and age")
 def healthz(source: SourceDep) -> schemas.Health:
     published = source.published_at

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api import schemas
 from api.cache import answers
-from api.deps import Basis, SeriesFilters, SourceDep, WindowFilters
+from api.deps import Basis, SeriesFilters, SourceDep, TenantDep, WindowFilters, covered_teams
 from emd.metrics import tiles as layer
 from emd.metrics.catalogue import CATALOGUE, SLUGS
 from emd.metrics.filters import Filters
@@ -14,21 +14,26 @@ from emd.metrics.source import Source
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
-ERRORS = {422: {"description": "a filter is not valid; `detail[].loc` names the parameter"},
+ERRORS = {401: {"model": schemas.Problem, "description": "sign-in is on and the bearer token is missing or not valid"},
+          403: {"model": schemas.Problem, "description": "the team or repo is outside your access"},
+          404: {"model": schemas.Problem, "description": "`tenant` names no tenant you can reach"},
+          422: {"description": "a filter is not valid; `detail[].loc` names the parameter"},
           503: {"model": schemas.Problem, "description": "no published build to read yet (the reason and "
                                                          "the command that fills the warehouse)"}}
 
 
-def applied(filters: Filters) -> schemas.AppliedFilters:
+def applied(source: Source, filters: Filters, tenant: str | None) -> schemas.AppliedFilters:
     return schemas.AppliedFilters.model_validate({
         "org": filters.org, "team": filters.team, "repo": filters.repo, "from": filters.start,
-        "to": filters.end, "days": filters.days, "granularity": filters.granularity})
+        "to": filters.end, "days": filters.days, "granularity": filters.granularity,
+        "scope": covered_teams(source, filters), "tenant": tenant})
 
 
 @router.get("/tiles", response_model=schemas.TilesResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="Every tile of the catalogue for a window, with the previous equal period")
-async def tiles(source: SourceDep, filters: WindowFilters, basis: Basis = None) -> Response:
-    body = await answers.get_async(source, ("tiles", filters, basis), lambda: _json(_tiles(source, filters, basis)))
+async def tiles(source: SourceDep, filters: WindowFilters, tenant: TenantDep, basis: Basis = None) -> Response:
+    body = await answers.get_async(source, ("tiles", filters, basis),
+                                   lambda: _json(_tiles(source, filters, basis, tenant)))
     return Response(body, media_type="application/json")
 
 
@@ -37,9 +42,9 @@ def _json(answer: schemas.BaseModel) -> bytes:
     return answer.model_dump_json(by_alias=True).encode()
 
 
-def _tiles(source: Source, filters: Filters, basis: str | None) -> schemas.TilesResponse:
+def _tiles(source: Source, filters: Filters, basis: str | None, tenant: str | None) -> schemas.TilesResponse:
     found = layer.tiles(source, filters, basis)
-    out = applied(filters)
+    out = applied(source, filters, tenant)
     out.granularity = None
     return schemas.TilesResponse(filters=out, tiles=[schemas.Tile(
         key=schemas.MetricKey(t.key), label=t.label, value=t.value, unit=t.unit, sample_size=t.sample_size,
@@ -52,17 +57,19 @@ def _tiles(source: Source, filters: Filters, basis: str | None) -> schemas.Tiles
 @router.get("/series/{metric}", response_model=schemas.SeriesResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="One metric per day or ISO week over a window (by catalogue key or seed slug, e.g. cycle-time)")
 async def series(metric: schemas.SeriesPath, source: SourceDep,  # type: ignore[valid-type]
-                 filters: SeriesFilters, basis: Basis = None) -> Response:
+                 filters: SeriesFilters, tenant: TenantDep, basis: Basis = None) -> Response:
     key = SLUGS.get(metric.value, metric.value)
     body = await answers.get_async(source, ("series", key, filters, basis),
-                                   lambda: _json(_series(source, key, filters, basis)))
+                                   lambda: _json(_series(source, key, filters, basis, tenant)))
     return Response(body, media_type="application/json")
 
 
-def _series(source: Source, key: str, filters: Filters, basis: str | None) -> schemas.SeriesResponse:
+def _series(source: Source, key: str, filters: Filters, basis: str | None,
+            tenant: str | None) -> schemas.SeriesResponse:
     spec = CATALOGUE[key]
     metric = schemas.SeriesMetric(key)
     points = layer.series(source, spec.key, filters, basis)
-    return schemas.SeriesResponse(metric=metric, label=spec.label, unit=spec.unit, filters=applied(filters),
+    return schemas.SeriesResponse(metric=metric, label=spec.label, unit=spec.unit,
+                                  filters=applied(source, filters, tenant),
                                   points=[schemas.SeriesPoint(bucket=p.bucket, value=p.value,
                                                               sample_size=p.sample_size) for p in points])

@@ -12,11 +12,12 @@ import hmac
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import schemas
+from api.auth import PrincipalDep
 from emd import settings
 from emd.config import ConfigError, load_config
 from emd.slack import SlackPoster, SlackPostError, latest_per_team, post_card, slack_target
@@ -29,7 +30,15 @@ _locks: dict[tuple[str, str, str], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
-def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+def require_admin(request: Request, principal: PrincipalDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
+    """POST routes: with sign-in on, an admin (config `access.admins`) or EMD_API_TOKEN (api/auth.py signed
+    either in); without it, the EMD_API_TOKEN bearer."""
+    if request.app.state.sign_in is not None:
+        if not principal.admin:
+            raise HTTPException(403, detail="posting is for the groups under the config's `access.admins`, or the "
+                                            "EMD_API_TOKEN machine credential")
+        return
     expected = settings.env("EMD_API_TOKEN")
     if expected is None:
         raise HTTPException(503, detail="EMD_API_TOKEN is not set on the API server: it is the bearer token that "
@@ -57,8 +66,9 @@ def _lock(key: tuple[str, str, str]) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-@router.post("/summaries", response_model=schemas.SlackSummaryResponse, dependencies=[Depends(require_token)],
+@router.post("/summaries", response_model=schemas.SlackSummaryResponse, dependencies=[Depends(require_admin)],
              responses={401: {"model": schemas.Problem, "description": "no or a wrong bearer token"},
+                       403: {"model": schemas.Problem, "description": "signed in, but not an admin"},
                         404: {"model": schemas.Problem, "description": "the team has no card (for that sprint)"},
                         422: {"description": "unknown team; `detail[].loc` names the field"},
                         502: {"model": schemas.Problem, "description": "Slack refused or failed the post"},

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from api import schemas
 from api.cache import answers
-from api.deps import SourceDep, WindowFilters
+from api.deps import SourceDep, TenantDep, WindowFilters
 from api.routers.metrics import ERRORS, applied
 from emd.metrics import slos as layer
 from emd.metrics.filters import Filters
@@ -17,13 +17,13 @@ router = APIRouter(tags=["slos"])
 
 @router.get("/slos", response_model=schemas.SlosResponse, responses=ERRORS,  # type: ignore[arg-type]
             summary="SLOs and error budgets over the window ending at `to`, with the deployments in [from, to]")
-async def slos(source: SourceDep, filters: WindowFilters) -> Response:
-    body = await answers.get_async(source, ("slos", filters), lambda: _slos(source, filters))
+async def slos(source: SourceDep, filters: WindowFilters, tenant: TenantDep) -> Response:
+    body = await answers.get_async(source, ("slos", filters), lambda: _slos(source, filters, tenant))
     return Response(body, media_type="application/json")
 
 
-def _slos(source: Source, filters: Filters) -> bytes:
-    out = applied(filters)
+def _slos(source: Source, filters: Filters, tenant: str | None) -> bytes:
+    out = applied(source, filters, tenant)
     out.granularity = None
     answer = schemas.SlosResponse(filters=out, slos=[schemas.Slo(
         name=r.name, service=r.service, team=r.team, target=r.target, window_days=r.window_days, sli=r.sli,

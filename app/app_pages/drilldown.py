@@ -171,9 +171,9 @@ SOURCE_WORDS = {
 
 def show_deployment(deployment_id: str) -> None:
     found = rows.deployment(source, deployment_id)
-    if found is None:
+    if found is None or not current.filters.allows(found["team"]):  # out of scope: as if it did not exist
         st.title("Deployment")
-        st.warning("No deployment with this id in the published build.")
+        st.warning("No deployment with this id among the teams you can see.")
         return
     st.title(f"Deployment of {found['repo']}")
     _back("deployment")
@@ -237,9 +237,9 @@ def _signal_url(signal: dict[str, Any]) -> str | None:
 
 def show_pull_request(pr_ref: str) -> None:
     pr = rows.pull_request(source, pr_ref)
-    if pr is None:
+    if pr is None or not current.filters.allows(pr["team"]):  # out of scope: as if it did not exist
         st.title("Pull request")
-        st.warning("No pull request with this id (a node id, or owner/repo#number) in the published build.")
+        st.warning("No pull request with this id (a node id, or owner/repo#number) among the teams you can see.")
         return
     pr_id = str(pr["pr_id"])
     st.title(f"Pull request {pr['repo']}#{pr['number']}")
@@ -303,9 +303,9 @@ ROLE_WORDS = {
 
 def show_sprint(sprint_id: str) -> None:
     found = rows.sprint(source, int(sprint_id)) if sprint_id.isdigit() else None
-    if found is None:
+    if found is None or not current.filters.allows(found["team"]):  # out of scope: as if it did not exist
         st.title("Sprint")
-        st.warning("No sprint with this id in the published build.")
+        st.warning("No sprint with this id among the teams you can see.")
         return
     st.title(f"Sprint: {found['sprint_name']}")
     _back("sprint")

@@ -3,6 +3,8 @@ equal period (where that period was ingested) and, for DORA's four keys, the per
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from app import drill, queries, ui, view
@@ -15,8 +17,7 @@ source, current = view.current()
 st.title("Overview")
 st.caption(current.describe())
 f = current.filters
-trend_filters = f if f.days <= DAILY_TREND_MAX_DAYS else view.Filters(
-    f.org, f.team, f.repo, f.start, f.end, "week")
+trend_filters = f if f.days <= DAILY_TREND_MAX_DAYS else replace(f, granularity="week")
 per = "day" if trend_filters.granularity == "day" else "week"
 notes = [f"Trend lines: one point per {per} of the range."]
 if not queries.previous_ingested(source, f):

@@ -1,7 +1,11 @@
 """The filters every metrics question takes, their validation, and the filter options of a build.
 
 - `Filters`: org, team, repo, a UTC date range (both days included; SQL bounds are half-open
-  `[start 00:00, end + 1 day 00:00)`) and the day/week granularity of series.
+  `[start 00:00, end + 1 day 00:00)`), the day/week granularity of series, and the signed-in user's
+  `scope` (the teams they may see; None: every team). The scope travels inside the filters, so every
+  question of the layer (tiles, series, rows, cards, agreements) is asked within it: `teams_in_scope`
+  is the one place that narrows to it, and `validate` refuses a team or repo outside it (OutOfScope,
+  which surfaces answer 403 / an access message without revealing whether the name exists).
 - `validate(source, filters)` raises `FilterError(param, message)` naming the query parameter to fix
   (`org`, `team`, `repo`, `from`, `to`, `granularity`: the API's names), so the API answers 422 and
   the dashboard a warning.
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -30,6 +34,14 @@ DENSE_DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "metrics_dai
 def utc_today() -> date:
     """Today's UTC day (a "day" is a UTC calendar date everywhere, whatever the server's time zone)."""
     return datetime.now(UTC).date()
+
+
+class OutOfScope(PermissionError):
+    """A team, repo or record outside the user's scope: answered without saying whether it exists."""
+
+    def __init__(self, param: str) -> None:
+        super().__init__(f"{param}: outside your access")
+        self.param = param
 
 
 class FilterError(ValueError):
@@ -49,6 +61,11 @@ class Filters:
     start: date = field(default_factory=lambda: utc_today() - timedelta(days=29))
     end: date = field(default_factory=utc_today)  # included
     granularity: str = "day"  # day | week
+    scope: tuple[str, ...] | None = None  # the teams the user may see; None: every team (org-wide, or no sign-in)
+
+    def allows(self, team: str | None) -> bool:
+        """Whether a record of `team` lies within the scope."""
+        return self.scope is None or team in self.scope
 
     @property
     def days(self) -> int:
@@ -65,11 +82,10 @@ class Filters:
 
     def previous(self) -> Filters:
         """The period of equal length just before (same org/team/repo/granularity)."""
-        return Filters(self.org, self.team, self.repo, self.start - timedelta(days=self.days),
-                       self.start - timedelta(days=1), self.granularity)
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
 
     def with_range(self, start: date, end: date) -> Filters:
-        return Filters(self.org, self.team, self.repo, start, end, self.granularity)
+        return replace(self, start=start, end=end)
 
 
 @dataclass(frozen=True)
@@ -200,11 +216,19 @@ def validate(source: Source, filters: Filters) -> Filters:
     if filters.start > filters.end:
         raise FilterError("from", f"{filters.start.isoformat()} is after to={filters.end.isoformat()}")
     dims = dimensions(source)
+    if filters.scope is not None:
+        # A scoped user learns nothing about names outside the scope, not even whether they exist.
+        if filters.team is not None and filters.team not in filters.scope:
+            raise OutOfScope("team")
+        if filters.repo is not None and filters.repo not in dims.repos(
+                [t for t in filters.scope if t in dims.repos_by_team]):
+            raise OutOfScope("repo")
     if filters.org is not None and dims.orgs and filters.org not in dims.orgs:
         raise FilterError("org", f"unknown org {filters.org!r}; known: {', '.join(dims.orgs)}")
     if filters.team is not None:
         if filters.team not in dims.teams:
-            raise FilterError("team", f"unknown team {filters.team!r}; known: {', '.join(dims.teams)}")
+            visible = [t for t in dims.teams if filters.allows(t)]  # a scoped user hears only of their teams
+            raise FilterError("team", f"unknown team {filters.team!r}; known: {', '.join(visible)}")
         if filters.team not in dims.teams_of_org(filters.org):
             raise FilterError("team", f"team {filters.team!r} is not in org {filters.org!r}")
     if filters.repo is not None:
@@ -218,14 +242,17 @@ def validate(source: Source, filters: Filters) -> Filters:
 
 
 def teams_in_scope(source: Source, filters: Filters) -> tuple[str, ...] | None:
-    """The teams the filters restrict to; None means no restriction."""
+    """The teams the filters restrict to, within the user's scope; None means no restriction."""
+    teams: tuple[str, ...] | None = None
     if filters.team is not None:
-        return (filters.team,)
-    if filters.org is not None:
+        teams = (filters.team,)
+    elif filters.org is not None:
         dims = dimensions(source)
         if len(dims.orgs) > 1:
-            return dims.teams_of_org(filters.org)
-    return None
+            teams = dims.teams_of_org(filters.org)
+    if filters.scope is None:
+        return teams
+    return tuple(t for t in (teams if teams is not None else filters.scope) if t in filters.scope)
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
