@@ -76,6 +76,7 @@ def _metadata(client: GitHubClient, days: IngestedDays, table: str, extra: dict[
     return {
         "rows": days.written[table],
         **client.stats.as_metadata(),
+        **client.auth_metadata(),
         "window": days.window(),
         "partitions": len(days.by_day),
         "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
