@@ -72,6 +72,7 @@ from graphql import (
 
 from mock_apis.github_data import GitHubData, github_data
 from mock_apis.huge_day import HugeDay
+from mock_apis.github_app import authorized
 from mock_apis.server import MockState, Request, Response, Router
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "specs" / "github-schema.graphql"
@@ -652,16 +653,12 @@ def _rate_headers(rate: dict[str, Any]) -> dict[str, str]:
 
 # -- HTTP handlers --------------------------------------------------------------------------------------
 
-def _authorized(req: Request, state: MockState) -> bool:
-    header = req.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() in ("bearer", "token") and token.strip() == state.github_token
 
 
 def register(router: Router, state: MockState) -> None:
     def graphql_endpoint(req: Request, _m: re.Match[str]) -> Response:
         state.count("github:graphql")
-        if not _authorized(req, state):
+        if not authorized(req, state):
             return Response(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql",
                                   "status": "401"})
         rate = _rate_state(state)

@@ -1,6 +1,7 @@
 """`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack, PagerDuty and an OpenAI-compatible LLM.
 
-Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST), `jira.py`, `slack.py`,
+Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST) + `github_app.py` (App
+endpoints), `jira.py`, `slack.py`,
 `pagerduty.py`, `llm.py`); each exposes
 `register(router, state)`. This module owns routing, fault injection and request counting.
 
@@ -97,6 +98,7 @@ class MockState:
 
     org: SyntheticOrg
     github_token: str = "mock-github-token"
+    github_app_id: int = 4242  # the mock GitHub App (mock_apis/github_app.py holds its key pair)
     jira_email: str = "bot@acme.example"
     jira_token: str = "mock-jira-token"
     jira_timezone: str = "America/Los_Angeles"
@@ -116,9 +118,9 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, github_actions, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import github, github_actions, github_app, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
 
-    for vendor in (github, github_actions, jira, slack, llm, pagerduty):
+    for vendor in (github, github_actions, github_app, jira, slack, llm, pagerduty):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
