@@ -70,9 +70,9 @@ from graphql import (
     value_from_ast,
 )
 
+from mock_apis.github_app import authorized
 from mock_apis.github_data import GitHubData, github_data
 from mock_apis.huge_day import HugeDay
-from mock_apis.github_app import authorized
 from mock_apis.server import MockState, Request, Response, Router
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "specs" / "github-schema.graphql"

@@ -30,7 +30,6 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import jwt
@@ -64,6 +63,8 @@ def _jwt_problem(req: Request, state: MockState) -> str | None:
     scheme, _, token = req.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return "A JSON web token could not be decoded"
+    with state.lock:  # kept so tests can look for them where they must never be
+        state.extra.setdefault("github_app_jwts", []).append(token.strip())
     try:
         claims = jwt.decode(token.strip(), _key().public_key(), algorithms=["RS256"],
                             options={"verify_exp": False, "verify_iat": False, "require": ["iat", "exp", "iss"]})

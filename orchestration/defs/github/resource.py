@@ -40,7 +40,16 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from emd import settings
-from emd.github_auth import TOKEN_ENV, GitHubAuth, TokenAuth, github_auth
+from emd.github_auth import (
+    APP_ID_ENV,
+    INSTALLATION_ENV,
+    KEY_ENV,
+    KEY_FILE_ENV,
+    TOKEN_ENV,
+    GitHubAuth,
+    TokenAuth,
+    github_auth,
+)
 from emd.http import ApiError, ApiPayloadError, ApiServerError, ApiStats, HttpClient, PageGuard, RetryPolicy
 from emd.settings import SettingsError
 from orchestration.defs.github import queries
@@ -599,11 +608,14 @@ def strip_nested(pr: dict[str, Any]) -> dict[str, Any]:
 
 
 class GitHubResource(EnvOnlyCredentialsResource):
-    """GitHub's GraphQL API. The token and the URL come from the environment only -- GITHUB_TOKEN and
+    """GitHub's GraphQL and REST APIs. The credentials and the URL come from the environment only -- a GitHub
+    App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or _FILE, optional GITHUB_APP_INSTALLATION_ID) or GITHUB_TOKEN, and
     GITHUB_API_URL (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3), read
     when used -- so run config cannot send the token to another host."""
 
-    ENV_ONLY: ClassVar[dict[str, str]] = {"api_url": "GITHUB_API_URL", "token": TOKEN_ENV}
+    ENV_ONLY: ClassVar[dict[str, str]] = {"api_url": "GITHUB_API_URL", "token": TOKEN_ENV, "app_id": APP_ID_ENV,
+                                          "private_key": KEY_ENV, "private_key_file": KEY_FILE_ENV,
+                                          "installation_id": INSTALLATION_ENV}
 
     max_elapsed_s: float = Field(default=600.0, description="Give up on one request after this many seconds of retries.")
 
