@@ -13,7 +13,8 @@ On top of schema validation it enforces what GitHub enforces:
   the switch `{"github_rate_limit_exhausted": true}` (POST /_mock/switch) spends the budget so requests
   answer 403 "API rate limit exceeded" until the reset, one or two seconds later;
   `{"github_rate_limit_remaining": N}` leaves N points with the same near reset;
-- auth: `Authorization: bearer <token>` (or `token <token>`), else 401 "Bad credentials".
+- auth: `Authorization: bearer <token>` (or `token <token>`): the PAT or a live App installation token
+  (mock_apis/github_app.py), else 401 "Bad credentials".
 
 Test switch `{"github_payload_drop": "<field>"}` removes that field from every object in answers (an API
 that changed shape), so the client's "unexpected payload" errors can be exercised over real HTTP.

@@ -1,7 +1,7 @@
 """`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack, PagerDuty and an OpenAI-compatible LLM.
 
 Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST) + `github_app.py` (App
-endpoints), `jira.py`, `slack.py`,
+endpoints), `jira.py` + `atlassian_oauth.py`, `slack.py`,
 `pagerduty.py`, `llm.py`); each exposes
 `register(router, state)`. This module owns routing, fault injection and request counting.
 
@@ -118,9 +118,18 @@ class MockState:
 
 def build_router(state: MockState) -> Router:
     router = Router()
-    from mock_apis import github, github_actions, github_app, jira, llm, pagerduty, slack  # noqa: PLC0415 - vendor modules register routes
+    from mock_apis import (  # noqa: PLC0415 - vendor modules register routes
+        atlassian_oauth,
+        github,
+        github_actions,
+        github_app,
+        jira,
+        llm,
+        pagerduty,
+        slack,
+    )
 
-    for vendor in (github, github_actions, github_app, jira, slack, llm, pagerduty):
+    for vendor in (github, github_actions, github_app, jira, atlassian_oauth, slack, llm, pagerduty):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:

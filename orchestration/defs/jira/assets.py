@@ -70,7 +70,7 @@ def _metadata(client: JiraClient | None, before: ApiStats, days: IngestedDays, t
                      rate_limit_wait_s=now.rate_limit_wait_s - before.rate_limit_wait_s)
     return {"rows": days.written[table], **spend.as_metadata(), "window": days.window(),
             "partitions": len(days.by_day), "rows_by_day": MetadataValue.json(days.rows_by_day(table)),
-            **(extra or {})}
+            **(client.auth_metadata() if client else {}), **(extra or {})}
 
 
 @multi_asset(
