@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, HTTPException, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, StringConstraints
 
 from emd.metrics import filters as layer_filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
@@ -69,9 +69,18 @@ async def get_source() -> Source:
 
 SourceDep = Annotated[Source, Depends(get_source)]
 
-Org = Annotated[str | None, Query(description="organisation (the config's `org`)", max_length=200)]
-Team = Annotated[str | None, Query(description="team name from the config's `teams:`", max_length=200)]
-Repo = Annotated[str | None, Query(description="repository, owner/name", max_length=300)]
+def _blank_is_none(value: object) -> object:
+    """`?team=` (an empty value, as in the seed's `?team=&repo=`) means no filter."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# The length cap applies to a given name; an empty value is None (no filter) before it is checked.
+Org = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(_blank_is_none),
+                Query(description="organisation (the config's `org`); empty = every org")]
+Team = Annotated[Annotated[str, StringConstraints(max_length=200)] | None, BeforeValidator(_blank_is_none),
+                 Query(description="team name from the config's `teams:`; empty = every team")]
+Repo = Annotated[Annotated[str, StringConstraints(max_length=300)] | None, BeforeValidator(_blank_is_none),
+                 Query(description="repository, owner/name; empty = every repo")]
 def _iso_day(value: object) -> object:
     """Only YYYY-MM-DD: pydantic's lax mode would read `0` as 1970-01-01 (a Unix timestamp)."""
     if isinstance(value, str) and not (len(value) == 10 and value[4] == value[7] == "-"
@@ -99,7 +108,7 @@ def make_filters(source: Source, org: str | None, team: str | None, repo: str | 
         raise filter_error("from", f"{start.isoformat()} is after to={end.isoformat()}", start.isoformat())
     dims = layer_filters.dimensions(source)
     if end is None:
-        end = dims.latest_day or date.today()
+        end = dims.latest_day or layer_filters.utc_today()
         if start is not None and start > end:
             end = start
     if start is None:

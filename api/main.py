@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.routers import health, insights, metrics, slack
+from api.routers import health, insights, metrics, slack, slos
 from emd.warehouse import WarehouseError
 
 DESCRIPTION = """DORA, flow and planning metrics of the published warehouse build (the one the dashboard
@@ -36,7 +36,7 @@ def outdated_build(_: Request, exc: Exception) -> JSONResponse:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="Engineering metrics API", version="1", description=DESCRIPTION)
-    for router in (metrics.router, insights.router, slack.router, health.router):
+    for router in (metrics.router, insights.router, slack.router, slos.router, health.router):
         app.include_router(router)
     app.add_exception_handler(WarehouseError, unreadable_warehouse)
     try:

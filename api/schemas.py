@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from emd.metrics.catalogue import CATALOGUE
+from emd.metrics.catalogue import CATALOGUE, SLUG_OF, SLUGS
 
 
 def _utc(value: datetime) -> datetime:
@@ -26,11 +26,16 @@ MetricKey = StrEnum("MetricKey", {key: key for key in CATALOGUE})  # type: ignor
 MetricKey.__doc__ = "A metric of the catalogue (docs/metrics.md)."
 SeriesMetric = StrEnum("SeriesMetric", {key: key for key, m in CATALOGUE.items() if m.series})  # type: ignore[misc]
 SeriesMetric.__doc__ = "A metric of the catalogue that has a series per day or week."
+# The path of /metrics/series accepts a series metric's key or its seed slug (`cycle-time`).
+SeriesPath = StrEnum("SeriesPath", {**{key: key for key in SeriesMetric},  # type: ignore[misc]
+                                    **{slug: slug for slug in SLUGS}})
+SeriesPath.__doc__ = ("A metric with a series: its catalogue key or its slug ("
+                      + ", ".join(f"`{slug}` = `{key}`" for slug, key in SLUGS.items()) + ").")
 
 
 def _metric_list(series_only: bool) -> str:
-    return "\n".join(f"- `{m.key}` ({m.unit}): {m.definition}" for m in CATALOGUE.values()
-                     if m.series or not series_only)
+    return "\n".join(f"- `{m.key}`{f' (slug `{SLUG_OF[m.key]}`)' if m.key in SLUG_OF else ''} ({m.unit}): "
+                     f"{m.definition}" for m in CATALOGUE.values() if m.series or not series_only)
 
 
 class AppliedFilters(BaseModel):
@@ -58,7 +63,15 @@ class Tile(BaseModel):
     previous: float | None = Field(description="the previous equal period's value; null when it has no sample "
                                                "or was not ingested")
     change: float | None = Field(description="value - previous")
-    previous_ingested: bool = Field(description="whether the previous equal period lies in the ingested range")
+    previous_ingested: bool = Field(description="whether the previous equal period lies in the ingested calendar")
+    previous_sample_size: int | None = Field(default=None, description="the previous period's sample size")
+    band: str | None = Field(default=None, description="DORA performance band (elite | high | medium | low) of "
+                                                       "one of DORA's four keys (docs/metrics.md)")
+    previous_band: str | None = Field(default=None, description="the previous equal period's band")
+    basis: str | None = Field(default=None, description="planning ratios: by `points` or by `issues` count")
+    notes: list[str] = Field(default_factory=list, description="what the dashboard shows under the tile: the "
+                             "sample size (marked when below LOW_SAMPLE), the previous value and band, and "
+                             "the tile's data notes")
 
 
 class TilesResponse(BaseModel):
@@ -76,7 +89,7 @@ class SeriesPoint(BaseModel):
 
 
 class SeriesResponse(BaseModel):
-    metric: SeriesMetric  # type: ignore[valid-type]
+    metric: SeriesMetric = Field(description="the catalogue key (also when asked by slug)")  # type: ignore[valid-type]
     label: str
     unit: str
     filters: AppliedFilters
@@ -138,3 +151,34 @@ class Problem(BaseModel):
     """A 401, 404, 502 or 503: what went wrong and what to do."""
 
     detail: str | dict[str, Any]
+
+
+class SloDeployment(BaseModel):
+    deployment_id: str
+    repo: str
+    deployed_at: UtcDatetime
+    budget_burned_pct: float | None = Field(description="bad events in the 24 h after deployed_at / the error "
+                                                        "budget of the window ending at `to` x 100; null when "
+                                                        "not measured (ratio SLOs) or without a budget")
+
+
+class Slo(BaseModel):
+    name: str
+    service: str
+    team: str
+    target: float = Field(description="the objective, e.g. 0.999")
+    window_days: int = Field(description="the rolling window, 28 or 30 days")
+    sli: float | None = Field(description="good / total events over the window ending at `to` (a fraction); "
+                                          "null without events")
+    error_budget_remaining_pct: float | None = Field(description="(1 - (1 - sli) / (1 - target)) x 100; negative "
+                                                                 "once overspent")
+    burn_rate: float | None = Field(description="(1 - the day's SLI) / (1 - target) of the day `to`; null "
+                                                "without data that day")
+    status: Literal["healthy", "at_risk", "exhausted"] | None = Field(
+        description="exhausted: remaining <= 0; at_risk: remaining < 25 or burn_rate >= 6; null without data")
+    deployments: list[SloDeployment] = Field(description="the team's deployments deployed in [from, to]")
+
+
+class SlosResponse(BaseModel):
+    filters: AppliedFilters
+    slos: list[Slo]

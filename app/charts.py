@@ -151,3 +151,31 @@ def pr_timeline(parts: pd.DataFrame, events: pd.DataFrame) -> alt.LayerChart:
         .encode(x="at:T", tooltip=["event:N", alt.Tooltip("at:T", format="%Y-%m-%d %H:%M")])
     )
     return alt.LayerChart(layer=[bar, ticks], title="Timeline (hours per part in the tooltip)")
+
+
+def slo_burn_down(days: pd.DataFrame, deployments: pd.DataFrame, title: str) -> alt.LayerChart:
+    """One SLO's error budget remaining (%) per day of its window (`days`: date, remaining_pct), the 50/25/0 %
+    levels, and a mark per deployment (`deployments`: deployed_at, label, href, remaining_pct) that opens its
+    drilldown when clicked."""
+    line = (
+        alt.Chart(days, height=HEIGHT)
+        .mark_line(point=True)
+        .encode(x=alt.X("date:T", title="Day (UTC)", axis=alt.Axis(format="%b %d")),
+                y=alt.Y("remaining_pct:Q", title="Error budget remaining (%)"),
+                tooltip=[alt.Tooltip("date:T", format="%Y-%m-%d"), alt.Tooltip("remaining_pct:Q", format=".1f"),
+                         alt.Tooltip("burn_rate:Q", format=".2f")])
+    )
+    levels = (
+        alt.Chart(pd.DataFrame({"level": [50.0, 25.0, 0.0]}))
+        .mark_rule(strokeDash=[4, 4], color="#999999")
+        .encode(y="level:Q")
+    )
+    marks = (
+        alt.Chart(deployments)
+        .mark_point(shape="triangle-up", size=120, filled=True, color="#e45756", cursor="pointer")
+        .encode(x="deployed_at:T", y="remaining_pct:Q", href="href:N",
+                tooltip=[alt.Tooltip("label:N", title="Deployment"),
+                         alt.Tooltip("deployed_at:T", format="%Y-%m-%d %H:%M"),
+                         alt.Tooltip("burned_pct:Q", title="Budget burned in 24 h (%)", format=".1f")])
+    )
+    return alt.LayerChart(layer=[line, levels, marks], title=title)

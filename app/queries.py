@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from emd.metrics import agreements, breakdowns, filters, tiles
+from emd.metrics import agreements, breakdowns, filters, slos, tiles
 from emd.metrics.filters import Dimensions, Filters
 from emd.metrics.source import EmptyWarehouse, Source, open_source
 from emd.metrics.tiles import Point, TileValue
@@ -154,3 +154,16 @@ def weekly_adherence(source: Source, f: Filters) -> pd.DataFrame:
 
 def agreement_breaches(source: Source, f: Filters) -> pd.DataFrame:
     return _frame(_agreement_breaches(source, f))
+
+
+_slo_reports = _cached(slos.reports)
+
+
+def slos_available(source: Source) -> bool:
+    return slos.available(source)
+
+
+def slo_reports(source: Source, f: Filters) -> list[slos.SloReport]:
+    """Every SLO in view at `f.end`, with its burn-down over its window and the deployments in [f.start, f.end]."""
+    found: list[slos.SloReport] = _slo_reports(source, f, True)
+    return found

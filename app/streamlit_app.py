@@ -19,6 +19,7 @@ pages = st.navigation([
     st.Page("app_pages/planning.py", title="Planning", icon=":material/event_note:"),
     st.Page("app_pages/sprint_health.py", title="Sprint Health", icon=":material/health_and_safety:"),
     st.Page("app_pages/agreements.py", title="Working agreements", icon=":material/handshake:"),
+    st.Page("app_pages/slos.py", title="SLOs", icon=":material/speed:", url_path="slos"),
     st.Page("app_pages/drilldown.py", title="Drilldown", icon=":material/table_rows:", url_path="drilldown"),
 ])
 

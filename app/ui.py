@@ -14,13 +14,13 @@ from app.queries import EmptyWarehouse, Point, TileValue
 from emd import settings
 from emd.metrics.catalogue import (
     CATALOGUE,
-    LOW_SAMPLE,
     UNIT_WORDS,
     format_delta,
     format_value,
     is_better,
     unchanged,
 )
+from emd.metrics.tiles import tile_notes
 
 
 def tile_label(tile: TileValue) -> str:
@@ -39,20 +39,7 @@ def tile_delta(tile: TileValue, days: int) -> tuple[str | int | None, str | None
 
 
 def sample_caption(tile: TileValue) -> str:
-    m = CATALOGUE[tile.key]
-    parts = [f"n = {tile.sample_size} {m.sample_noun}"]
-    if tile.low_sample:
-        parts[0] = f"⚠️ {parts[0]} (fewer than {LOW_SAMPLE}: read with care)"
-    if tile.previous_ingested:
-        previous = f"previous: {format_value(m, tile.previous)}, n = {tile.previous_sample_size}"
-        if tile.previous_band:
-            previous += f", previous band {tile.previous_band.capitalize()}"
-        parts.append(previous)
-    if tile.key == "deployment_frequency_per_day" and tile.value is not None:
-        parts.append(f"{tile.value * 7:.1f} per week")
-    if tile.note:
-        parts.append(tile.note)
-    return " · ".join(parts)
+    return " · ".join(tile_notes(tile))
 
 
 def render_tile(tile: TileValue, days: int, trend: list[Point] | None = None) -> None:

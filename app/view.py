@@ -16,6 +16,7 @@ import streamlit as st
 
 from app import queries
 from app.queries import Filters, Source
+from emd.metrics.filters import utc_today
 
 ALL_ORGS = "All organisations"
 ALL_TEAMS = "All teams"
@@ -102,7 +103,7 @@ def sidebar(source: Source) -> View:
     repo_choice = bar.selectbox("Repository", repo_options, key="repo")
     repo = None if repo_choice == ALL_REPOS else repo_choice
 
-    latest = dims.latest_day or date.today()
+    latest = dims.latest_day or utc_today()
     _seed("end", None, latest, date.fromisoformat)
     default_start = st.session_state["end"] - timedelta(days=DEFAULT_DAYS - 1)
     if dims.first_day is not None:

@@ -101,6 +101,27 @@ class PagerDutyConfig:
 
 
 @dataclass(frozen=True)
+class IncidentSlo:
+    """`slos.incidents.<name>`: an SLO without monitoring data, whose downtime is the union of the team's incident
+    intervals (docs/metrics.md "SLOs and error budgets"); only those of `pagerduty_services` when listed."""
+
+    name: str
+    team: str
+    target: float
+    window_days: int = 30
+    service: str = ""  # default: the name
+    pagerduty_services: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SloConfig:
+    """`slos`: OpenSLO files (globs relative to the config file's folder) and incident-based SLOs."""
+
+    files: tuple[str, ...] = ()
+    incidents: tuple[IncidentSlo, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     org: str
     repos: tuple[str, ...]
@@ -126,6 +147,7 @@ class ProjectConfig:
     deployment_workflows: tuple[str, ...] = ()
     incident_labels: tuple[str, ...] = ()  # GitHub issue labels that make an issue an incident; empty: off
     pagerduty: PagerDutyConfig | None = None
+    slos: SloConfig = field(default_factory=SloConfig)
     source_path: Path | None = None
 
     def agreement_of(self, team: str) -> WorkingAgreement | None:
@@ -162,7 +184,7 @@ class ProjectConfig:
 
 
 _TOP_KEYS = {"org", "github", "jira", "teams", "deployments", "hotfix", "change_failure", "bots", "dashboard",
-             "backfill_days", "pr_types", "working_agreements", "incidents"}
+             "backfill_days", "pr_types", "working_agreements", "incidents", "slos"}
 _GITHUB_KEYS = {"repos"}
 _JIRA_KEYS = {"projects", "boards", "story_points_field", "incident_types", "blocked_statuses", "include_subtasks"}
 _TEAM_KEYS = {"repos", "jira_projects", "jira_boards", "members", "github_teams"}
@@ -170,6 +192,9 @@ _DEPLOY_KEYS = {"source", "environment", "include_prereleases", "repos", "workfl
 _REPO_DEPLOY_KEYS = {"source", "environment", "include_prereleases", "workflows"}
 _INCIDENT_KEYS = {"github_labels", "pagerduty"}
 _PAGERDUTY_KEYS = {"services", "urgency"}
+_SLO_KEYS = {"files", "incidents"}
+_INCIDENT_SLO_KEYS = {"team", "target", "window_days", "service", "pagerduty_services"}
+SLO_WINDOW_DAYS = (28, 30)
 _HOTFIX_KEYS = {"release_branch_patterns", "window_days"}
 _CF_KEYS = {"window_days"}
 _DASHBOARD_KEYS = {"url"}
@@ -310,6 +335,40 @@ def parse_working_agreements(r: _Reader, raw: Any, team_names: set[str]) -> tupl
             mention_authors=r.boolean(spec.get("mention_authors"), f"{key}.mention_authors", False),
         ))
     return tuple(agreements)
+
+def parse_slos(r: _Reader, raw: Any, team_names: set[str], pagerduty: PagerDutyConfig | None) -> SloConfig:
+    spec = r.mapping(raw, "slos", _SLO_KEYS)
+    files = r.str_list(spec.get("files"), "slos.files")
+    incidents_raw = spec.get("incidents")
+    if incidents_raw is not None and not isinstance(incidents_raw, dict):
+        raise r.fail("slos.incidents", "must be a mapping of SLO name to {team, target, window_days}, e.g. "
+                                       "`checkout: {team: platform, target: 0.999, window_days: 30}`")
+    incidents = []
+    for name, item in (incidents_raw or {}).items():
+        key = f"slos.incidents.{name}"
+        item = r.mapping(item, key, _INCIDENT_SLO_KEYS)
+        team = item.get("team")
+        if not isinstance(team, str) or team not in team_names:
+            raise r.fail(f"{key}.team", f"must name a team under `teams` (got {team!r}; known: "
+                                        f"{', '.join(sorted(team_names)) or 'none'})")
+        target = item.get("target")
+        if isinstance(target, bool) or not isinstance(target, int | float) or not 0 < target < 1:
+            raise r.fail(f"{key}.target", f"must be a fraction between 0 and 1, e.g. 0.999 (got {target!r})")
+        window = r.positive_int(item.get("window_days"), f"{key}.window_days", 30)
+        if window not in SLO_WINDOW_DAYS:
+            raise r.fail(f"{key}.window_days", f"must be one of {', '.join(map(str, SLO_WINDOW_DAYS))} (got {window})")
+        services = r.str_list(item.get("pagerduty_services"), f"{key}.pagerduty_services")
+        for service_id in services:
+            if pagerduty is None or service_id not in pagerduty.services:
+                raise r.fail(f"{key}.pagerduty_services", f"names {service_id!r}, which `incidents.pagerduty."
+                                                          "services` does not list")
+        service = item.get("service")
+        if service is not None and (not isinstance(service, str) or not service.strip()):
+            raise r.fail(f"{key}.service", "must be a non-empty string (default: the SLO's name)")
+        incidents.append(IncidentSlo(name=str(name), team=team, target=float(target), window_days=window,
+                                     service=(service or str(name)).strip(), pagerduty_services=services))
+    return SloConfig(files=files, incidents=tuple(incidents))
+
 
 def _workflows(r: _Reader, value: Any, key: str) -> tuple[str, ...]:
     workflows = r.str_list(value, key)
@@ -479,6 +538,7 @@ def parse_config(raw: Any, path: Path) -> ProjectConfig:
         deployment_workflows=default_workflows,
         incident_labels=incident_labels,
         pagerduty=pagerduty,
+        slos=parse_slos(r, top.get("slos"), {t.name for t in teams}, pagerduty),
         source_path=path,
     )
 

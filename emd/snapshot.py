@@ -39,6 +39,7 @@ from emd.warehouse import Warehouse
 MART_TABLES: tuple[str, ...] = (
     "fct_pull_requests",
     "fct_deployments",
+    "fct_deployment_teams",
     "fct_jira_issues",
     "mv_dora_by_repo_day",
     "mv_flow_by_repo_day",
@@ -48,6 +49,8 @@ MART_TABLES: tuple[str, ...] = (
     "fct_agreement_breaches",
     "fct_agreement_subjects",
     "mv_agreement_adherence_by_team_week",
+    "fct_slo_days",
+    "fct_slo_deployment_burn",
     # the rows behind the numbers (the dashboard's drilldowns)
     "fct_failure_signals",
     "fct_pull_request_reviews",

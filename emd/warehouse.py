@@ -104,6 +104,19 @@ RAW_TABLES: dict[str, list[tuple[str, str]]] = {
         ("urgency", "text"), ("service_id", "text"), ("service_name", "text"), ("created_at", "timestamp"),
         ("updated_at", "timestamp"), ("resolved_at", "timestamp"), ("payload", "text"),
     ],
+    # One row per SLO and day: the day's good (or bad) and total events from Prometheus (emd/slos.py), or
+    # NULLs when the queries returned no series ("no data", not 100%).
+    "raw_slo_events": _COMMON + [
+        ("slo_name", "text"), ("service", "text"), ("team", "text"), ("target", "double precision"),
+        ("window_days", "integer"), ("good", "double precision"), ("bad", "double precision"),
+        ("total", "double precision"), ("evaluated_at", "timestamp"), ("query", "text"), ("payload", "text"),
+    ],
+    # One row per deployment (of the marts' last build) whose 24 hours ended in the day, and Prometheus SLO of its
+    # team: the bad and total events of those 24 hours (NULLs without data).
+    "raw_slo_deployment_events": _COMMON + [
+        ("deployment_id", "text"), ("slo_name", "text"), ("deployed_at", "timestamp"), ("window_end", "timestamp"),
+        ("bad", "double precision"), ("total", "double precision"), ("query", "text"), ("payload", "text"),
+    ],
     "raw_jira_issues": _COMMON + [
         ("issue_id", "text"), ("key", "text"), ("project_key", "text"), ("issue_type", "text"),
         ("is_subtask", "boolean"), ("summary", "text"), ("status_id", "text"), ("status_name", "text"),
@@ -144,6 +157,8 @@ RAW_KEYS: dict[str, tuple[str, ...]] = {
     "raw_github_codeowners": ("repo", "rule_index", "owner_index"),
     "raw_github_pull_request_files": ("repo", "pr_number", "path"),
     "raw_pagerduty_incidents": ("incident_id",),
+    "raw_slo_events": ("slo_name",),
+    "raw_slo_deployment_events": ("deployment_id", "slo_name"),
     "raw_jira_issues": ("issue_id",),  # an issue is its id: a move to another project changes the key
     "raw_jira_changelog": ("issue_key", "history_id", "item_index"),
     "raw_jira_sprints": ("sprint_id",),

@@ -126,10 +126,11 @@ def build_router(state: MockState) -> Router:
         jira,
         llm,
         pagerduty,
+        prometheus,
         slack,
     )
 
-    for vendor in (github, github_actions, github_app, jira, atlassian_oauth, slack, llm, pagerduty):
+    for vendor in (github, github_actions, github_app, jira, atlassian_oauth, slack, llm, pagerduty, prometheus):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
@@ -313,4 +314,5 @@ def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]
         "EMD_LLM_MODEL": "mock-model",
         "PAGERDUTY_API_URL": url + "/pagerduty",
         "PAGERDUTY_API_TOKEN": creds.pagerduty_token,
+        "PROMETHEUS_URL": url + "/prometheus",
     }

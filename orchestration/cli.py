@@ -37,6 +37,7 @@ def _mock_state(args: argparse.Namespace):
 
 def cmd_mock_api(args: argparse.Namespace) -> int:
     from mock_apis.org import demo_working_agreements
+    from mock_apis.prometheus import demo_slo_files, demo_slos
     from mock_apis.server import MockApi
 
     state = _mock_state(args)
@@ -44,6 +45,11 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
     if args.write_config:
         config = state.org.config()
         config["working_agreements"] = demo_working_agreements(list(config["teams"]))
+        config["slos"] = demo_slos(state.org)
+        folder = Path(args.write_config).parent / "slos"  # slos.files are relative to the config's folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in demo_slo_files(state.org).items():
+            (folder / name).write_text(text, encoding="utf-8")
         Path(args.write_config).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     if args.write_env:
         Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in api.env().items()), encoding="utf-8")

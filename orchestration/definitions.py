@@ -32,6 +32,7 @@ from orchestration.defs.insights.definitions import insights_defs
 from orchestration.defs.jira.definitions import jira_defs
 from orchestration.defs.pagerduty.definitions import pagerduty_defs
 from orchestration.defs.publish import publish_defs
+from orchestration.defs.slos.definitions import slo_defs
 from orchestration.loggers import json_run_logger
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
@@ -66,6 +67,7 @@ def build_definitions() -> Definitions:
         github_defs(),
         jira_defs(),
         pagerduty_defs(),
+        slo_defs(),
         dbt_defs(),
         insights_defs(),
         alerts_defs(),

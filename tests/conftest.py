@@ -84,18 +84,26 @@ def postgres_database() -> Iterator[str]:
         admin.close()
 
 
-@pytest.fixture
-def postgres_url(postgres_database: str) -> Iterator[str]:
-    """DATABASE_URL of a fresh schema (in this run's database) for one test: raw tables, dbt models,
+def postgres_schema(database_url: str) -> tuple[str, str]:
+    """(DATABASE_URL, schema) of a fresh schema in `database_url`'s database: raw tables, dbt models,
     sprint_health and the dashboard's reads all land in it through `options=-csearch_path=<schema>`."""
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_database, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(f"create schema {schema}")
-    sep = "&" if "?" in postgres_database else "?"
+    sep = "&" if "?" in database_url else "?"
+    return f"{database_url}{sep}options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture
+def postgres_url(postgres_database: str) -> Iterator[str]:
+    """DATABASE_URL of a fresh schema (in this run's database) for one test (see postgres_schema)."""
+    import psycopg
+
+    url, schema = postgres_schema(postgres_database)
     try:
-        yield f"{postgres_database}{sep}options=-csearch_path%3D{schema}"
+        yield url
     finally:
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f"drop schema if exists {schema} cascade")

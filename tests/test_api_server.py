@@ -72,6 +72,23 @@ def test_emd_api_serves_over_real_http(served: tuple[str, Path], mock_api: MockA
     # platform deployed d1 d2 d3 dbot d4 = 5 times in 14 days; two of them (d2, d4) failed.
     assert tiles["deployment_frequency_per_day"]["value"] == pytest.approx(5 / 14)
     assert tiles["change_failure_rate"]["value"] == pytest.approx(2 / 5)
+    # The dashboard's band and notes come with the tile: 2/5 > 20% -> low; recovery d2 6 h, d4 24 h -> p50 15 h,
+    # under a day -> high, from 2 (fewer than 5).
+    assert tiles["change_failure_rate"]["band"] == "low"
+    recovery = tiles["failed_deployment_recovery_p50_hours"]
+    assert (recovery["value"], recovery["band"], recovery["low_sample"]) == (15.0, "high", True)
+    assert recovery["notes"][0] == "⚠️ n = 2 recovered failed deployments (fewer than 5: read with care)"
+    # The seed's example route: a slug, empty team and repo (no filter); the default window is the 30 days up to
+    # the newest day with data, 02-14 .. 03-15. Org cycle time on 03-02: #101 (10 h); on 03-09: #103 (30 h).
+    seed = requests.get(url + "/metrics/series/cycle-time?team=&repo=&granularity=day", timeout=10)
+    assert seed.status_code == 200, seed.text
+    points = {p["bucket"]: p for p in seed.json()["points"]}
+    assert seed.json()["metric"] == "cycle_time_p50_hours" and len(points) == 30
+    assert (points["2026-03-02"]["value"], points["2026-03-02"]["sample_size"]) == (10.0, 1)
+    assert (points["2026-03-09"]["value"], points["2026-03-09"]["sample_size"]) == (30.0, 1)
+    by_key = requests.get(url + "/metrics/series/cycle_time_p50_hours", params={"granularity": "day"}, timeout=10)
+    assert by_key.json() == seed.json()
+    assert "`cycle-time` = `cycle_time_p50_hours`" in requests.get(url + "/openapi.json", timeout=10).text
     assert requests.get(url + "/metrics/tiles", params={"team": "nosuchteam"}, timeout=10).status_code == 422
     assert "Engineering metrics API" in requests.get(url + "/docs", timeout=10).text
 

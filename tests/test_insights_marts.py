@@ -110,7 +110,8 @@ def test_week_blob_has_no_planning_metrics(marts: Path) -> None:
         w13 = team_blobs(teams["data"], False, horizon)[-1]
         assert set(w13.blob["metrics"]) == {"cycle_time_p50_hours", "cycle_time_p90_hours",
                                             "time_to_first_review_p50_hours", "deployment_frequency_per_day",
-                                            "lead_time_p50_hours", "change_failure_rate"}
+                                            "lead_time_p50_hours", "change_failure_rate", "hotfix_rate",
+                                            "review_depth_avg"}
         # W13 (03-23..03-30) had no data deployment; W12 had 1 (03-20): 0/7 = 0 vs 1/7 = 0.14 -> -100%
         dpd = w13.blob["metrics"]["deployment_frequency_per_day"]
         assert (dpd["value"], dpd["previous"], dpd["change_pct"], dpd["trend"]) == \

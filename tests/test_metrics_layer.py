@@ -93,6 +93,9 @@ def test_tiles_of_the_window_equal_hand_computed_values(src: Source) -> None:
     assert rec.note == "1 failed deployment(s) not recovered yet"
     assert rec.band == "high"  # under a day, not under an hour
     assert (t["deployment_rework_rate"].value, t["deployment_rework_rate"].previous) == (0.125, 0.0)
+    # Hotfix PRs merged in the window: #103 (03-09) -> 1 / 8 deployments; previous none of 3 -> 0.0.
+    hotfix = t["hotfix_rate"]
+    assert (hotfix.value, hotfix.sample_size, hotfix.previous, hotfix.band) == (0.125, 8, 0.0, None)
 
     # Cycle time, human PRs merged (bot #105 out): 10 20 30 40 100 -> p50 30.0, p90 at 3.6: 40 + 0.6 * 60 = 76.0.
     assert (t["cycle_time_p50_hours"].value, t["cycle_time_p50_hours"].sample_size) == (30.0, 5)
@@ -101,6 +104,10 @@ def test_tiles_of_the_window_equal_hand_computed_values(src: Source) -> None:
     # Time to first review of the reviewed merged PRs 1 3 5 8 -> 4.0 from 4; previous 2 4 10 -> 4.0.
     ttfr = t["time_to_first_review_p50_hours"]
     assert (ttfr.value, ttfr.sample_size, ttfr.previous, ttfr.change) == (4.0, 4, 4.0, 0.0)
+    # Review depth: every fixture PR has 2 reviews + 1 inline comment = 3; human merged PRs 101 102 103 201 301
+    # -> mean 3.0 from 5; previous 90 190 91 -> 3.0 from 3.
+    depth = t["review_depth_avg"]
+    assert (depth.value, depth.sample_size, depth.previous, depth.previous_sample_size) == (3.0, 5, 3.0, 3)
     # Closed or merged human PRs 101 102 103 201 301 202, reopened 102 202: 2 / 6; previous 0 / 3.
     assert (t["pr_rework_rate"].value, t["pr_rework_rate"].sample_size) == (pytest.approx(1 / 3), 6)
     assert t["pr_rework_rate"].previous == 0.0
@@ -212,6 +219,59 @@ def test_dimensions_and_the_ingested_calendar(src: Source) -> None:
     assert dims.repos(["platform"]) == ("acme/api",)
     assert dims.orgs == ("acme",)
     assert (dims.first_day, dims.last_day, dims.latest_day) == (date(2026, 2, 1), date(2026, 3, 15), date(2026, 3, 15))
+
+
+GAP = ("2026-03-05", "2026-03-08")  # four days never ingested between two backfilled ranges
+DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "mv_planning_by_team_day", "metrics_daily")
+
+
+def _without_gap(conn: object) -> None:
+    """The per-day marts as dbt builds them over a calendar with a gap: no row for a day never ingested."""
+    for table in DAILY_TABLES:
+        conn.execute(f"delete from {table} where \"date\" between '{GAP[0]}' and '{GAP[1]}'")  # type: ignore[attr-defined]  # noqa: S608
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def gapped(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
+    if request.param == "duckdb":
+        import duckdb
+
+        live = tmp_path / "warehouse.duckdb"
+        build_duckdb_warehouse(live)
+        with duckdb.connect(str(live)) as conn:
+            _without_gap(conn)
+        return _open(f"duckdb:///{live}")
+    import psycopg
+
+    url = request.getfixturevalue("postgres_url")
+    build_postgres_warehouse(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        _without_gap(conn)
+    return _open(url)
+
+
+def test_a_gap_in_the_ingested_calendar_stays_a_gap(gapped: Source) -> None:
+    dims = filters.dimensions(gapped)
+    assert dims.days is not None and date(2026, 3, 6) not in dims.days and date(2026, 3, 4) in dims.days
+    # WINDOW 03-02 .. 03-15 has 14 - 4 = 10 ingested days. Deployments d1 d2 d3 d4 d5 d6 d7 = 7 (dbot at 03-05
+    # 10:00 is dated in the gap: left out, as the per-day marts have no row for its day) -> 7 / 10 per day;
+    # failed d2 d4 d6 -> 3 / 7.
+    t = by_key(tiles.tiles(gapped, WINDOW))
+    assert (t["deployment_frequency_per_day"].value, t["deployment_frequency_per_day"].sample_size) == (
+        pytest.approx(0.7), 7)
+    assert t["change_failure_rate"].value == pytest.approx(3 / 7)
+    # Lead time without the bot's PR #105 (deployed 03-05): 12 25 40 50 110 -> p50 40.0 from 5.
+    assert (t["lead_time_p50_hours"].value, t["lead_time_p50_hours"].sample_size) == (40.0, 5)
+    # A series has no value on a day never ingested (not a zero); 03-04 and 03-09 are ingested.
+    daily = {p.bucket: p for p in tiles.series(gapped, "deployment_frequency_per_day", WINDOW)}
+    assert daily[date(2026, 3, 6)] == tiles.Point(date(2026, 3, 6), None, 0)
+    assert (daily[date(2026, 3, 4)].value, daily[date(2026, 3, 9)].value) == (1.0, 1.0)
+    blocked = {p.bucket: p.value for p in tiles.series(gapped, "blocked_issues", WINDOW)}
+    assert blocked[date(2026, 3, 6)] is None
+    # The week 03-09 .. 03-15 compares with 03-02 .. 03-08, which holds the gap: no previous period.
+    week = Filters(start=date(2026, 3, 9), end=date(2026, 3, 15))
+    assert not tiles.previous_ingested(gapped, week)
+    assert by_key(tiles.tiles(gapped, week))["deployment_frequency_per_day"].previous is None
 
 
 @pytest.mark.parametrize(("bad", "param"), [

@@ -66,6 +66,11 @@ def test_dashboard_blob_and_layer_agree_on_a_window(published: Path) -> None:
         assert (layer[key].sample_size, blob[key]["sample_size"]) == (2, 2), key
         shown = metric(at, f"{m.label} ({UNIT_WORDS[m.unit]})")
         assert shown.value.split(" · ")[0] == format_value(m, by_hand), key  # the DORA band follows " · "
+    # The new catalogue metrics reach the card's blob with the layer's value and sample.
+    for key in ("hotfix_rate", "review_depth_avg"):
+        value = layer[key].value
+        assert blob[key]["value"] == (None if value is None else round(value, CATALOGUE[key].digits)), key
+        assert blob[key]["sample_size"] == layer[key].sample_size, key
 
 
 def test_card_and_dashboard_report_carryover_on_the_same_basis(published: Path) -> None:

@@ -10,6 +10,7 @@ from orchestration.definitions import build_definitions
 from orchestration.defs.github.resource import GitHubResource
 from orchestration.defs.jira.resource import JiraResource
 from orchestration.defs.pagerduty.resource import PagerDutyResource
+from orchestration.defs.slos.resource import PrometheusResource
 from orchestration.resources import WarehouseResource
 
 
@@ -21,6 +22,8 @@ from orchestration.resources import WarehouseResource
     ("jira", {"base_url": "https://attacker.example"}),
     ("jira", {"email": "x@attacker.example", "api_token": "t"}),
     ("pagerduty", {"api_url": "https://attacker.example"}),
+    ("prometheus", {"api_url": "https://attacker.example"}),
+    ("prometheus", {"token": "not-from-env"}),
     ("warehouse", {"database_url": "postgresql://me@attacker.example/loot"}),
 ])
 def test_a_run_config_that_sets_a_url_or_token_is_refused_at_launch(resource: str, config: dict) -> None:
@@ -42,6 +45,8 @@ def test_setting_them_in_code_says_they_come_from_the_environment() -> None:
         JiraResource(base_url="https://attacker.example")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match=r"token cannot be set .*PAGERDUTY_API_TOKEN"):
         PagerDutyResource(token="not-from-env")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"api_url cannot be set .*PROMETHEUS_URL"):
+        PrometheusResource(api_url="https://attacker.example")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match=r"database_url cannot be set .*DATABASE_URL"):
         WarehouseResource(database_url="duckdb:///elsewhere.duckdb")  # type: ignore[call-arg]
 
@@ -80,4 +85,4 @@ def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
         "github_pull_requests", "raw_github_releases", "raw_github_deployments", "jira_issues", "raw_jira_sprints",
         "raw_jira_statuses", "dbt_models", "sprint_health", "sprint_health_slack_post", "dashboard_snapshot",
         "agreement_nudges", "agreement_digest", "raw_github_workflow_runs", "raw_github_issues", "raw_github_codeowners",
-        "raw_github_pull_request_files", "raw_pagerduty_incidents")}
+        "raw_github_pull_request_files", "raw_pagerduty_incidents", "slo_events", "slo_budget_alerts")}

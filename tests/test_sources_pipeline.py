@@ -4,12 +4,11 @@ and builds the marts, and the values below are worked out by hand from docs/metr
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 
 import pytest
 import yaml
-from conftest import ANCHOR
+from conftest import ANCHOR, postgres_schema
 from dbt_fixtures import sources_scenario as scenario
 
 from emd.settings import database_target
@@ -39,22 +38,11 @@ def built(request, tmp_path_factory):
         mp.setenv("DATABASE_URL", f"duckdb:///{tmp / 'warehouse.duckdb'}")
         mp.delenv("DAGSTER_HOME", raising=False)
         if request.param == "postgres":
-            mp.setenv("DATABASE_URL", postgres_schema(request.getfixturevalue("postgres_database")))
+            mp.setenv("DATABASE_URL", postgres_schema(request.getfixturevalue("postgres_database"))[0])
         run_pipeline(date.fromisoformat(scenario.START_DAY), date.fromisoformat(scenario.END_DAY),
                      steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
         with Warehouse(database_target()).connect(read_only=True) as conn:
             yield conn, api
-
-
-def postgres_schema(database_url: str) -> str:
-    """DATABASE_URL of a fresh schema in this run's test database (dropped with the database)."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(f"create schema {schema}")
-    sep = "&" if "?" in database_url else "?"
-    return f"{database_url}{sep}options=-csearch_path%3D{schema}"
 
 
 def rows(built, sql: str) -> list[dict]:

@@ -37,6 +37,7 @@ START, END = ANCHOR - timedelta(days=3), ANCHOR  # four days keep both runs unde
 KEYS: dict[str, tuple[str, ...]] = {
     "fct_pull_requests": ("repo", "number"),
     "fct_deployments": ("deployment_id",),
+    "fct_deployment_teams": ("deployment_id", "team"),
     "fct_jira_issues": ("issue_key",),
     "mv_dora_by_repo_day": ("repo", "date"),
     "mv_flow_by_repo_day": ("repo", "date"),

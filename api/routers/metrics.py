@@ -8,7 +8,7 @@ from api import schemas
 from api.cache import answers
 from api.deps import Basis, SeriesFilters, SourceDep, WindowFilters
 from emd.metrics import tiles as layer
-from emd.metrics.catalogue import CATALOGUE
+from emd.metrics.catalogue import CATALOGUE, SLUGS
 from emd.metrics.filters import Filters
 from emd.metrics.source import Source
 
@@ -44,21 +44,24 @@ def _tiles(source: Source, filters: Filters, basis: str | None) -> schemas.Tiles
     return schemas.TilesResponse(filters=out, tiles=[schemas.Tile(
         key=schemas.MetricKey(t.key), label=t.label, value=t.value, unit=t.unit, sample_size=t.sample_size,
         low_sample=t.low_sample, previous=t.previous, change=t.change, previous_ingested=t.previous_ingested,
+        previous_sample_size=t.previous_sample_size, band=t.band, previous_band=t.previous_band, basis=t.basis,
+        notes=layer.tile_notes(t),
     ) for t in found])
 
 
 @router.get("/series/{metric}", response_model=schemas.SeriesResponse, responses=ERRORS,  # type: ignore[arg-type]
-            summary="One metric per day or ISO week over a window")
-async def series(metric: schemas.SeriesMetric, source: SourceDep,  # type: ignore[valid-type]
+            summary="One metric per day or ISO week over a window (by catalogue key or seed slug, e.g. cycle-time)")
+async def series(metric: schemas.SeriesPath, source: SourceDep,  # type: ignore[valid-type]
                  filters: SeriesFilters, basis: Basis = None) -> Response:
-    body = await answers.get_async(source, ("series", metric.value, filters, basis),
-                                   lambda: _json(_series(source, metric, filters, basis)))
+    key = SLUGS.get(metric.value, metric.value)
+    body = await answers.get_async(source, ("series", key, filters, basis),
+                                   lambda: _json(_series(source, key, filters, basis)))
     return Response(body, media_type="application/json")
 
 
-def _series(source: Source, metric: schemas.SeriesMetric, filters: Filters,  # type: ignore[valid-type]
-            basis: str | None) -> schemas.SeriesResponse:
-    spec = CATALOGUE[metric.value]
+def _series(source: Source, key: str, filters: Filters, basis: str | None) -> schemas.SeriesResponse:
+    spec = CATALOGUE[key]
+    metric = schemas.SeriesMetric(key)
     points = layer.series(source, spec.key, filters, basis)
     return schemas.SeriesResponse(metric=metric, label=spec.label, unit=spec.unit, filters=applied(filters),
                                   points=[schemas.SeriesPoint(bucket=p.bucket, value=p.value,

@@ -1,7 +1,7 @@
 """Drilldown: the rows behind a tile, and one deployment, pull request or sprint in full.
 
 The selection is in the URL beside the filters: `?metric=<tile key>` lists the rows the tile was
-computed from; `?deployment=<id>`, `?pr=<pr_id>` or `?sprint=<id>` opens one (a Slack post's "Open in
+computed from; `?deployment=<id>`, `?pr=<pr_id or owner/repo#number>` or `?sprint=<id>` opens one (a Slack post's "Open in
 the dashboard" lands on `?sprint=`). Outside text (titles, summaries, sprint names) is escaped where
 it is rendered as markdown (st.table cells, links) and shown as plain text elsewhere.
 """
@@ -15,6 +15,7 @@ import streamlit as st
 
 from app import charts, drill, ui, view
 from emd.metrics import catalogue, rows
+from emd.metrics.measures import planning_values
 from emd.metrics.tiles import tiles
 from emd.text import markdown_escape
 
@@ -234,12 +235,13 @@ def _signal_url(signal: dict[str, Any]) -> str | None:
 # One pull request
 
 
-def show_pull_request(pr_id: str) -> None:
-    pr = rows.pull_request(source, pr_id)
+def show_pull_request(pr_ref: str) -> None:
+    pr = rows.pull_request(source, pr_ref)
     if pr is None:
         st.title("Pull request")
-        st.warning("No pull request with this id in the published build.")
+        st.warning("No pull request with this id (a node id, or owner/repo#number) in the published build.")
         return
+    pr_id = str(pr["pr_id"])
     st.title(f"Pull request {pr['repo']}#{pr['number']}")
     _back("pr")
     st.text(pr["title"])
@@ -319,15 +321,20 @@ def show_sprint(sprint_id: str) -> None:
         totals.append({"": role.replace("_", " "), "points": f"{float(found[f'{role}_points'] or 0):g}",
                        "issues": str(int(found[f"{role}_issues"] or 0))})
     st.table(pd.DataFrame(totals).set_index(""))
-    committed = float(found["committed_points"] or 0)
-    done = float(found["completed_points"] or 0) + float(found["carryover_points"] or 0)
-    if committed:
-        st.text(f"Planned vs done = {found['completed_committed_points']:g} / {committed:g} = "
-                f"{float(found['completed_committed_points']) / committed * 100:.1f}% · scope change = "
-                f"({found['added_points']:g} + {found['removed_points']:g}) / {committed:g} = "
-                f"{(float(found['added_points']) + float(found['removed_points'])) / committed * 100:.1f}%"
-                + (f" · carryover = {found['carryover_points']:g} / {done:g} = "
-                   f"{float(found['carryover_points']) / done * 100:.1f}%" if done else ""))
+    # The sprint's ratios on its own basis, from the catalogue's SQL (the planning tiles' formulas).
+    basis = str(found["planning_basis"])
+    ratios = planning_values(found, basis)
+    if ratios["planned_vs_done_pct"] is not None:
+        def n(role: str) -> str:
+            return f"{float(found[f'{role}_{basis}'] or 0):g}"
+
+        def pct(key: str) -> str:
+            value = ratios[key]
+            return "—" if value is None else f"{value:.1f}%"
+        st.text(f"By {basis}: planned vs done = {n('completed_committed')} / {n('committed')} = "
+                f"{pct('planned_vs_done_pct')} · scope change = ({n('added')} + {n('removed')}) / {n('committed')} = "
+                f"{pct('scope_change_pct')} · carryover = {n('carryover')} / ({n('completed')} + {n('carryover')}) = "
+                f"{pct('carryover_pct')}")
     if issues.empty:
         st.info("No issue rows for this sprint in the build.")
         return

@@ -1,8 +1,9 @@
 """The dashboard pages' breakdowns: a domain's aggregates per day/week bucket or per PR type, and the
 lists of rows the pages show (failed deployments, pull requests, blocked days, Sprint Health cards).
 
-Every aggregate runs over a domain of tiles.py (same fact table, time column and row rule as the
-tiles), so a chart's bucket and a tile never disagree on which rows count.
+Every aggregate runs over a domain of measures.py (same fact table, time column and row rule as the
+tiles), and the catalogue's metrics (p50, p90, review depth) use the domain's own aggregate SQL, so a
+chart's bucket and a tile never disagree on which rows count or how they are aggregated.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import json
 from typing import Any
 
 from emd.metrics.filters import Filters, github_where, jira_where
+from emd.metrics.measures import DOMAINS, aggregate
 from emd.metrics.source import Source, as_date, bucket, hours_between, percentile, rows
-from emd.metrics.tiles import DOMAINS, aggregate
 
 
 def _per_bucket(source: Source, domain: str, filters: Filters,
@@ -38,44 +39,42 @@ def lead_time_over_time(source: Source, filters: Filters) -> list[dict[str, Any]
     return _per_bucket(source, "deployed_prs", filters)
 
 
-def _cycle_measures(source: Source) -> dict[str, str]:
-    return {
-        "merged_prs": "count(*)",
-        "p50_hours": percentile(source, "cycle_time_hours", 0.5),
-        "p90_hours": percentile(source, "cycle_time_hours", 0.9),
-        "coding_p50_hours": percentile(source, "coding_hours", 0.5),
-        "pickup_p50_hours": percentile(source, "time_to_first_review_hours", 0.5),
-        "review_p50_hours": percentile(source, "review_hours", 0.5),
-        "review_depth_avg": "avg(review_depth)",
-        "reviewers_avg": "avg(reviewers)",
-        "size_p50_lines": percentile(source, "additions + deletions", 0.5),
-        "size_p90_lines": percentile(source, "additions + deletions", 0.9),
-    }
+def _merged_measures(source: Source, **more: str) -> dict[str, str]:
+    """The merged-PR domain's catalogue aggregates (cycle time p50/p90, review depth: METRIC_SQL's SQL, the
+    tiles' own) under the breakdowns' names, plus `more` (measures that are no catalogue metric)."""
+    catalogue = DOMAINS["merged_prs"].aggregates(source)
+    return {"merged_prs": catalogue["n"], "p50_hours": catalogue["p50"], "p90_hours": catalogue["p90"],
+            "review_depth_avg": catalogue["review_depth_avg"], **more}
 
 
 def cycle_time_over_time(source: Source, filters: Filters) -> list[dict[str, Any]]:
     """Per bucket of merge (human-authored merged PRs): cycle time p50/p90, each phase's p50, review
     depth and reviewers (means), size p50/p90."""
-    return _per_bucket(source, "merged_prs", filters, _cycle_measures(source))
+    measures = _merged_measures(
+        source,
+        coding_p50_hours=percentile(source, "coding_hours", 0.5),
+        # time to first review's catalogue percentile (a merged PR without a review has none: not counted)
+        pickup_p50_hours=DOMAINS["reviewed_prs"].aggregates(source)["p50"],
+        review_p50_hours=percentile(source, "review_hours", 0.5),
+        reviewers_avg="avg(reviewers)",
+        size_p50_lines=percentile(source, "additions + deletions", 0.5),
+        size_p90_lines=percentile(source, "additions + deletions", 0.9),
+    )
+    return _per_bucket(source, "merged_prs", filters, measures)
 
 
 def flow_by_pr_type(source: Source, filters: Filters) -> list[dict[str, Any]]:
     """Per PR type, over the human-authored PRs merged in the window, most merged first."""
-    measures = {
-        "merged_prs": "count(*)",
-        "cycle_time_p50_hours": percentile(source, "cycle_time_hours", 0.5),
-        "cycle_time_p90_hours": percentile(source, "cycle_time_hours", 0.9),
-        "size_p50_lines": percentile(source, "additions + deletions", 0.5),
-        "review_depth_avg": "avg(review_depth)",
-    }
+    measures = _merged_measures(source, size_p50_lines=percentile(source, "additions + deletions", 0.5))
     found = aggregate(source, "merged_prs", filters, "pr_type", [], filters.start_ts, filters.end_ts, measures)
     out = [{"pr_type": k, **{c: v for c, v in r.items() if c != "grp"}} for k, r in found.items()]
+    out = [{**r, "cycle_time_p50_hours": r.pop("p50_hours"), "cycle_time_p90_hours": r.pop("p90_hours")} for r in out]
     return sorted(out, key=lambda r: (-int(r["merged_prs"]), str(r["pr_type"])))
 
 
 def failed_deployments(source: Source, filters: Filters) -> list[dict[str, Any]]:
     """The failed deployments of the window, newest first, with their recovery time (hours)."""
-    where, params = github_where(source, filters)
+    where, params = github_where(source, filters, deployments=True)
     return rows(source, f"""
         select deployed_at, repo, team, source, is_rework, recovered_at,
                {hours_between('deployed_at', 'recovered_at')} as recovery_hours

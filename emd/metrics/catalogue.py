@@ -3,11 +3,11 @@
 Each entry's `key` is the name the API, the Sprint Health blob, the Slack post and the dashboard's
 tiles use, and (where the marts carry it per day) the mart column's name (`lead_time_p50_hours` in
 `mv_dora_by_repo_day`, `cycle_time_p50_hours` in `mv_flow_by_repo_day`, `carryover_pct` in
-`mv_planning_by_sprint`). Its SQL is in emd/metrics/tiles.py under the same key; its definition is
-in docs/metrics.md. Adding a metric means an entry here plus its SQL in tiles.py, nothing else.
+`mv_planning_by_sprint`). Its SQL is in emd/metrics/measures.py (`METRIC_SQL`) under the same key; its definition is
+in docs/metrics.md. Adding a metric means an entry here plus its SQL in measures.py, nothing else.
 
 Units: "h" hours, "/day" per day, "rate" a fraction in [0, 1] (shown as %), "%" a percentage
-(× 100, as the marts' `*_pct`), "days", "issues" (a count).
+(× 100, as the marts' `*_pct`), "days", "issues" (a count), "/PR" (a mean per merged PR).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Literal
 
 LOW_SAMPLE = 5  # docs/metrics.md: a value drawn from fewer than 5 items is marked
 
-Unit = Literal["h", "/day", "rate", "%", "days", "issues"]
+Unit = Literal["h", "/day", "rate", "%", "days", "issues", "/PR"]
 UNIT_WORDS: dict[str, str] = {"h": "hours", "/day": "per day", "rate": "%", "%": "%", "days": "days",
-                              "issues": "issues"}
-DECIMALS: dict[str, int] = {"h": 1, "/day": 2, "rate": 1, "%": 1, "days": 1, "issues": 0}
+                              "issues": "issues", "/PR": "per merged PR"}
+DECIMALS: dict[str, int] = {"h": 1, "/day": 2, "rate": 1, "%": 1, "days": 1, "issues": 0, "/PR": 1}
 GROUPS = ("Delivery (DORA)", "Flow", "Planning")
 
 
@@ -95,6 +95,12 @@ _METRICS: tuple[Metric, ...] = (
            "unplanned fixes crowd out planned work",
            "Track each hotfix back to its cause and add the missing check before release.",
            series=True, dora_key=False, group="Delivery (DORA)"),
+    Metric("hotfix_rate", "Hotfix rate", "rate", "lower", "deployments",
+           "Hotfix PRs merged in the window / deployments in the window.",
+           ("more changes need an urgent fix", "fewer changes need an urgent fix"),
+           "urgent fixes interrupt planned work and skip the usual checks",
+           "Look at what each hotfix fixed and add the test or check that would have caught it.",
+           series=True, dora_key=False, group="Delivery (DORA)", card_rank=10),
     # ---------------------------------------------------------------- Flow
     Metric("cycle_time_p50_hours", "PR cycle time p50", "h", "lower", "merged PRs",
            "Median of merged_at − created_at over the human-authored PRs merged in the window.",
@@ -114,6 +120,13 @@ _METRICS: tuple[Metric, ...] = (
            "idle PRs pile up and context switching grows",
            "Set a review rotation so every ready pull request is reviewed the same day.",
            series=True, dora_key=False, group="Flow", card_rank=3),
+    Metric("review_depth_avg", "Review depth", "/PR", "higher", "merged PRs",
+           "Mean of non-author, non-bot review submissions + inline review comments per human-authored PR merged "
+           "in the window.",
+           ("changes get less review", "changes get more review"),
+           "thinly reviewed changes let defects through",
+           "Ask for at least one substantive review per pull request and keep PRs small enough to read.",
+           series=True, dora_key=False, group="Flow", card_rank=11),
     Metric("pr_rework_rate", "PR rework rate", "rate", "lower", "closed or merged PRs",
            "Human-authored PRs closed or merged in the window that were reopened at least once / such PRs.",
            ("more PRs are reopened", "fewer PRs are reopened"),
@@ -154,6 +167,26 @@ _METRICS: tuple[Metric, ...] = (
 )
 
 CATALOGUE: dict[str, Metric] = {m.key: m for m in _METRICS}
+# The seed's route slugs (`GET /metrics/series/cycle-time`), one per metric with a series, beside its key.
+SLUGS: dict[str, str] = {
+    "deployment-frequency": "deployment_frequency_per_day",
+    "lead-time": "lead_time_p50_hours",
+    "lead-time-p90": "lead_time_p90_hours",
+    "change-failure-rate": "change_failure_rate",
+    "recovery-time": "failed_deployment_recovery_p50_hours",
+    "deployment-rework-rate": "deployment_rework_rate",
+    "hotfix-rate": "hotfix_rate",
+    "cycle-time": "cycle_time_p50_hours",
+    "cycle-time-p90": "cycle_time_p90_hours",
+    "time-to-first-review": "time_to_first_review_p50_hours",
+    "review-depth": "review_depth_avg",
+    "rework-rate": "pr_rework_rate",
+    "planned-vs-done": "planned_vs_done_pct",
+    "scope-change": "scope_change_pct",
+    "carryover": "carryover_pct",
+    "blocked-issues": "blocked_issues",
+}
+SLUG_OF: dict[str, str] = {key: slug for slug, key in SLUGS.items()}
 # The Sprint Health card's metrics, in card order (the fallback card breaks ties in this order).
 CARD_METRICS: tuple[Metric, ...] = tuple(sorted((m for m in _METRICS if m.in_card), key=lambda m: m.card_rank or 0))
 PLANNING_KEYS: tuple[str, ...] = ("planned_vs_done_pct", "scope_change_pct", "carryover_pct")
@@ -191,6 +224,8 @@ def format_value(m: Metric, value: float | None, *, trim: bool = False) -> str:
         return f"{text}%"
     if m.unit == "days":
         return f"{text} days"
+    if m.unit == "/PR":
+        return f"{text} per PR"
     return text
 
 
@@ -207,6 +242,8 @@ def format_delta(m: Metric, difference: float) -> str:
         return f"{difference:+.{digits}f}/day"
     if m.unit == "days":
         return f"{difference:+.{digits}f} days"
+    if m.unit == "/PR":
+        return f"{difference:+.{digits}f} per PR"
     return f"{difference:+.{digits}f}"
 
 

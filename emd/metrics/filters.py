@@ -5,7 +5,7 @@
 - `validate(source, filters)` raises `FilterError(param, message)` naming the query parameter to fix
   (`org`, `team`, `repo`, `from`, `to`, `granularity`: the API's names), so the API answers 422 and
   the dashboard a warning.
-- `dimensions(source)`: orgs, teams, repos, and the ingested calendar (first and last ingested day).
+- `dimensions(source)`: orgs, teams, repos, and the ingested calendar (the set of ingested days).
   This is the one place that says which days were ingested; everything else asks it.
 - `github_where` / `jira_where`: the filters as SQL conditions with bound parameters. A repo narrows
   GitHub facts only (Jira data is per team). An org narrows to its teams when the build knows several
@@ -17,14 +17,19 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from emd.metrics.source import GRANULARITIES, Source, as_date, rows
 
-# The daily marts are dense over the ingested calendar (every day from the first to the last ingested
-# partition, with or without activity), so their date range is the ingested range.
+# The daily marts are dense over the ingested calendar (every ingested day, with or without activity, and
+# no day that was never ingested), so their days are the ingested days.
 DENSE_DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "metrics_daily")
+
+
+def utc_today() -> date:
+    """Today's UTC day (a "day" is a UTC calendar date everywhere, whatever the server's time zone)."""
+    return datetime.now(UTC).date()
 
 
 class FilterError(ValueError):
@@ -41,8 +46,8 @@ class Filters:
     org: str | None = None
     team: str | None = None
     repo: str | None = None
-    start: date = field(default_factory=lambda: date.today() - timedelta(days=29))
-    end: date = field(default_factory=date.today)  # included
+    start: date = field(default_factory=lambda: utc_today() - timedelta(days=29))
+    end: date = field(default_factory=utc_today)  # included
     granularity: str = "day"  # day | week
 
     @property
@@ -76,6 +81,7 @@ class Dimensions:
     first_day: date | None  # the first ingested day (None: the build has no daily marts)
     last_day: date | None  # the last ingested day
     latest_day: date | None  # the newest day with data: the last ingested day or a later fact
+    days: frozenset[date] | None = None  # the ingested days (None: unknown, the build has no daily marts)
 
     def repos(self, teams: Sequence[str] | None = None) -> tuple[str, ...]:
         chosen = self.teams if teams is None else teams
@@ -88,11 +94,38 @@ class Dimensions:
         return tuple(t for t in self.teams if self.org_of_team.get(t, org) == org)
 
     def ingested(self, start: date, end: date) -> bool:
-        """Whether every day of [start, end] lies in the ingested calendar's range. Without daily
-        marts the calendar is unknown and a period counts as ingested."""
-        if self.first_day is None:
+        """Whether every day of [start, end] was ingested (a gap between two backfilled ranges is not).
+        Without daily marts the calendar is unknown and a period counts as ingested."""
+        if self.days is None:
             return True
-        return start >= self.first_day and (self.last_day is None or end <= self.last_day)
+        return self.ingested_days(start, end) == (end - start).days + 1
+
+    def ingested_days(self, start: date, end: date) -> int:
+        """How many days of [start, end] were ingested (all of them when the calendar is unknown)."""
+        if self.days is None:
+            return max(0, (end - start).days + 1)
+        return sum(1 for d in self.days if start <= d <= end)
+
+    def is_ingested(self, day: date) -> bool:
+        return self.days is None or day in self.days
+
+    def spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """[start, end) cut to the ingested days: one half-open span per run of consecutive ingested
+        days (a fact dated in a gap is left out, as the per-day marts have no row for that day)."""
+        if self.days is None:
+            return [(start, end)]
+        out: list[tuple[datetime, datetime]] = []
+        day = start.date()
+        while datetime.combine(day, time(0)) < end:
+            if day in self.days:
+                lo = max(start, datetime.combine(day, time(0)))
+                hi = min(end, datetime.combine(day + timedelta(days=1), time(0)))
+                if out and out[-1][1] == lo:
+                    out[-1] = (out[-1][0], hi)
+                else:
+                    out.append((lo, hi))
+            day += timedelta(days=1)
+        return out
 
 
 _dimensions_cache: dict[tuple[str, str], Dimensions] = {}
@@ -115,16 +148,13 @@ def dimensions(source: Source) -> Dimensions:
     return dims
 
 
-def ingested_calendar(source: Source) -> tuple[date | None, date | None]:
-    """(first, last) ingested UTC day, from the dense daily marts; (None, None) without them."""
+def ingested_calendar(source: Source) -> frozenset[date] | None:
+    """The ingested UTC days, from the dense daily marts (dbt's int_calendar__days); None without them."""
     dense = [t for t in DENSE_DAILY_TABLES if source.has(t)]
     if not dense:
-        return None, None
-    bounds = rows(source, " union all ".join(
-        f'select min("date") as first_day, max("date") as last_day from {t}' for t in dense))  # noqa: S608 - names from DENSE_DAILY_TABLES
-    firsts = [d for d in (as_date(b["first_day"]) for b in bounds) if d is not None]
-    lasts = [d for d in (as_date(b["last_day"]) for b in bounds) if d is not None]
-    return (min(firsts) if firsts else None, max(lasts) if lasts else None)
+        return None
+    found = rows(source, " union ".join(f'select distinct "date" as day from {t}' for t in dense))  # noqa: S608 - names from DENSE_DAILY_TABLES
+    return frozenset(d for d in (as_date(r["day"]) for r in found) if d is not None)
 
 
 def _read_dimensions(source: Source) -> Dimensions:
@@ -150,7 +180,8 @@ def _read_dimensions(source: Source) -> Dimensions:
     if source.has("metrics_daily"):
         mapping = rows(source, "select distinct org, team from metrics_daily where org is not null and team <> '*'")
         org_of_team = {str(m["team"]): str(m["org"]) for m in mapping if m["team"] is not None}
-    first_day, last_day = ingested_calendar(source)
+    days = ingested_calendar(source)
+    first_day, last_day = (min(days), max(days)) if days else (None, None)
     latest = rows(source, "select max(cast(deployed_at as date)) as d from fct_deployments "
                           "union all select max(cast(merged_at as date)) from fct_pull_requests "
                           "union all select max(cast(created_at as date)) from fct_pull_requests")
@@ -158,7 +189,8 @@ def _read_dimensions(source: Source) -> Dimensions:
     return Dimensions(orgs=tuple(sorted(set(org_of_team.values()))), org_of_team=org_of_team,
                       teams=tuple(sorted(repos_by_team)),
                       repos_by_team={t: tuple(sorted(r)) for t, r in repos_by_team.items()},
-                      first_day=first_day, last_day=last_day, latest_day=max(ends) if ends else None)
+                      first_day=first_day, last_day=last_day, latest_day=max(ends) if ends else None,
+                      days=days)
 
 
 def validate(source: Source, filters: Filters) -> Filters:
@@ -202,13 +234,17 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
     return f"{column} in ({', '.join('?' * len(values))})", list(values)
 
 
-def github_where(source: Source, filters: Filters) -> tuple[str, list[Any]]:
-    """` and ...` conditions on team and repo for fct_pull_requests / fct_deployments."""
+def github_where(source: Source, filters: Filters, *, deployments: bool = False) -> tuple[str, list[Any]]:
+    """` and ...` conditions on team and repo for fct_pull_requests (`team`: the PR's team) or, with
+    `deployments`, for fct_deployments: a team's deployments are the rows dbt lists for it in
+    fct_deployment_teams (its own and, in a CODEOWNERS monorepo, every team whose PRs it shipped)."""
     parts: list[str] = []
     params: list[Any] = []
     teams = teams_in_scope(source, filters)
     if teams is not None:
         sql, p = _in("team", teams)
+        if deployments and source.has("fct_deployment_teams"):
+            sql = f"deployment_id in (select deployment_id from fct_deployment_teams where {sql})"  # noqa: S608 - SQL text from this module
         parts.append(sql)
         params += p
     if filters.repo is not None:

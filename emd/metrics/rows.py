@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from emd.metrics.filters import Filters, github_where, jira_where
+from emd.metrics.measures import DOMAINS, domain_where, in_calendar
 from emd.metrics.source import Source, frame, number, rows
-from emd.metrics.tiles import DOMAINS
 
 LIST_LIMIT = 2000  # rows a list shows; the counts above it (tile_counts) are over every row
 
@@ -78,12 +79,8 @@ _COLUMNS = {
     "sprints": ("sprint_id, sprint_name, team, state, start_at, completed_at, committed_points, added_points, "
                 "removed_points, completed_points, completed_committed_points, carryover_points, committed_issues, "
                 "added_issues, removed_issues, completed_issues, completed_committed_issues, carryover_issues, "
-                "unestimated_issues, history_complete"),
+                "unestimated_issues, history_complete, planning_basis"),
 }
-
-
-def _scope(source: Source, domain_scope: str, filters: Filters) -> tuple[str, list[Any]]:
-    return github_where(source, filters) if domain_scope == "github" else jira_where(source, filters)
 
 
 def tile_rows(source: Source, filters: Filters, metric: str, limit: int = LIST_LIMIT) -> pd.DataFrame:
@@ -92,11 +89,12 @@ def tile_rows(source: Source, filters: Filters, metric: str, limit: int = LIST_L
     domain = DOMAINS[drill.domain]
     if not source.has(domain.table):
         return pd.DataFrame()
-    where, params = _scope(source, domain.scope, filters)
+    where, params = domain_where(source, domain, filters)
+    during, bounds = in_calendar(source, domain.time, filters.start_ts, filters.end_ts)
     sql = (f"select {_COLUMNS[drill.subject]} from {domain.table} "  # noqa: S608 - SQL text from this module and DOMAINS
-           f"where {domain.time} >= ? and {domain.time} < ? and {domain.rule}{where} "
+           f"where {during} and {domain.rule}{where} "
            f"order by {drill.order} limit {int(limit)}")
-    return frame(source, sql, [filters.start_ts, filters.end_ts, *params])
+    return frame(source, sql, [*bounds, *params])
 
 
 _COUNTS = {
@@ -115,10 +113,10 @@ def tile_counts(source: Source, filters: Filters, metric: str) -> dict[str, int]
     domain = DOMAINS[drill.domain]
     if not source.has(domain.table):
         return {"rows": 0}
-    where, params = _scope(source, domain.scope, filters)
+    where, params = domain_where(source, domain, filters)
+    during, bounds = in_calendar(source, domain.time, filters.start_ts, filters.end_ts)
     found = rows(source, f"select {_COUNTS[drill.subject]} from {domain.table} "  # noqa: S608 - SQL text from this module and DOMAINS
-                         f"where {domain.time} >= ? and {domain.time} < ? and {domain.rule}{where}",
-                 [filters.start_ts, filters.end_ts, *params])[0]
+                         f"where {during} and {domain.rule}{where}", [*bounds, *params])[0]
     return {("rows" if k == "rows_" else k): int(v or 0) for k, v in found.items()}
 
 
@@ -160,17 +158,6 @@ def attribution_reason(signal: dict[str, Any]) -> str:
     return f"not attributed: no earlier deployment of {signal['repo']}"
 
 
-def unattributed_signals(source: Source, filters: Filters) -> pd.DataFrame:
-    """Failure signals in the window attributed to no deployment (they change no rate; said so the
-    numbers are not a mystery)."""
-    if not source.has("fct_failure_signals"):
-        return pd.DataFrame()
-    where, params = github_where(source, filters)
-    return frame(source, "select * from fct_failure_signals "  # noqa: S608 - SQL text from this module
-                         f"where deployment_id is null and signal_at >= ? and signal_at < ?{where} "
-                         "order by signal_at, signal_id", [filters.start_ts, filters.end_ts, *params])
-
-
 # ---------------------------------------------------------------------------------------------
 # One pull request
 
@@ -182,8 +169,17 @@ _PR_DETAIL = ("pr_id, repo, number, team, author, title, state, base_branch, hea
               "has_negative_lead_time, is_merged_without_review, is_bot_author")
 
 
-def pull_request(source: Source, pr_id: str) -> dict[str, Any] | None:
-    found = rows(source, f"select {_PR_DETAIL} from fct_pull_requests where pr_id = ?", [pr_id])  # noqa: S608
+PR_REF = re.compile(r"^\s*(?P<repo>[^/#\s]+/[^/#\s]+)#(?P<number>\d+)\s*$")
+
+
+def pull_request(source: Source, pr_ref: str) -> dict[str, Any] | None:
+    """One PR by its node id (`PR_...`) or by `owner/repo#number` (what people paste into a link)."""
+    by_number = PR_REF.match(pr_ref)
+    if by_number:
+        found = rows(source, f"select {_PR_DETAIL} from fct_pull_requests where repo = ? and number = ?",  # noqa: S608
+                     [by_number["repo"], int(by_number["number"])])
+    else:
+        found = rows(source, f"select {_PR_DETAIL} from fct_pull_requests where pr_id = ?", [pr_ref])  # noqa: S608
     return found[0] if found else None
 
 
@@ -241,9 +237,6 @@ def sprint(source: Source, sprint_id: int) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-ROLE_ORDER = ("committed", "added", "removed", "removed_done", "completed", "carryover")
-
-
 def sprint_issues(source: Source, sprint_id: int) -> pd.DataFrame:
     """Every (issue, role) row the sprint's numbers count, with the points at the moment that counts
     and the changelog entry that placed the issue there (fct_sprint_issues)."""
@@ -257,16 +250,6 @@ def sprint_issues(source: Source, sprint_id: int) -> pd.DataFrame:
         order by case role when 'committed' then 1 when 'added' then 2 when 'removed' then 3
                  when 'removed_done' then 4 when 'completed' then 5 else 6 end, issue_key, measured_at""",
                  [int(sprint_id)])
-
-
-def sprints_of_team(source: Source, team: str, start: datetime, end: datetime) -> pd.DataFrame:
-    """A team's sprints completed (or, while open, ending) in [start, end) - where a Slack link lands."""
-    if not source.has("mv_planning_by_sprint"):
-        return pd.DataFrame()
-    return frame(source, "select sprint_id, sprint_name, state, start_at, coalesce(completed_at, end_at) as ends_at "
-                         "from mv_planning_by_sprint where team = ? and coalesce(completed_at, end_at) >= ? "
-                         "and coalesce(completed_at, end_at) < ? order by ends_at desc, sprint_id",
-                 [team, start, end])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,7 +331,8 @@ def data_quality(source: Source, filters: Filters, page: str | None = None) -> l
                     where completed_at >= ? and completed_at < ? and {sprint_rule}{where})
                 order by sprint_id, issue_key, role""", [filters.start_ts, filters.end_ts, *params])  # noqa: S608
         else:
-            where, params = (jira_where if table.startswith("mv_planning") else github_where)(source, filters)
+            where, params = (jira_where(source, filters) if table.startswith("mv_planning")
+                              else github_where(source, filters, deployments=table == "fct_deployments"))
             found = frame(source, f"select {columns} from {table} "  # noqa: S608 - SQL text from this module
                                   f"where {time_column} >= ? and {time_column} < ? and {condition}{where} "
                                   f"order by {time_column} desc", [filters.start_ts, filters.end_ts, *params])

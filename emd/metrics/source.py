@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -62,7 +62,7 @@ class EmptyWarehouse:
 
 
 def fill_commands() -> tuple[str, ...]:
-    today = datetime.now().date()
+    today = datetime.now(UTC).date()
     return (
         "make demo",
         f"emd pipeline --start {(today - timedelta(days=29)).isoformat()} --end {today.isoformat()}",

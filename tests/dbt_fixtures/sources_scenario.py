@@ -57,7 +57,7 @@ def config() -> dict[str, Any]:
     }
 
 
-def _repo(full: str, blobs: dict[str, str] | None = None) -> dict[str, Any]:
+def repository(full: str, blobs: dict[str, str] | None = None) -> dict[str, Any]:
     owner, name = full.split("/")
     return {"__typename": "Repository", "id": node_id("R", full), "databaseId": abs(hash(full)) % 10**6,
             "name": name, "nameWithOwner": full, "owner": {"__typename": "Organization", "login": owner},
@@ -67,8 +67,8 @@ def _repo(full: str, blobs: dict[str, str] | None = None) -> dict[str, Any]:
             "_workflow_runs": [], "_workflows": ("deploy.yml", "ci.yml")}
 
 
-def _pr(repo: dict[str, Any], number: int, author: str, created: str, merged: str, first_commit: str,
-        files: list[tuple[str, int, int]]) -> dict[str, Any]:
+def pull_request(repo: dict[str, Any], number: int, author: str, created: str, merged: str, first_commit: str,
+                 files: list[tuple[str, int, int]], title: str | None = None, head: str | None = None) -> dict[str, Any]:
     full = repo["nameWithOwner"]
     pr_id = node_id("PR", full, number)
     person = {"__typename": "User", "login": author, "id": node_id("U", author), "url": f"https://github.com/{author}"}
@@ -80,9 +80,9 @@ def _pr(repo: dict[str, Any], number: int, author: str, created: str, merged: st
               "_at": t(first_commit)}
     additions, deletions = sum(f[1] for f in files), sum(f[2] for f in files)
     return {
-        "__typename": "PullRequest", "id": pr_id, "databaseId": number, "number": number, "title": f"Change {number}",
+        "__typename": "PullRequest", "id": pr_id, "databaseId": number, "number": number, "title": title or f"Change {number}",
         "url": f"https://github.com/{full}/pull/{number}", "state": "MERGED", "closed": True, "merged": True,
-        "isDraft": False, "baseRefName": "main", "headRefName": f"feat/change-{number}", "author": person,
+        "isDraft": False, "baseRefName": "main", "headRefName": head or f"feat/change-{number}", "author": person,
         "additions": additions, "deletions": deletions, "changedFiles": len(files),
         "createdAt": iso(created), "updatedAt": iso(merged), "closedAt": iso(merged), "mergedAt": iso(merged),
         "mergeCommit": {"__typename": "Commit", "oid": f"m{number:039x}"}, "repository": repo,
@@ -93,7 +93,7 @@ def _pr(repo: dict[str, Any], number: int, author: str, created: str, merged: st
     }
 
 
-def _run(run_id: int, sha: str, branch: str, conclusion: str, created: str, updated: str, attempt: int = 1,
+def workflow_run(run_id: int, sha: str, branch: str, conclusion: str, created: str, updated: str, attempt: int = 1,
          workflow: str = "deploy.yml") -> dict[str, Any]:
     return {"id": run_id, "name": workflow.split(".")[0], "node_id": f"WFR_{run_id}", "head_branch": branch,
             "head_sha": sha, "path": f".github/workflows/{workflow}", "run_number": run_id, "run_attempt": attempt,
@@ -103,7 +103,7 @@ def _run(run_id: int, sha: str, branch: str, conclusion: str, created: str, upda
             "html_url": f"https://github.com/acme/mono/actions/runs/{run_id}"}
 
 
-def _issue(repo: dict[str, Any], number: int, labels: list[str], created: str, closed: str | None) -> dict[str, Any]:
+def labelled_issue(repo: dict[str, Any], number: int, labels: list[str], created: str, closed: str | None) -> dict[str, Any]:
     full = repo["nameWithOwner"]
     return {"__typename": "Issue", "id": node_id("I", full, number), "number": number, "title": f"Outage {number}",
             "url": f"https://github.com/{full}/issues/{number}", "state": "CLOSED" if closed else "OPEN",
@@ -112,31 +112,31 @@ def _issue(repo: dict[str, Any], number: int, labels: list[str], created: str, c
 
 
 def github() -> GitHubData:
-    mono = _repo("acme/mono", {".github/CODEOWNERS": CODEOWNERS})
-    svc = _repo("acme/svc")
+    mono = repository("acme/mono", {".github/CODEOWNERS": CODEOWNERS})
+    svc = repository("acme/svc")
     data = GitHubData(repos={"acme/mono": mono, "acme/svc": svc})
     prs = [
-        _pr(mono, 1, "alice", "03-02 08:00", "03-02 10:00", "03-02 06:00",
+        pull_request(mono, 1, "alice", "03-02 08:00", "03-02 10:00", "03-02 06:00",
             [("web/app.ts", 60, 20), ("lib/core.py", 20, 5), ("web/docs/guide.md", 10, 0)]),
-        _pr(mono, 2, "alice", "03-03 09:00", "03-03 11:00", "03-03 08:00", [("lib/a.py", 10, 0), ("web/b.ts", 6, 4)]),
-        _pr(mono, 3, "alice", "03-04 08:00", "03-04 09:00", "03-04 07:00", [("README.md", 5, 0)]),
-        _pr(svc, 1, "bob", "03-02 12:00", "03-02 14:00", "03-02 11:00", [("src/main.go", 3, 1)]),
+        pull_request(mono, 2, "alice", "03-03 09:00", "03-03 11:00", "03-03 08:00", [("lib/a.py", 10, 0), ("web/b.ts", 6, 4)]),
+        pull_request(mono, 3, "alice", "03-04 08:00", "03-04 09:00", "03-04 07:00", [("README.md", 5, 0)]),
+        pull_request(svc, 1, "bob", "03-02 12:00", "03-02 14:00", "03-02 11:00", [("src/main.go", 3, 1)]),
     ]
     for pr in prs:
         pr["repository"]["_prs"].append(pr)
         data.nodes[pr["id"]] = pr
     data.pull_requests = sorted(prs, key=lambda p: (p["_updated"], p["_repo"], p["number"]))
     mono["_workflow_runs"] = [
-        _run(11, "s1", "main", "success", "03-02 10:05", "03-02 10:30"),
-        _run(12, "s2", "main", "failure", "03-03 11:05", "03-03 11:20"),
-        _run(13, "s2", "main", "success", "03-03 12:00", "03-03 12:40", attempt=2),
-        _run(14, "s1", "main", "success", "03-03 13:00", "03-03 13:30", attempt=2),
-        _run(15, "s9", "feature/x", "success", "03-03 14:00", "03-03 14:10"),
-        _run(16, "s3", "main", "success", "03-04 09:10", "03-04 09:40"),
-        _run(17, "s1", "main", "success", "03-02 10:01", "03-02 10:20", workflow="ci.yml"),
+        workflow_run(11, "s1", "main", "success", "03-02 10:05", "03-02 10:30"),
+        workflow_run(12, "s2", "main", "failure", "03-03 11:05", "03-03 11:20"),
+        workflow_run(13, "s2", "main", "success", "03-03 12:00", "03-03 12:40", attempt=2),
+        workflow_run(14, "s1", "main", "success", "03-03 13:00", "03-03 13:30", attempt=2),
+        workflow_run(15, "s9", "feature/x", "success", "03-03 14:00", "03-03 14:10"),
+        workflow_run(16, "s3", "main", "success", "03-04 09:10", "03-04 09:40"),
+        workflow_run(17, "s1", "main", "success", "03-02 10:01", "03-02 10:20", workflow="ci.yml"),
     ]
-    svc["_issues"] = [_issue(svc, 50, ["incident", "sev2"], "03-02 16:00", "03-02 20:00"),
-                      _issue(svc, 51, ["bug"], "03-03 09:00", None)]
+    svc["_issues"] = [labelled_issue(svc, 50, ["incident", "sev2"], "03-02 16:00", "03-02 20:00"),
+                      labelled_issue(svc, 51, ["bug"], "03-03 09:00", None)]
     return data
 
 

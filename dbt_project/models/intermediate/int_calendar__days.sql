@@ -1,22 +1,22 @@
--- Every UTC day of the ingested range: the first to the last ingested partition. raw_ingested_partitions
--- records every partition written, also one in which no source reported anything (a quiet day is still
--- an ingested day); the raw tables' own partitions count too (warehouses written before that record).
-with bounds as (
-    select min(partition_date) as first_day, max(partition_date) as last_day
-    from {{ source('ingestion', 'raw_ingested_partitions') }}
-    union all
+-- The ingested calendar: every UTC day whose partition was ingested (docs/metrics.md Conventions), not the
+-- range between the first and the last. raw_ingested_partitions records every partition written, also one
+-- in which no source reported anything (a quiet day is still an ingested day); the raw tables' own
+-- partitions count too (warehouses written before that record). A day between two backfilled ranges that
+-- was never ingested is absent: unknown, not a day without activity.
+with partitions as (
+    select partition_date from {{ source('ingestion', 'raw_ingested_partitions') }}
     {% set raw = [('github', 'raw_github_pull_requests'), ('github', 'raw_github_releases'),
                   ('github', 'raw_github_deployments'), ('jira', 'raw_jira_issues'), ('jira', 'raw_jira_sprints')] %}
     {% for source_name, table in raw %}
-    select min(partition_date) as first_day, max(partition_date) as last_day from {{ source(source_name, table) }}
-    {% if not loop.last %}union all{% endif %}
+    union all
+    select partition_date from {{ source(source_name, table) }}
     {% endfor %}
 ),
 
 final as (
-    select days.day as date
-    from {{ day_series('(select min(first_day) from bounds)', '(select max(last_day) from bounds)') }} as days
-    where days.day is not null
+    select distinct cast(partition_date as date) as date
+    from partitions
+    where partition_date is not null
 )
 
 select * from final

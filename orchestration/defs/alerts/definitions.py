@@ -1,4 +1,6 @@
-"""Definitions of the alerts part of the code location: Slack nudges for the teams' working agreements.
+"""Definitions of the alerts part of the code location: Slack nudges for the teams' working agreements, and the
+error-budget alerts of the SLOs (slo_alerts.py: `slo_budget_alerts`, run by `slo_alerts_after_refresh` whenever dbt
+rebuilt fct_slo_days).
 
 - `agreement_nudges` (after each refresh: `nudge_after_refresh` runs it whenever dbt rebuilt
   fct_agreement_breaches) posts one message per team with its new breaches; each breach once.
@@ -43,6 +45,7 @@ from orchestration.defs.alerts.nudges import (
     load_breaches,
     new_breaches,
 )
+from orchestration.defs.alerts.slo_alerts import post_slo_alerts
 from orchestration.defs.alerts.store import NudgeRow, read_nudges, record_nudge
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
@@ -200,6 +203,42 @@ def agreement_digest_hourly(context):
     return RunRequest()
 
 
+@asset(
+    name="slo_budget_alerts",
+    group_name=ALERTS_GROUP,
+    kinds={"python", "slack"},
+    deps=[AssetKey("fct_slo_days")],
+    pool="warehouse",  # writes the agreement_nudges table
+    description="Posts to Slack when an SLO's error budget crosses 50/25/0 % remaining (once per window, edited "
+                "afterwards) and when a day's burn rate reaches 6.",
+)
+def slo_budget_alerts(context: AssetExecutionContext, project_config: ProjectConfigResource,
+                      warehouse: WarehouseResource) -> MaterializeResult:
+    """Budget crossings and burn-rate days of every SLO, from the live marts (emd/metrics/slos.py)."""
+    target = slack_target()
+    if target is None:
+        context.log.info(NO_SLACK)
+        return MaterializeResult(metadata={"posted": 0, "updated": 0, "skipped": NO_SLACK})
+    config = project_config.load()
+    poster = SlackPoster(target)
+    poster.check_auth()
+    figures = post_slo_alerts(warehouse.get(), config.dashboard_url, poster, _now(), _publish)
+    return MaterializeResult(metadata={**figures, "slack_api_calls": poster.calls, "channel": target.channel})
+
+
+slo_alerts_job = define_asset_job(
+    "slo_alerts_job", selection=[slo_budget_alerts],
+    description="Post SLO error-budget crossings and high burn rates to Slack (after each refresh of the marts).")
+
+
+@asset_sensor(asset_key=AssetKey("fct_slo_days"), job=slo_alerts_job,
+              default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
+def slo_alerts_after_refresh(context: SensorEvaluationContext, asset_event: EventLogEntry):
+    """Every rebuild of fct_slo_days (the hourly refresh's dbt build) runs the SLO alerts once."""
+    return RunRequest(run_key=f"slo-days-{asset_event.run_id}")
+
+
 def alerts_defs() -> Definitions:
-    return Definitions(assets=[agreement_nudges, agreement_digest], jobs=[agreement_nudges_job, agreement_digest_job],
-                       sensors=[nudge_after_refresh], schedules=[agreement_digest_hourly])
+    return Definitions(assets=[agreement_nudges, agreement_digest, slo_budget_alerts],
+                       jobs=[agreement_nudges_job, agreement_digest_job, slo_alerts_job],
+                       sensors=[nudge_after_refresh, slo_alerts_after_refresh], schedules=[agreement_digest_hourly])

@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from emd.config import ProjectConfig
 from emd.settings import DatabaseTarget
+from emd.slos import load_slos
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 
@@ -73,6 +74,7 @@ def glob_to_like(pattern: str) -> str:
 
 def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
     """The project config as dbt `--vars` (the keys dbt_project.yml declares, with the same defaults)."""
+    slos = load_slos(config).slos  # unusable OpenSLO documents are reported by the raw_slo_events asset
     repos = []
     for repo in config.repos:
         deployment = config.deployment_for(repo)
@@ -113,6 +115,10 @@ def dbt_vars(config: ProjectConfig) -> dict[str, Any]:
             for proposed, rules in ((False, a.rules), (True, a.proposed))
             for rule, threshold in sorted(rules.items())
         ],
+        "slos": [{"slo_name": s.name, "service": s.service, "team": s.team, "kind": s.kind, "target": s.target,
+                  "window_days": s.window_days} for s in slos],
+        "slo_pagerduty_services": [{"slo_name": s.name, "service_id": service} for s in slos
+                                   for service in s.pagerduty_services],
         "working_hours": [
             {"team": a.team, "timezone": a.working_hours.timezone, "iso_weekday": day,
              "start_minute": a.working_hours.start_minute, "end_minute": a.working_hours.end_minute}

@@ -358,6 +358,25 @@ def add_agreements(blob: dict[str, Any], source: Source) -> None:
     blob["agreements"] = entries
 
 
+def add_slos(blob: dict[str, Any], source: Source) -> None:
+    """The team's SLOs at the period's last day: window SLI, error budget remaining, that day's burn rate and the
+    status (docs/metrics.md "SLOs and error budgets"; emd/metrics/slos.py), so the card can say "the checkout
+    budget is at 18%". Added only for a team with SLOs, so other blobs (and their cached cards) stay as they were."""
+    from emd.metrics import slos
+
+    if not slos.available(source):
+        return
+    last_day = (datetime.fromisoformat(blob["period"]["end"]) - timedelta(microseconds=1)).date()
+    found = slos.reports(source, Filters(team=blob["team"], start=last_day, end=last_day))
+    if not found:
+        return
+    blob["slos"] = {r.name: {
+        "service": r.service, "target": r.target, "window_days": r.window_days, "as_of": r.as_of.isoformat(),
+        "sli": _round(r.sli, 5), "error_budget_remaining_pct": _round(r.error_budget_remaining_pct, 1),
+        "burn_rate": _round(r.burn_rate, 2), "status": r.status or "no_data",
+    } for r in found}
+
+
 def canonical_json(blob: dict[str, Any]) -> str:
     return json.dumps(blob, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
@@ -393,7 +412,8 @@ def team_blobs(team: TeamMetrics, runs_sprints: bool, horizon: datetime) -> list
 
 def ingested_until(source: Source) -> datetime | None:
     """The end of the last ingested UTC day (emd.metrics.filters.ingested_calendar)."""
-    last = ingested_calendar(source)[1]
+    days = ingested_calendar(source)
+    last = max(days) if days else None
     return None if last is None else datetime(last.year, last.month, last.day) + timedelta(days=1)
 
 

@@ -14,6 +14,7 @@ from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
     add_agreements,
+    add_slos,
     canonical_json,
     ingested_until,
     load_teams,
@@ -50,6 +51,7 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
             out += team_blobs(team, runs_sprints=bool(team.sprints), horizon=horizon)
         for item in out:
             add_agreements(item.blob, source)
+            add_slos(item.blob, source)
     return out
 
 

@@ -1,4 +1,4 @@
--- DORA per scope and day, dense over the ingested range. Percentiles are computed from the
+-- DORA per scope and day, dense over the ingested calendar (every ingested day, none in a gap). Percentiles are computed from the
 -- underlying PRs of the scope and day, never from other percentiles.
 with scopes as (
     select * from {{ ref('int_metrics__scopes') }}
@@ -34,14 +34,14 @@ hotfix_prs as (
 ),
 
 -- A deployment counts once per repo and for the org, and once for every team it counts for: its own and,
--- in a CODEOWNERS repo, each team whose PRs it shipped (int_github__deployment_teams).
+-- in a CODEOWNERS repo, each team whose PRs it shipped (fct_deployment_teams, the rows the metrics layer filters on).
 scoped_deployments as (
     select 'repo' as scope_level, repo_team as team, repo, date, is_failure, is_rework, recovery_hours
     from deployments
     union all
     select 'team', dt.team, '*', d.date, d.is_failure, d.is_rework, d.recovery_hours
     from deployments as d
-    inner join {{ ref('int_github__deployment_teams') }} as dt on d.deployment_id = dt.deployment_id
+    inner join {{ ref('fct_deployment_teams') }} as dt on d.deployment_id = dt.deployment_id
     union all
     select 'org', '*', '*', date, is_failure, is_rework, recovery_hours
     from deployments
@@ -97,14 +97,7 @@ final as (
         cast(d.failed_deployments as double precision) / nullif(d.deployments, 0) as change_failure_rate,
         cast(coalesce(h.hotfixes, 0) as double precision) / nullif(d.deployments, 0) as hotfix_rate,
         cast(d.rework_deployments as double precision) / nullif(d.deployments, 0) as deployment_rework_rate
-    from scopes as s
-    cross join days
-    left join deployment_facts as d
-        on s.scope_level = d.scope_level and s.team = d.team and s.repo = d.repo and days.date = d.date
-    left join lead_time_facts as l
-        on s.scope_level = l.scope_level and s.team = l.team and s.repo = l.repo and days.date = l.date
-    left join hotfix_facts as h
-        on s.scope_level = h.scope_level and s.team = h.team and s.repo = h.repo and days.date = h.date
+    {{ scope_day_grid('scopes', 'days', [['deployment_facts', 'd'], ['lead_time_facts', 'l'], ['hotfix_facts', 'h']]) }}
 )
 
 select * from final

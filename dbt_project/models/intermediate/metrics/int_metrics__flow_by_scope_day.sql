@@ -1,4 +1,4 @@
--- Pull-request flow per scope and day, dense over the ingested range. Bot-authored PRs are left out
+-- Pull-request flow per scope and day, dense over the ingested calendar (every ingested day, none in a gap). Bot-authored PRs are left out
 -- (flow measures people). Cohorts: opened_prs by created_at day; merged-PR metrics (cycle time,
 -- time to first review, review depth, merged without review) by merged_at day; reopened_prs and
 -- closed_or_merged_prs by the day the PR was closed or merged.
@@ -75,14 +75,7 @@ final as (
         coalesce(m.reviewed_prs, 0) as reviewed_prs,
         coalesce(f.closed_or_merged_prs, 0) as closed_or_merged_prs,
         cast(f.reopened_prs as double precision) / nullif(f.closed_or_merged_prs, 0) as rework_rate
-    from scopes as s
-    cross join days
-    left join opened_facts as o
-        on s.scope_level = o.scope_level and s.team = o.team and s.repo = o.repo and days.date = o.date
-    left join merged_facts as m
-        on s.scope_level = m.scope_level and s.team = m.team and s.repo = m.repo and days.date = m.date
-    left join finished_facts as f
-        on s.scope_level = f.scope_level and s.team = f.team and s.repo = f.repo and days.date = f.date
+    {{ scope_day_grid('scopes', 'days', [['opened_facts', 'o'], ['merged_facts', 'm'], ['finished_facts', 'f']]) }}
 )
 
 select * from final

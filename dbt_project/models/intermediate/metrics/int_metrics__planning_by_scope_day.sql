@@ -1,5 +1,5 @@
 -- Jira flow per team (repo '*') and for the org (team '*', repo '*') per day, dense over the
--- ingested range. "At the end of day D" = just before midnight after D (UTC).
+-- ingested calendar (every ingested day, none in a gap). "At the end of day D" = just before midnight after D (UTC).
 -- Sub-tasks are left out unless the config includes them.
 with teams as (
     select scope_level, team, repo from {{ ref('int_metrics__scopes') }} where scope_level in ('team', 'org')
@@ -75,9 +75,9 @@ resolved_facts as (
 
 final as (
     select
-        t.scope_level,
-        t.team,
-        t.repo,
+        s.scope_level,
+        s.team,
+        s.repo,
         days.date,
         coalesce(b.blocked_issues, 0) as blocked_issues,
         b.blocked_age_p50_days,
@@ -86,11 +86,7 @@ final as (
         coalesce(r.resolved_issues, 0) as resolved_issues,
         r.issue_cycle_time_p50_hours,
         coalesce(r.issue_cycle_time_issues, 0) as issue_cycle_time_issues
-    from teams as t
-    cross join days
-    left join blocked_facts as b on t.scope_level = b.scope_level and t.team = b.team and days.date = b.date
-    left join wip_facts as w on t.scope_level = w.scope_level and t.team = w.team and days.date = w.date
-    left join resolved_facts as r on t.scope_level = r.scope_level and t.team = r.team and days.date = r.date
+    {{ scope_day_grid('teams', 'days', [['blocked_facts', 'b'], ['wip_facts', 'w'], ['resolved_facts', 'r']]) }}
 )
 
 select * from final

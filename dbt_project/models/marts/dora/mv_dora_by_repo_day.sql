@@ -1,4 +1,4 @@
--- DORA per repo and day (dense: every repo x every day of the ingested range).
+-- DORA per repo and day (dense: every repo x every ingested day; a day never ingested has no row).
 select
     repo, team, date, deployments, lead_time_p50_hours, lead_time_p90_hours, hotfixes, failed_deployments,
     lead_time_prs, negative_lead_time_prs, rework_deployments, recovery_time_p50_hours, recovered_deployments,
