@@ -15,7 +15,8 @@ On top of schema validation it enforces what GitHub enforces:
   `{"github_rate_limit_remaining": N}` leaves N points with the same near reset; the budget is
   `MockState.github_rate_limit` points (GitHub's 5,000; `emd mock-api --rate-limit N`) per
   `MockState.github_rate_window_s` seconds (an hour; tests of paced backfills shorten it);
-- auth: `Authorization: bearer <token>` (or `token <token>`), else 401 "Bad credentials".
+- auth: `Authorization: bearer <token>` (or `token <token>`): the PAT or a live App installation token
+  (mock_apis/github_app.py), else 401 "Bad credentials".
 
 Test switch `{"github_payload_drop": "<field>"}` removes that field from every object in answers (an API
 that changed shape), so the client's "unexpected payload" errors can be exercised over real HTTP.
@@ -72,6 +73,7 @@ from graphql import (
     value_from_ast,
 )
 
+from mock_apis.github_app import authorized
 from mock_apis.github_data import GitHubData, github_data
 from mock_apis.huge_day import HugeDay
 from mock_apis.server import MockState, Request, Response, Router
@@ -654,16 +656,12 @@ def _rate_headers(rate: dict[str, Any]) -> dict[str, str]:
 
 # -- HTTP handlers --------------------------------------------------------------------------------------
 
-def _authorized(req: Request, state: MockState) -> bool:
-    header = req.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() in ("bearer", "token") and token.strip() == state.github_token
 
 
 def register(router: Router, state: MockState) -> None:
     def graphql_endpoint(req: Request, _m: re.Match[str]) -> Response:
         state.count("github:graphql")
-        if not _authorized(req, state):
+        if not authorized(req, state):
             return Response(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/graphql",
                                   "status": "401"})
         rate = _rate_state(state)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mock_apis.github import _date_filter, served_data
+from mock_apis.github_app import authorized
 from mock_apis.server import MockState, Request, Response, Router
 
 DOCS = "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow"
@@ -22,9 +23,6 @@ STATUSES = {"completed", "action_required", "cancelled", "failure", "neutral", "
             "timed_out", "in_progress", "queued", "requested", "waiting", "pending"}
 
 
-def _authorized(req: Request, state: MockState) -> bool:
-    scheme, _, token = req.headers.get("authorization", "").partition(" ")
-    return scheme.lower() in ("bearer", "token") and token.strip() == state.github_token
 
 
 def _parse_time(text: str) -> Any:
@@ -36,7 +34,7 @@ def _parse_time(text: str) -> Any:
 def register(router: Router, state: MockState) -> None:
     def runs(req: Request, m: re.Match[str]) -> Response:
         state.count("github:rest:workflow_runs")
-        if not _authorized(req, state):
+        if not authorized(req, state):
             return Response(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
                                   "status": "401"})
         data = served_data(state)

@@ -173,13 +173,13 @@ def _signature(org: SyntheticOrg, kind: str, day: str) -> str:
 
 
 def register(router: Router, state: MockState) -> None:
-    from mock_apis.github_actions import _authorized  # noqa: PLC0415
+    from mock_apis.github_app import authorized  # noqa: PLC0415
     from mock_apis.server import Response  # noqa: PLC0415
 
     def report(req: Request, m: re.Match[str]) -> Response:
         kind = REPORTS[m["report"]]
         state.count(f"github:copilot:{kind}")
-        if not _authorized(req, state):
+        if not authorized(req, state):
             return Response(401, {"message": "Bad credentials", "documentation_url": DOCS, "status": "401"})
         mode = state.switches.get("copilot_metrics")
         if mode == "forbidden":

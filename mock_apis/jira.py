@@ -8,7 +8,8 @@ Faithful to Jira Cloud's OpenAPI specs (the subsets in mock_apis/specs/) where o
 - `expand=changelog` embeds only the most recent 40 histories (newest first, with `total` showing the
   truncation); the complete history comes from POST /rest/api/3/changelog/bulkfetch or
   GET /rest/api/3/issue/{key}/changelog (both oldest first).
-- Basic auth (email:API token) or a bearer token; anything else is 401.
+- Basic auth (email:API token) or a bearer token; anything else is 401. Every route is also served under
+  `/ex/jira/{cloudid}` for OAuth 2.0 (3LO) access tokens (mock_apis/atlassian_oauth.py checks them).
 
 Switches (POST /_mock/switch): `jira_board_estimation`: "field" (default) | "issueCount" | "none" changes
 what /board/{id}/configuration says; `jira_payload_bug`: "issue_without_updated" | "status_without_category"
@@ -33,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
+from mock_apis.atlassian_oauth import check_ex_jira
 from mock_apis.jira_data import (
     CATEGORIES,
     FLAGGED_FIELD,
@@ -550,7 +552,15 @@ def register(router: Router, state: MockState) -> None:
                 return _error(401, "Client must be authenticated to access this resource.")
             return handler(req, match)
 
+        def via_gateway(req: Request, match: re.Match[str]) -> Response:
+            """OAuth 2.0 (3LO): api.atlassian.com/ex/jira/{cloudid}/rest/... with an access token."""
+            state.count(counter)
+            _ex, _jira, cloud_id, rest = req.path.lstrip("/").split("/", 3)
+            refused = check_ex_jira(req, state, cloud_id, "/" + rest)
+            return refused if refused is not None else handler(req, match)
+
         router.add(method, pattern, guarded)
+        router.add(method, r"/ex/jira/[^/]+" + pattern, via_gateway)
 
     def switch(name: str) -> str | None:
         with state.lock:

@@ -1,6 +1,7 @@
 """`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack, PagerDuty and an OpenAI-compatible LLM.
 
-Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST), `jira.py`, `slack.py`,
+Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST) + `github_app.py` (App
+endpoints), `jira.py` + `atlassian_oauth.py`, `slack.py`,
 `pagerduty.py`, `llm.py`); each exposes
 `register(router, state)`. This module owns routing, fault injection and request counting.
 
@@ -97,6 +98,7 @@ class MockState:
 
     org: SyntheticOrg
     github_token: str = "mock-github-token"
+    github_app_id: int = 4242  # the mock GitHub App (mock_apis/github_app.py holds its key pair)
     jira_email: str = "bot@acme.example"
     jira_token: str = "mock-jira-token"
     jira_timezone: str = "America/Los_Angeles"
@@ -119,9 +121,11 @@ class MockState:
 def build_router(state: MockState) -> Router:
     router = Router()
     from mock_apis import (  # noqa: PLC0415 - vendor modules register routes
+        atlassian_oauth,
         github,
         github_actions,
         github_ai,
+        github_app,
         jira,
         llm,
         notion,
@@ -130,7 +134,8 @@ def build_router(state: MockState) -> Router:
         slack,
     )
 
-    for vendor in (github, github_actions, jira, slack, llm, pagerduty, prometheus, notion, github_ai):
+    for vendor in (github, github_actions, github_app, jira, atlassian_oauth, slack, llm, pagerduty, prometheus,
+                   notion, github_ai):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:

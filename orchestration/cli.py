@@ -268,6 +268,22 @@ def _add_mock_args(p: argparse.ArgumentParser) -> None:
                    help="the mock GitHub's GraphQL points per hour (default GitHub's 5,000)")
 
 
+def cmd_connect_github(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from emd.connect import connect_github, github_instructions
+    from emd.http import ApiError
+    from emd.settings import SettingsError
+
+    try:
+        app = connect_github(args.org, None if args.no_browser else webbrowser.open, port=args.port)
+    except (ApiError, SettingsError) as exc:
+        print(f"emd connect github: {exc}", file=sys.stderr)
+        return 1
+    print(github_instructions(app))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emd", description="Engineering metrics: DORA, flow and planning.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -318,6 +334,14 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--allow-unauthenticated", action="store_true",
                       help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
     dash.set_defaults(func=cmd_dashboard)
+
+    connect = sub.add_parser("connect", help="connect a source without a personal token (GitHub App manifest flow)")
+    connect_sub = connect.add_subparsers(dest="source", required=True)
+    gh = connect_sub.add_parser("github", help="create a read-only GitHub App for --org and store its key")
+    gh.add_argument("--org", required=True, help="the GitHub organization that owns github.repos")
+    gh.add_argument("--port", type=int, default=0, help="the loopback port of the setup page (default: a free one)")
+    gh.add_argument("--no-browser", action="store_true", help="print the setup page's URL instead of opening it")
+    gh.set_defaults(func=cmd_connect_github)
 
     demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs, metrics API")
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")

@@ -21,12 +21,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pytest
@@ -34,18 +32,16 @@ import requests
 import yaml
 
 from emd.settings import DatabaseTarget
-from emd.snapshot import INSIGHTS_TABLES, MART_TABLES, snapshot_path
+from emd.snapshot import MART_TABLES, snapshot_path
 from emd.warehouse import RAW_KEYS, RAW_TABLES
 from mock_apis.org import SyntheticOrg, demo_working_agreements
 from mock_apis.server import MockApi, MockState
+from tests.fixtures.compare import COMPARED_TABLES, assert_same_rows, find_secrets, table_rows, warehouse_text
 
 ANCHOR = date(2026, 3, 31)
 # Four days around the completion of WEB Sprint 14 (2026-03-21) and the end of ISO week 2026-W12, so the
 # run writes Sprint Health cards (LLM prompts) and posts them to Slack.
 START, END = date(2026, 3, 20), date(2026, 3, 23)
-# the marts the dashboard reads, and sprint_health (not the ingestion log, which counts every attempt)
-COMPARED_TABLES = MART_TABLES + INSIGHTS_TABLES
-VOLATILE_COLUMNS = {"fetched_at", "generated_at", "posted_at"}
 EMD = str(Path(sys.executable).with_name("emd"))
 REPO = Path(__file__).resolve().parents[1]
 
@@ -95,31 +91,6 @@ def emd_pipeline(env: dict[str, str], cwd: Path) -> subprocess.Popen:
 def finished(proc: subprocess.Popen, cwd: Path, timeout: float) -> tuple[int, str, str]:
     proc.wait(timeout=timeout)
     return proc.returncode, (cwd / "emd.out").read_text(), (cwd / "emd.err").read_text()
-
-
-def columns(conn: Any, table: str) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "select column_name from information_schema.columns where table_name = ? and table_schema = 'main' "
-        "order by ordinal_position", [table]).fetchall()]
-
-
-def table_rows(path: Path, tables: tuple[str, ...] = COMPARED_TABLES) -> dict[str, list[tuple]]:
-    """{table: sorted rows without the volatile columns}; duplicates stay (a Counter would hide none)."""
-    out = {}
-    with duckdb.connect(str(path), read_only=True) as conn:
-        for table in tables:
-            kept = [c for c in columns(conn, table) if c not in VOLATILE_COLUMNS]
-            rows = conn.execute(f"select {', '.join(kept)} from {table}").fetchall()  # noqa: S608 - our names
-            out[table] = sorted(rows, key=repr)
-    return out
-
-
-def assert_same_rows(actual: dict[str, list[tuple]], expected: dict[str, list[tuple]]) -> None:
-    assert set(actual) == set(expected)
-    for table, rows in expected.items():
-        lost = Counter(rows) - Counter(actual[table])
-        extra = Counter(actual[table]) - Counter(rows)
-        assert not lost and not extra, f"{table}: lost {list(lost)[:3]}, duplicated or new {list(extra)[:3]}"
 
 
 def assert_no_duplicate_keys(path: Path) -> None:
@@ -346,23 +317,6 @@ def secrets_of(api: MockApi) -> dict[str, str]:
     basic = base64.b64encode(f"{state.jira_email}:{state.jira_token}".encode()).decode()
     return {"GITHUB_TOKEN": state.github_token, "JIRA_API_TOKEN": state.jira_token, "jira basic auth": basic,
             "SLACK_BOT_TOKEN": state.slack_token, "OPENAI_API_KEY": state.openai_key}
-
-
-def find_secrets(text: str, secrets: dict[str, str]) -> list[str]:
-    return [name for name, value in secrets.items() if value in text]
-
-
-def warehouse_text(path: Path) -> Iterator[tuple[str, str]]:
-    """(table.column, value) of every text column of every table."""
-    with duckdb.connect(str(path), read_only=True) as conn:
-        text_columns = conn.execute(
-            "select table_schema, table_name, column_name from information_schema.columns "
-            "where data_type in ('VARCHAR', 'JSON') and table_catalog = current_database()").fetchall()
-        assert text_columns
-        for schema, table, column in text_columns:
-            sql = f'select "{column}" from "{schema}"."{table}" where "{column}" is not null'  # noqa: S608 - our names
-            for (value,) in conn.execute(sql).fetchall():
-                yield f"{table}.{column}", value
 
 
 def test_no_token_in_logs_events_warehouse_snapshot_prompts_or_slack(baseline: Build,

@@ -17,6 +17,8 @@ from orchestration.resources import WarehouseResource
 @pytest.mark.parametrize("resource,config", [
     ("github", {"api_url": "https://attacker.example"}),
     ("github", {"token": "ghp_not_from_env"}),
+    ("github", {"app_id": "1", "private_key": "-----BEGIN RSA PRIVATE KEY-----", "installation_id": "2"}),
+    ("github", {"private_key_file": "/tmp/attacker.pem"}),
     ("jira", {"base_url": "https://attacker.example"}),
     ("jira", {"email": "x@attacker.example", "api_token": "t"}),
     ("pagerduty", {"api_url": "https://attacker.example"}),
@@ -37,6 +39,8 @@ def test_a_run_config_that_sets_a_url_or_token_is_refused_at_launch(resource: st
 def test_setting_them_in_code_says_they_come_from_the_environment() -> None:
     with pytest.raises(ValidationError, match=r"api_url cannot be set .*environment only \(api_url -> GITHUB_API_URL\)"):
         GitHubResource(api_url="https://attacker.example")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match=r"private_key cannot be set .*GITHUB_APP_PRIVATE_KEY"):
+        GitHubResource(private_key="-----BEGIN RSA PRIVATE KEY-----")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match=r"base_url cannot be set .*JIRA_BASE_URL"):
         JiraResource(base_url="https://attacker.example")  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match=r"token cannot be set .*PAGERDUTY_API_TOKEN"):

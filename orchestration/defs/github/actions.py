@@ -46,7 +46,7 @@ def workflow_runs(client: GitHubClient, repo: str, workflow: str, branch: str | 
             raise ApiNotFoundError(
                 f"GitHub has no workflow {workflow!r} in {repo} (404 from {url}). Check `deployments.repos.{repo}."
                 f"workflows` (or `deployments.workflows`) in the project config ({settings.config_path()}): name the "
-                f"file under .github/workflows/ (e.g. deploy.yml), and that GITHUB_TOKEN can read {repo}'s Actions."
+                f"file under .github/workflows/ (e.g. deploy.yml), and that {client.credentials} can read {repo}'s Actions."
             ) from exc
         first = False
         if not isinstance(body, dict) or not isinstance(body.get("workflow_runs"), list):

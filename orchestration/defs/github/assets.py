@@ -74,7 +74,8 @@ def asset_metadata(client: GitHubClient | None, days: IngestedDays, table: str, 
                    ) -> dict[str, Any]:
     """A GitHub ingestion asset's metadata: what it wrote, the API requests it spent and its pacing (none when
     the config does not use the source and no client was made), and `extra`."""
-    spent = {**client.stats.as_metadata(), **client.http.pacing.as_metadata()} if client is not None else {}
+    spent = {**client.stats.as_metadata(), **client.http.pacing.as_metadata(),
+             **client.auth_metadata()} if client is not None else {}
     return {**days.metadata(table), **spent, **(extra or {})}
 
 

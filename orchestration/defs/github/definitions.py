@@ -16,7 +16,7 @@ from orchestration.defs.github.source_assets import (
 
 
 def github_defs() -> Definitions:
-    # The token and URL are read from GITHUB_TOKEN / GITHUB_API_URL when a run uses the resource.
+    # The credentials (a GitHub App, else GITHUB_TOKEN) and GITHUB_API_URL are read when a run uses the resource.
     return Definitions(
         assets=[github_pull_requests, raw_github_releases, raw_github_deployments, raw_github_workflow_runs,
                 raw_github_issues, raw_github_codeowners, raw_github_pull_request_files, github_copilot_usage],

@@ -40,12 +40,21 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from emd import settings
+from emd.github_auth import (
+    APP_ID_ENV,
+    INSTALLATION_ENV,
+    KEY_ENV,
+    KEY_FILE_ENV,
+    TOKEN_ENV,
+    GitHubAuth,
+    TokenAuth,
+    github_auth,
+)
 from emd.http import ApiError, ApiPayloadError, ApiServerError, ApiStats, HttpClient, PageGuard, RetryPolicy
 from emd.settings import SettingsError
 from orchestration.defs.github import queries
 from orchestration.resources import EnvOnlyCredentialsResource
 
-TOKEN_ENV = "GITHUB_TOKEN"
 SEARCH_QUERY_MAX_CHARS = 256
 SEARCH_RESULT_CAP = 1000
 REPOS_PER_REQUEST = 100  # aliased repository(...) blocks per request: 100 x 100 nodes, cost 1
@@ -175,20 +184,26 @@ class GitHubClient:
     new name, whose rows are stored under the configured name."""
 
     def __init__(self, token: str | None, api_url: str | None = None, policy: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, page_size: int = queries.PAGE_SIZE):
-        if not token:
+                 sleep: Callable[[float], None] = time.sleep, page_size: int = queries.PAGE_SIZE,
+                 auth: GitHubAuth | None = None):
+        """`auth` (a GitHub App installation or a token, emd.github_auth) wins; else `token` is used."""
+        if auth is None and not token:
             raise SettingsError(
                 f"{TOKEN_ENV} is not set: it is needed to read pull requests, releases and deployments from GitHub. "
-                f"Create a token with read access to the configured repos and export {TOKEN_ENV}."
+                f"Create a token with read access to the configured repos and export {TOKEN_ENV}, or connect a "
+                "GitHub App (`emd connect github --org ORG`, then GITHUB_APP_ID)."
             )
+        self.auth: GitHubAuth = auth or TokenAuth(str(token))
+        self._auth_before = self.auth.counters()
+        self.credentials = self.auth.credentials  # what messages tell the user to check
         self.api_url = (api_url or settings.github_api_url()).rstrip("/")
         self.graphql_url = settings.github_graphql_url(self.api_url)
         self.page_sizes = PageSizes(search=page_size, ceiling=page_size, smallest_search=page_size)
         self.sleep = sleep
-        self.http = HttpClient(name="GitHub", token_env=TOKEN_ENV, url_env="GITHUB_API_URL",
+        self.http = HttpClient(name="GitHub", token_env=self.credentials, url_env="GITHUB_API_URL",
                                 policy=policy or RetryPolicy(), sleep=sleep)
+        self.http.session.auth = self.auth
         self.http.session.headers.update({
-            "Authorization": f"bearer {token}",
             "Accept": "application/vnd.github+json",
             "User-Agent": "engineering-metrics",
         })
@@ -201,6 +216,11 @@ class GitHubClient:
     @property
     def stats(self) -> ApiStats:
         return self.http.stats
+
+    def auth_metadata(self) -> dict[str, Any]:
+        """Which credentials were used (`auth: github_app|token`), the rate-limit figures of the budget they
+        draw on, and (App) the requests this client's run spent on authentication."""
+        return self.auth.metadata(since=self._auth_before)
 
     @property
     def page_size(self) -> int:
@@ -275,7 +295,7 @@ class GitHubClient:
                     if repo_errors and len(repo_errors) == len(errors):
                         raise RepositoryUnavailable(
                             f"GitHub rejected the {what} query at {self.graphql_url}: {messages}. Check `github.repos` "
-                            f"in the project config ({settings.config_path()}) and that {TOKEN_ENV} can read those "
+                            f"in the project config ({settings.config_path()}) and that {self.credentials} can read those "
                             "repositories.", forbidden=any(e.get("type") == "FORBIDDEN" for e in repo_errors))
                     raise ApiError(f"GitHub rejected the {what} query at {self.graphql_url}: {messages}.")
             if not isinstance(data, dict):
@@ -357,7 +377,7 @@ class GitHubClient:
         if current.lower() == repo.lower():
             self.repo_problems[repo] = (
                 f"{repo}: GitHub shows the repository but cannot search its pull requests. Fix: check that "
-                f"{TOKEN_ENV} may read its pull requests, or remove it from `github.repos` in {settings.config_path()}.")
+                f"{self.credentials} may read its pull requests, or remove it from `github.repos` in {settings.config_path()}.")
             return
         self.renamed[repo] = current
         try:
@@ -387,15 +407,16 @@ class GitHubClient:
 
     def _gone(self, repo: str) -> None:
         self.repo_problems[repo] = (
-            f"{repo}: GitHub cannot find this repository (deleted, or {TOKEN_ENV} cannot see it); it was left out. "
+            f"{repo}: GitHub cannot find this repository (deleted, or {self.credentials} cannot see it); it was left out. "
             f"Fix: remove it from `github.repos` (and `teams`) in {settings.config_path()}, or give the token "
             "read access to it.")
 
     def _forbidden(self, repo: str, detail: str) -> None:
         self.repo_problems[repo] = (
             f"{repo}: GitHub refused access (FORBIDDEN: the organization enforces SAML single sign-on, or the "
-            f"token lacks access); it was left out. Fix: authorize {TOKEN_ENV} for the organization's SSO "
-            f"(GitHub settings, Personal access tokens, Configure SSO), or remove it from `github.repos` in "
+            f"token lacks access); it was left out. Fix: authorize {self.credentials} for the organization's SSO "
+            f"(a token: GitHub settings, Personal access tokens, Configure SSO; an App: install it on the "
+            f"organization with access to the repository), or remove it from `github.repos` in "
             f"{settings.config_path()}.")
 
     def _search_chunks(self, search: str, start: datetime, end: datetime, seen: set[str]
@@ -597,15 +618,27 @@ def strip_nested(pr: dict[str, Any]) -> dict[str, Any]:
 
 
 class GitHubResource(EnvOnlyCredentialsResource):
-    """GitHub's GraphQL API. The token and the URL come from the environment only -- GITHUB_TOKEN and
+    """GitHub's GraphQL and REST APIs. The credentials and the URL come from the environment only -- a GitHub
+    App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY or _FILE, optional GITHUB_APP_INSTALLATION_ID) or GITHUB_TOKEN, and
     GITHUB_API_URL (default https://api.github.com; GitHub Enterprise Server: https://HOST/api/v3), read
     when used -- so run config cannot send the token to another host."""
 
-    ENV_ONLY: ClassVar[dict[str, str]] = {"api_url": "GITHUB_API_URL", "token": TOKEN_ENV}
+    ENV_ONLY: ClassVar[dict[str, str]] = {"api_url": "GITHUB_API_URL", "token": TOKEN_ENV, "app_id": APP_ID_ENV,
+                                          "private_key": KEY_ENV, "private_key_file": KEY_FILE_ENV,
+                                          "installation_id": INSTALLATION_ENV}
 
     max_elapsed_s: float = Field(default=600.0, description="Give up on one request after this many seconds of retries.")
 
     def client(self) -> GitHubClient:
-        """A client with fresh counters (one per asset run, so metadata shows that run's spend)."""
-        return GitHubClient(settings.env(TOKEN_ENV), settings.github_api_url(),
-                            policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s))
+        """A client with fresh counters (one per asset run, so metadata shows that run's spend). A GitHub App
+        (GITHUB_APP_ID and its key) wins over GITHUB_TOKEN; see emd.github_auth."""
+        api_url = settings.github_api_url()
+        return GitHubClient(None, api_url, policy=RetryPolicy(max_elapsed_s=self.max_elapsed_s),
+                            auth=github_auth(repo_owners, api_url))
+
+
+def repo_owners() -> list[str]:
+    """The owners of `github.repos` (where a GitHub App's installation is looked up), read when needed."""
+    from emd.config import load_config  # noqa: PLC0415
+
+    return sorted({repo.split("/", 1)[0] for repo in load_config(settings.config_path()).repos})

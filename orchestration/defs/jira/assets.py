@@ -67,7 +67,7 @@ def _metadata(client: JiraClient | None, before: ApiStats, days: IngestedDays, t
     spend = ApiStats(requests=now.requests - before.requests, retries=now.retries - before.retries,
                      rate_limit_waits=now.rate_limit_waits - before.rate_limit_waits,
                      rate_limit_wait_s=now.rate_limit_wait_s - before.rate_limit_wait_s)
-    paced = client.http.pacing.as_metadata() if client else {}
+    paced = {**client.http.pacing.as_metadata(), **client.auth_metadata()} if client else {}
     return {**days.metadata(table), **spend.as_metadata(), **paced, **(extra or {})}
 
 

@@ -1,6 +1,7 @@
 """The Jira Cloud client: one resource that hides pagination, changelog completion and time zones.
 
-`JiraResource` reads JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN when a run uses it (never at import time,
+`JiraResource` reads JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN (or, when JIRA_OAUTH_CLIENT_ID is set, the
+OAuth 2.0 connection `emd connect jira` stored: emd.jira_oauth) when a run uses it (never at import time,
 and not at all for a project without Jira; never from run config), and hands out the run's `JiraClient`
 (one per run, so the lookups that do not change within a run -- /myself, the field list, board
 configurations and sprints, statuses -- are made once), whose plain methods do the work:
@@ -32,7 +33,9 @@ import requests
 from pydantic import PrivateAttr
 
 from emd import settings
+from emd.credentials import CREDENTIALS_ENV
 from emd.http import ApiError, ApiPayloadError, HttpClient, PageGuard, RetryPolicy
+from emd.jira_oauth import API_URL_ENV, JiraOAuth, jira_oauth
 from emd.settings import SettingsError
 from emd.warehouse import to_db_timestamp
 from orchestration.resources import EnvOnlyCredentialsResource
@@ -68,6 +71,10 @@ class JiraResource(EnvOnlyCredentialsResource):
         return self._client
 
     def _new_client(self) -> JiraClient:
+        policy = RetryPolicy(max_elapsed_s=self.max_retry_seconds, base_delay_s=self.retry_base_delay_seconds)
+        oauth = jira_oauth()  # OAuth 2.0 (3LO) wins over JIRA_EMAIL/JIRA_API_TOKEN when configured
+        if oauth is not None:
+            return JiraClient(oauth.base_url, "", "", policy=policy, auth=oauth)
         values = {
             "JIRA_BASE_URL": settings.env("JIRA_BASE_URL"),
             "JIRA_EMAIL": settings.env("JIRA_EMAIL"),
@@ -81,7 +88,6 @@ class JiraResource(EnvOnlyCredentialsResource):
                 "project config), so JIRA_BASE_URL (e.g. https://your-site.atlassian.net), JIRA_EMAIL and "
                 "JIRA_API_TOKEN are needed. Set them in the environment or in .env."
             )
-        policy = RetryPolicy(max_elapsed_s=self.max_retry_seconds, base_delay_s=self.retry_base_delay_seconds)
         return JiraClient(str(values["JIRA_BASE_URL"]), str(values["JIRA_EMAIL"]), str(values["JIRA_API_TOKEN"]),
                           policy=policy)
 
@@ -116,19 +122,29 @@ class JiraClient:
     email: str
     api_token: str = field(repr=False)
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    auth: JiraOAuth | None = field(default=None, repr=False)  # OAuth 2.0 (3LO); None: basic auth (email, API token)
     http: HttpClient = field(init=False)
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        self.http = HttpClient(name="Jira", token_env=CREDENTIALS, url_env="JIRA_BASE_URL", policy=self.policy)
-        self.http.session.auth = requests.auth.HTTPBasicAuth(self.email, self.api_token)
+        if self.auth is not None:
+            self.http = HttpClient(name="Jira", token_env=f"the Jira OAuth connection ({CREDENTIALS_ENV})",
+                                   url_env=API_URL_ENV, policy=self.policy)
+            self.http.session.auth = self.auth
+        else:
+            self.http = HttpClient(name="Jira", token_env=CREDENTIALS, url_env="JIRA_BASE_URL", policy=self.policy)
+            self.http.session.auth = requests.auth.HTTPBasicAuth(self.email, self.api_token)
         self.http.session.headers["Accept"] = "application/json"
 
     # -- plumbing ----------------------------------------------------------------------------------------
     @property
     def stats(self):
         return self.http.stats
+
+    def auth_metadata(self) -> dict[str, Any]:
+        """Which credentials were used (`auth: oauth|basic`) and, with OAuth, the token refreshes so far."""
+        return self.auth.metadata() if self.auth is not None else {"auth": "basic"}
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         body, _headers = self.http.request_json("GET", self.base_url + path, params=params)
