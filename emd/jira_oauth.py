@@ -29,7 +29,14 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import requests
 
 from emd import settings
-from emd.credentials import CREDENTIALS_ENV, locked, read_credentials, write_section
+from emd.credentials import (
+    CREDENTIALS_ENV,
+    credentials_path,
+    locked,
+    read_credentials,
+    write_atomically,
+    write_section,
+)
 from emd.http import ApiAuthError, ApiError, HttpClient, RetryPolicy
 from emd.settings import SettingsError
 
@@ -112,8 +119,10 @@ class JiraOAuth(requests.auth.AuthBase):
 
     def _refresh(self, failed: str | None) -> None:
         """Exchange the refresh token; `failed` is an access token that a 401 said is dead."""
-        with locked():
-            stored = read_credentials().get("jira") or {}
+        path = credentials_path()
+        with locked(path):  # held for the whole read-exchange-write (write_section would take it again: deadlock)
+            data = read_credentials(path)
+            stored = data.get("jira") or {}
             access, expires = str(stored.get("access_token") or ""), float(stored.get("expires_at") or 0)
             if access and access != failed and self.clock() < expires - REFRESH_BEFORE_S:
                 self._access, self._expires_at = access, expires  # another process refreshed meanwhile
@@ -126,9 +135,10 @@ class JiraOAuth(requests.auth.AuthBase):
                                   "the Jira refresh token")
             expires = self.clock() + float(body.get("expires_in") or 3600)
             # The new refresh token is on disk before the new access token is used.
-            write_section("jira", {**stored, "access_token": body["access_token"], "expires_at": expires,
-                                   "refresh_token": body.get("refresh_token") or stored["refresh_token"],
-                                   "scope": body.get("scope") or stored.get("scope")})
+            data["jira"] = {**stored, "access_token": body["access_token"], "expires_at": expires,
+                            "refresh_token": body.get("refresh_token") or stored["refresh_token"],
+                            "scope": body.get("scope") or stored.get("scope")}
+            write_atomically(path, data)
             self._access, self._expires_at = str(body["access_token"]), expires
             self.refreshes += 1
 
@@ -176,8 +186,6 @@ def jira_oauth() -> JiraOAuth | None:
     if not settings.env(CLIENT_ID_ENV):
         return None
     client_id, secret = _client_credentials()
-    from emd.credentials import credentials_path  # noqa: PLC0415
-
     key = (client_id, str(credentials_path().resolve()), api_url())
     if key not in _AUTHS:
         _AUTHS[key] = JiraOAuth(client_id, secret)

@@ -14,7 +14,8 @@
   configuration `read:board-scope.admin:jira-software`, sprints `read:sprint:jira-software`), else 401
   "Unauthorized; scope does not match" (or "Unauthorized" for a dead token); another cloud id is 404.
 
-Switches: `{"jira_oauth_access_expires_after": N}`: each access token stops working after N requests;
+Switches: `{"jira_oauth_access_expires_after": N}`: each access token stops working after N requests (checked
+on every request, so lowering it also ends tokens already issued; 0: every access token is dead);
 `{"jira_oauth_granted_scopes": [...]}`: what the consent grants (default: what was asked);
 `{"jira_oauth_revoke": true}`: every refresh token stops working (the user revoked the app).
 Counters: `atlassian:token:<grant>`, `atlassian:accessible_resources`.
@@ -53,9 +54,10 @@ def check_ex_jira(req: Request, state: MockState, cloud_id: str, rest_path: str)
     token = header[len("Bearer "):] if header.startswith("Bearer ") else ""
     with state.lock:
         grant = state.extra.setdefault("atlassian_access", {}).get(token)
-        if grant is not None and grant["requests_left"] is not None:
-            grant["requests_left"] -= 1
-            if grant["requests_left"] < 0:
+        after = state.switches.get("jira_oauth_access_expires_after")  # read now: lowering it ends live tokens too
+        if grant is not None:
+            grant["used"] += 1
+            if after is not None and grant["used"] > int(after):
                 grant = None
     if grant is None:
         return Response(401, {"code": 401, "message": "Unauthorized"})
@@ -67,9 +69,7 @@ def check_ex_jira(req: Request, state: MockState, cloud_id: str, rest_path: str)
 def _issue(state: MockState, scopes: list[str]) -> dict[str, Any]:
     access, refresh = "mock-at-" + secrets.token_urlsafe(24), "mock-rt-" + secrets.token_urlsafe(24)
     with state.lock:
-        after = state.switches.get("jira_oauth_access_expires_after")
-        state.extra.setdefault("atlassian_access", {})[access] = {
-            "scopes": scopes, "requests_left": int(after) if after is not None else None}
+        state.extra.setdefault("atlassian_access", {})[access] = {"scopes": scopes, "used": 0}
         state.extra.setdefault("atlassian_refresh", {})[refresh] = scopes
         state.extra.setdefault("atlassian_issued", []).extend([access, refresh])
     return {"access_token": access, "expires_in": 3600, "token_type": "Bearer", "refresh_token": refresh,

@@ -284,6 +284,23 @@ def cmd_connect_github(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_connect_jira(args: argparse.Namespace) -> int:
+    import webbrowser
+
+    from emd.http import ApiError
+    from emd.jira_oauth import connect_jira
+    from emd.settings import SettingsError
+
+    try:
+        site = connect_jira(None if args.no_browser else webbrowser.open, port=args.port)
+    except (ApiError, SettingsError) as exc:
+        print(f"emd connect jira: {exc}", file=sys.stderr)
+        return 1
+    print(f"Connected Jira site {site['site_url']} (cloud id {site['cloud_id']}); tokens stored in "
+          f"{site['credentials_file']}. Keep JIRA_OAUTH_CLIENT_ID and JIRA_OAUTH_CLIENT_SECRET set for runs.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emd", description="Engineering metrics: DORA, flow and planning.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -335,13 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
     dash.set_defaults(func=cmd_dashboard)
 
-    connect = sub.add_parser("connect", help="connect a source without a personal token (GitHub App manifest flow)")
+    connect = sub.add_parser("connect", help="connect a source without a personal token (GitHub App manifest flow, Jira OAuth 2.0)")
     connect_sub = connect.add_subparsers(dest="source", required=True)
     gh = connect_sub.add_parser("github", help="create a read-only GitHub App for --org and store its key")
     gh.add_argument("--org", required=True, help="the GitHub organization that owns github.repos")
     gh.add_argument("--port", type=int, default=0, help="the loopback port of the setup page (default: a free one)")
     gh.add_argument("--no-browser", action="store_true", help="print the setup page's URL instead of opening it")
     gh.set_defaults(func=cmd_connect_github)
+    jira = connect_sub.add_parser("jira", help="authorize the Jira OAuth 2.0 (3LO) app for JIRA_BASE_URL and store "
+                                               "its rotating refresh token")
+    jira.add_argument("--port", type=int, default=8766,
+                      help="the loopback callback port; the app's callback URL must be http://127.0.0.1:PORT/callback")
+    jira.add_argument("--no-browser", action="store_true", help="print the authorize URL instead of opening it")
+    jira.set_defaults(func=cmd_connect_jira)
 
     demo = sub.add_parser("demo", help="what `make demo` runs: mock APIs, 30-day backfill, UI, dashboard, docs, metrics API")
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")

@@ -85,4 +85,5 @@ def test_every_warehouse_writer_is_in_the_warehouse_pool() -> None:
         "github_pull_requests", "raw_github_releases", "raw_github_deployments", "jira_issues", "raw_jira_sprints",
         "raw_jira_statuses", "dbt_models", "sprint_health", "sprint_health_slack_post", "dashboard_snapshot",
         "agreement_nudges", "agreement_digest", "raw_github_workflow_runs", "raw_github_issues", "raw_github_codeowners",
-        "raw_github_pull_request_files", "raw_pagerduty_incidents", "slo_events", "slo_budget_alerts")}
+        "raw_github_pull_request_files", "raw_pagerduty_incidents", "slo_events", "slo_budget_alerts",
+        "github_copilot_usage")} | {"exec_readout": None}  # the readout reads the published build, writes files
