@@ -131,7 +131,7 @@ def test_a_tile_opens_onto_its_rows_in_headless_chromium(tmp_path: Path) -> None
                 page.get_by_text("Sprint: WEB Sprint 7", exact=True).wait_for(timeout=60_000)
                 _settled(page)
                 text = page.locator('[data-testid="stMain"]').inner_text()
-                assert "Planned vs done = 6 / 10 = 60.0%" in text
+                assert "By points: planned vs done = 6 / 10 = 60.0%" in text  # from the catalogue SQL, with its formula
                 assert "Sprint: WEB Sprint 7 → WEB Sprint 8" in text  # the change that removed WEB-13
                 page.screenshot(path=str(artifacts / "drilldown-sprint.png"), full_page=True)
 

@@ -174,4 +174,6 @@ def test_planning_ratios_per_sprint(built: Source) -> None:
             compared += 1
     print(f"\nsprints: {compared} values compared")
     assert compared >= 3 * 2
-    assert set(PLANNING_KEYS) | set(DAILY) | {"blocked_age_p50_days"} == set(CATALOGUE)
+    # ai_assisted_pr_share has no column in the per-day marts (its mart is mv_ai_adoption_by_day's org/team rows,
+    # not metrics_daily): not compared here, named so a new catalogue metric cannot slip past this test.
+    assert set(PLANNING_KEYS) | set(DAILY) | {"blocked_age_p50_days", "ai_assisted_pr_share"} == set(CATALOGUE)

@@ -41,7 +41,7 @@ def test_the_quiet_day_is_recorded_per_table_with_its_fetch_time(built: Warehous
     recorded = built.query("select table_name, source, fetched_at, row_count from raw_ingested_partitions "
                            "where partition_date = ? order by table_name", [date.fromisoformat(QUIET_DAY)])
     assert [r[0] for r in recorded] == sorted(RAW_TABLES)
-    assert {r[1] for r in recorded} == {"github", "jira", "pagerduty"}
+    assert {r[1] for r in recorded} == {"github", "jira", "pagerduty", "slo"}  # every raw table, the SLO ones too
     assert {(r[2], r[3]) for r in recorded} == {(datetime(2026, 3, 8, 1, 0), 0)}
 
 

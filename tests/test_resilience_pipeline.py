@@ -163,7 +163,9 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, org: SyntheticOrg) -> Ite
 def clean_rows(baseline: Build) -> dict[str, list[tuple]]:
     rows = table_rows(baseline.warehouse)
     # The comparison means something only if the clean run built every mart, with rows, and the cards.
-    assert all(rows[t] for t in COMPARED_TABLES), {t: len(r) for t, r in rows.items()}
+    # The scenario configures no SLOs and no Copilot reports, so their marts may be empty (still compared row by row).
+    unfilled = {"fct_slo_days", "fct_slo_deployment_burn", "mv_ai_adoption_by_day", "mv_ai_deployments"}
+    assert all(rows[t] for t in COMPARED_TABLES if t not in unfilled), {t: len(r) for t, r in rows.items()}
     return rows
 
 

@@ -50,6 +50,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "fct_agreement_breaches": ("breach_id",),
     "fct_agreement_subjects": ("team", "rule", "subject_type", "subject_key", "applies_from"),
     "mv_agreement_adherence_by_team_week": ("team", "rule", "week_start"),
+    "fct_slo_days": ("slo_name", "date"),
+    "fct_slo_deployment_burn": ("deployment_id", "slo_name"),
+    "mv_ai_adoption_by_day": ("team", "date"),
+    "mv_ai_deployments": ("deployment_id",),
     "sprint_health": ("team", "period_kind", "period_id"),
 }
 # Wall-clock times of the run itself; everything else in sprint_health (the blob, its hash, the mock

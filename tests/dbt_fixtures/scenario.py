@@ -128,7 +128,17 @@ def github_partitions() -> dict[str, dict[str, list[dict[str, Any]]]]:
         "raw_github_reviews": [review(api, 1, "r0", "carol", "COMMENTED", "03-02 10:30")],
         "raw_github_commits": [], "raw_github_timeline_events": [], "raw_github_releases": [], "raw_github_deployments": [],
     }
-    return {"2026-03-02": stale, "2026-03-06": newest}
+    # The scenario ingested every day 03-02 .. 03-06; the days in between were fetched but their rows were
+    # re-fetched into 03-06 (the newest fetch), so their partitions are recorded empty (the ingested calendar).
+    return {"2026-03-02": stale, **_quiet_days(newest), "2026-03-06": newest}
+
+
+INGESTED_DAYS = ("2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05", "2026-03-06")
+
+
+def _quiet_days(tables: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Empty partitions of `tables` for the scenario's ingested days between 03-02 and 03-06."""
+    return {day: {table: [] for table in tables} for day in INGESTED_DAYS[1:-1]}
 
 
 STATUSES = {"1": ("To Do", "new"), "3": ("In Progress", "indeterminate"), "5": ("Blocked", "indeterminate"),
@@ -229,5 +239,6 @@ def jira_partitions() -> dict[str, dict[str, list[dict[str, Any]]]]:
     ]
     statuses = [{"status_id": sid, "name": name, "category": cat, "payload": "{}"}
                 for sid, (name, cat) in STATUSES.items()]
-    return {"2026-03-06": {"raw_jira_issues": issues, "raw_jira_changelog": changelog,
-                           "raw_jira_sprints": sprints, "raw_jira_statuses": statuses}}
+    newest = {"raw_jira_issues": issues, "raw_jira_changelog": changelog, "raw_jira_sprints": sprints,
+              "raw_jira_statuses": statuses}
+    return {INGESTED_DAYS[0]: {table: [] for table in newest}, **_quiet_days(newest), "2026-03-06": newest}
