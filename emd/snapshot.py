@@ -112,7 +112,7 @@ def _quoted(identifier: str) -> str:
 
 
 def _present_tables(conn: Any, kind: str) -> dict[str, str]:
-    """{table: schema} for the snapshot tables that exist (the first schema by name when several do)."""
+    """{table: schema} for the snapshot tables in the one schema that holds the marts."""
     placeholders = ", ".join(["?" if kind == "duckdb" else "%s"] * len(SNAPSHOT_TABLES))
     sql = (
         "select table_name, table_schema from information_schema.tables "  # noqa: S608 - placeholders only
@@ -129,12 +129,12 @@ def _present_tables(conn: Any, kind: str) -> dict[str, str]:
             rows = cur.fetchall()
             cur.execute("select current_schema()")
             current = (cur.fetchone() or (None,))[0]
-    found: dict[str, str] = {}
-    for table, schema in rows:
-        # The connection's current schema (DuckDB: `main`; Postgres: the first of the search_path that
-        # DATABASE_URL's `options=-csearch_path=...` names, where dbt builds) wins when several have the table.
-        if table not in found or schema == current:
-            found[table] = schema
+    # One schema, never a mix: the connection's current schema (DuckDB: `main`; Postgres: the first of the
+    # search_path that DATABASE_URL's `options=-csearch_path=...` names, where dbt builds) when it holds the
+    # marts, else the first by name that holds fct_pull_requests. A table only another schema holds is missing.
+    holding = [schema for table, schema in rows if table == "fct_pull_requests"]
+    chosen = current if current in holding else (holding[0] if holding else current)
+    found = {table: schema for table, schema in rows if schema == chosen}
     return found
 
 

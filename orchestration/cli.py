@@ -11,8 +11,6 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import yaml
-
 
 def _date(text: str) -> date:
     try:
@@ -50,22 +48,13 @@ def _mock_state(args: argparse.Namespace):
 
 
 def cmd_mock_api(args: argparse.Namespace) -> int:
-    from mock_apis.org import demo_working_agreements
-    from mock_apis.prometheus import demo_slo_files, demo_slos
+    from mock_apis.demo_config import write_demo_config
     from mock_apis.server import MockApi
 
     state = _mock_state(args)
     api = MockApi(state, args.host, args.port)
     if args.write_config:
-        config = state.org.config()
-        config["working_agreements"] = demo_working_agreements(list(config["teams"]))
-        config["ai"] = {"copilot": True}  # the mock serves Copilot's usage reports: the demo's /ai page uses them
-        config["slos"] = demo_slos(state.org)
-        folder = Path(args.write_config).parent / "slos"  # slos.files are relative to the config's folder
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in demo_slo_files(state.org).items():
-            (folder / name).write_text(text, encoding="utf-8")
-        Path(args.write_config).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        write_demo_config(state.org, Path(args.write_config))
     if args.write_env:
         Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in api.env().items()), encoding="utf-8")
     print(f"mock-api: serving the synthetic org {state.org.org!r} ({state.org.scale}, seed {state.org.seed}, "
@@ -131,13 +120,14 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     try:
         database_target()  # a malformed DATABASE_URL: one message now, not one per failed step
         if args.synthetic:
+            from mock_apis.demo_config import write_demo_config
             from mock_apis.server import MockApi
 
             with MockApi(_mock_state(args)) as api:
                 os.environ.update(api.env())
                 config = Path(args.synthetic_config)
                 config.parent.mkdir(parents=True, exist_ok=True)
-                config.write_text(yaml.safe_dump(api.state.org.config(), sort_keys=False), encoding="utf-8")
+                write_demo_config(api.state.org, config)
                 os.environ["EMD_CONFIG"] = str(config)
                 print(f"emd pipeline: using the synthetic org served by {api.url} (asked for with --synthetic)")
                 run_pipeline(args.start, args.end, full_refresh=args.full_refresh)

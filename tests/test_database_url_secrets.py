@@ -4,9 +4,6 @@ reach an error (and so logs, Dagster, the CLI and the dashboard)."""
 
 from __future__ import annotations
 
-import argparse
-from datetime import date
-
 import pytest
 
 from emd.settings import DatabaseTarget, SettingsError, database_target, redact, redact_url
@@ -89,13 +86,12 @@ def test_psycopg_error_reaches_us_redacted() -> None:
 
 def test_the_cli_prints_one_redacted_message(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                              config_path) -> None:
-    from orchestration.cli import cmd_pipeline
+    from orchestration.cli import main
 
     monkeypatch.setenv("EMD_CONFIG", str(config_path))
     monkeypatch.setenv("DATABASE_URL", MALFORMED["slash"][0])
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    args = argparse.Namespace(start=date(2026, 3, 30), end=date(2026, 3, 30), synthetic=False)
-    assert cmd_pipeline(args) == 1
+    assert main(["pipeline", "--start", "2026-03-30", "--end", "2026-03-30"]) == 1
     err = capsys.readouterr().err
     assert "DATABASE_URL" in err and "postgresql://bob:***@db.internal:5432/metrics" in err
     assert not any(part in err for part in PASSWORD_PARTS)

@@ -71,9 +71,11 @@ def test_publish_and_the_app_keep_to_the_schema_database_url_names(marts_url: st
         conn.execute(f"create schema {other}")
         for table in MART_DDL:
             conn.execute(f"create table {other}.{table} (like {schema}.{table})")  # empty marts
+        conn.execute(f"create table {other}.fct_slo_days (slo_name text)")  # only the other schema has it
     try:
         result = publish_build(Warehouse(parse_database_url(marts_url)))
         assert result["tables"]["fct_deployments"] == 11
+        assert "fct_slo_days" in result["missing"] and "fct_slo_days" not in result["tables"]  # never a mix
         with psycopg.connect(postgres_database) as conn:
             assert conn.execute(f"select build_id from {schema}._build").fetchall() == [(result["build_id"],)]  # noqa: S608
             assert conn.execute("select count(*) from information_schema.tables where table_schema = %s "

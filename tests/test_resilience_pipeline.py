@@ -29,12 +29,12 @@ from pathlib import Path
 import duckdb
 import pytest
 import requests
-import yaml
 
 from emd.settings import DatabaseTarget
 from emd.snapshot import MART_TABLES, snapshot_path
 from emd.warehouse import RAW_KEYS, RAW_TABLES
-from mock_apis.org import SyntheticOrg, demo_working_agreements
+from mock_apis.demo_config import write_demo_config
+from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 from tests.fixtures.compare import COMPARED_TABLES, assert_same_rows, find_secrets, table_rows, warehouse_text
 
@@ -74,10 +74,9 @@ def product_env(api: MockApi, root: Path, warehouse: Path, **extra: str) -> dict
 
 
 def write_config(root: Path, org: SyntheticOrg) -> None:
+    """The demo's config: working agreements, Copilot reports and SLOs, so every mart has rows."""
     root.mkdir(parents=True, exist_ok=True)
-    config = org.config()
-    config["working_agreements"] = demo_working_agreements(list(config["teams"]))
-    (root / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    write_demo_config(org, root / "config.yaml")
 
 
 def emd_pipeline(env: dict[str, str], cwd: Path) -> subprocess.Popen:
@@ -163,9 +162,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, org: SyntheticOrg) -> Ite
 def clean_rows(baseline: Build) -> dict[str, list[tuple]]:
     rows = table_rows(baseline.warehouse)
     # The comparison means something only if the clean run built every mart, with rows, and the cards.
-    # The scenario configures no SLOs and no Copilot reports, so their marts may be empty (still compared row by row).
-    unfilled = {"fct_slo_days", "fct_slo_deployment_burn", "mv_ai_adoption_by_day", "mv_ai_deployments"}
-    assert all(rows[t] for t in COMPARED_TABLES if t not in unfilled), {t: len(r) for t, r in rows.items()}
+    assert all(rows[t] for t in COMPARED_TABLES), {t: len(r) for t, r in rows.items()}
     return rows
 
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from conftest import ANCHOR
 
 from emd.settings import parse_database_url
 from emd.snapshot import MART_TABLES
 from emd.warehouse import Warehouse
-from mock_apis.org import SyntheticOrg, demo_working_agreements
+from mock_apis.demo_config import write_demo_config
+from mock_apis.org import SyntheticOrg
 from mock_apis.server import MockApi, MockState
 from orchestration.pipeline import run_pipeline
 from tests.fixtures.app import run_app
@@ -146,10 +146,8 @@ def shown(frame: pd.DataFrame) -> pd.DataFrame:
 def both_warehouses(org: SyntheticOrg, config_path: Path, postgres_url: str, tmp_path: Path,
                     monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     duckdb_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
-    # The demo's working agreements, so the agreement marts have rows to compare too.
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    config["working_agreements"] = demo_working_agreements(list(config["teams"]))
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    # The demo's config (working agreements, Copilot, SLOs), so the agreement, AI and SLO marts have rows too.
+    write_demo_config(org, config_path)
     # Postgres sessions (ours, dbt's, the dashboard's) in a time zone other than UTC: nothing may depend on it.
     monkeypatch.setenv("PGTZ", "America/Los_Angeles")
     for url in (duckdb_url, postgres_url):

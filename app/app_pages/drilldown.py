@@ -340,7 +340,7 @@ def show_sprint(sprint_id: str) -> None:
         return
     unestimated = issues.loc[issues["is_unestimated"], "issue_key"].nunique()
     if unestimated:
-        st.warning(f"Data quality: {unestimated} issue(s) without an estimate at the moment that counts "
+        st.warning(f"Data quality: {ui.counted(unestimated, 'issues')} without an estimate at the moment that counts "
                    "(0 points; counted by issue count).")
     for role, words in ROLE_WORDS.items():
         part = issues[issues["role"] == role]

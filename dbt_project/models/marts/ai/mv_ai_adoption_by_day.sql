@@ -25,8 +25,8 @@ team_days as (
         u.day,
         m.team,
         count(distinct u.user_login) as daily_active_users,
-        sum(u.code_generation_activity_count) as code_generation_activity_count,
-        sum(u.code_acceptance_activity_count) as code_acceptance_activity_count
+        cast(sum(u.code_generation_activity_count) as bigint) as code_generation_activity_count,
+        cast(sum(u.code_acceptance_activity_count) as bigint) as code_acceptance_activity_count
     from user_days as u
     inner join members as m on u.user_login = m.login
     group by u.day, m.team

@@ -9,7 +9,7 @@ shipped as (
     select
         deployment_id,
         count(*) as shipped_prs,
-        sum(case when ai_assisted then 1 else 0 end) as ai_assisted_prs
+        cast(sum(case when ai_assisted then 1 else 0 end) as bigint) as ai_assisted_prs
     from {{ ref('fct_pull_requests') }}
     where deployment_id is not null and (not is_bot_author or is_agent_author)
     group by deployment_id
