@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from emd.records import RecordTable
 from emd.warehouse import Warehouse
 
 INGESTION_RUNS = "ingestion_runs"
-INGESTION_RUNS_COLUMNS: list[tuple[str, str]] = [
+TABLE = RecordTable(INGESTION_RUNS, (
     ("run_id", "text"), ("source", "text"), ("asset", "text"), ("partition_date", "date"),
     ("finished_at", "timestamp"), ("status", "text"), ("row_count", "bigint"), ("error_type", "text"),
-]
+), key=("run_id", "asset", "partition_date"))
 SUCCESS = "success"
 FAILURE = "failure"
 
@@ -47,20 +48,10 @@ def record_attempt(warehouse: Warehouse, *, run_id: str, asset: str, partition_k
                    row_count: int = 0, error: BaseException | None = None) -> None:
     """Append one attempt. Called after the partition's own transaction, so a failed partition is recorded
     as failed while its previous rows stay in place."""
-    ph = "?" if warehouse.kind == "duckdb" else "%s"
-    columns = [name for name, _ in INGESTION_RUNS_COLUMNS]
-    with warehouse.connect() as conn:
-        ensure_table(conn)
-        conn.execute(
-            f"insert into {INGESTION_RUNS} ({', '.join(columns)}) values ({', '.join([ph] * len(columns))})",  # noqa: S608
-            [run_id, source_of(asset), asset, date.fromisoformat(partition_key),
-             datetime.now(UTC).replace(tzinfo=None), status, row_count,
-             type(error).__name__ if error is not None else None])
-
-
-def ensure_table(conn: Any) -> None:
-    cols = ", ".join(f"{name} {ctype}" for name, ctype in INGESTION_RUNS_COLUMNS)
-    conn.execute(f"create table if not exists {INGESTION_RUNS} ({cols})")
+    with TABLE.writing(warehouse) as writes:
+        writes.insert([run_id, source_of(asset), asset, date.fromisoformat(partition_key),
+                       datetime.now(UTC).replace(tzinfo=None), status, row_count,
+                       type(error).__name__ if error is not None else None])
 
 
 @dataclass(frozen=True)
@@ -103,7 +94,7 @@ def totals_from_rows(rows: Sequence[Sequence[Any]]) -> list[SourceTotals]:
 def source_totals(warehouse: Warehouse, source: str) -> SourceTotals:
     """One source's totals in the live warehouse (for the ingestion asset's metadata)."""
     with warehouse.connect() as conn:
-        ensure_table(conn)
+        TABLE.ensure(conn)
         found = totals_from_rows(conn.execute(TOTALS_SQL).fetchall())
     return next((t for t in found if t.source == source), SourceTotals(source, 0, 0, 0, 0, None))
 

@@ -11,11 +11,10 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from emd.records import RecordTable
 from emd.warehouse import Warehouse
 
-TABLE = "sprint_health"
-
-COLUMNS: list[tuple[str, str]] = [
+COLUMNS: tuple[tuple[str, str], ...] = (
     ("team", "text"), ("period_kind", "text"), ("period_id", "text"), ("period_name", "text"),
     ("period_start", "timestamp"), ("period_end", "timestamp"), ("metrics_json", "text"), ("metrics_hash", "text"),
     ("prompt_version", "text"), ("model", "text"), ("source", "text"), ("card_json", "text"), ("card_text", "text"),
@@ -23,8 +22,9 @@ COLUMNS: list[tuple[str, str]] = [
     ("generated_at", "timestamp"), ("posted_at", "timestamp"),
     # Beyond the RULES.md contract: why a card is the rule-based one (NULL for model cards).
     ("fallback_reason", "text"),
-]
-COLUMN_NAMES = [c for c, _ in COLUMNS]
+)
+TABLE = RecordTable("sprint_health", COLUMNS, key=("team", "period_kind", "period_id"))
+COLUMN_NAMES = TABLE.column_names
 SLACK_COLUMNS = ("slack_channel", "slack_ts", "slack_message_json", "posted_at")
 
 
@@ -62,78 +62,39 @@ class SprintHealthRow:
 assert [f.name for f in fields(SprintHealthRow)] == COLUMN_NAMES
 
 
-def _ph(wh: Warehouse) -> str:
-    return "?" if wh.kind == "duckdb" else "%s"
-
-
-def ensure_table(conn: Any) -> None:
-    cols = ", ".join(f"{name} {ctype}" for name, ctype in COLUMNS)
-    # No primary key: delete-then-insert of one key in a transaction trips DuckDB's eager constraint check.
-    conn.execute(f"create table if not exists {TABLE} ({cols})")
-
-
-def read_rows(wh: Warehouse, conn: Any | None = None) -> dict[tuple[str, str, str], SprintHealthRow]:
-    def run(c: Any) -> list[tuple]:
-        ensure_table(c)
-        return c.execute(f"select {', '.join(COLUMN_NAMES)} from {TABLE}").fetchall()  # noqa: S608 - constants
-
-    if conn is not None:
-        rows = run(conn)
-    else:
-        with wh.connect() as c:
-            rows = run(c)
-    out = {}
-    for row in rows:
-        record = SprintHealthRow(*row)
-        out[record.key] = record
-    return out
+def read_rows(wh: Warehouse) -> dict[tuple[str, str, str], SprintHealthRow]:
+    records = [SprintHealthRow(*row) for row in TABLE.read(wh)]
+    return {record.key: record for record in records}
 
 
 def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool = True,
                 keep_only: set[tuple[str, str, str]] | None = None) -> int:
     """Write rows in one transaction; `keep_slack` carries the stored Slack columns over to the new row.
-    With `keep_only`, rows of other (team, period_kind, period_id) are deleted (periods that no longer exist)."""
+    With `keep_only`, rows of other (team, period_kind, period_id) are deleted (periods that no longer exist).
+    Two card runs at once (the sprint sensor's and the Monday schedule's): the later waits and reads what
+    the earlier wrote (RecordTable.writing)."""
     rows = list(rows)
-    ph = _ph(wh)
-    where = f"team = {ph} and period_kind = {ph} and period_id = {ph}"
-    insert = f"insert into {TABLE} ({', '.join(COLUMN_NAMES)}) values ({', '.join([ph] * len(COLUMN_NAMES))})"  # noqa: S608
-    with wh.connect() as conn:
-        ensure_table(conn)
-        if wh.kind == "duckdb":
-            conn.execute("begin transaction")
-        else:
-            # Two card runs at once (the sprint sensor's and the Monday schedule's): the later one waits and
-            # reads what the earlier wrote; unlocked, both delete-then-insert one period and it lands twice.
-            conn.execute(f"lock table {TABLE} in exclusive mode")  # readers (the dashboard) are not blocked
-        try:
-            existing = read_rows(wh, conn)
-            if keep_only is not None:
-                for key in set(existing) - keep_only:
-                    conn.execute(f"delete from {TABLE} where {where}", list(key))  # noqa: S608 - constants
-            if not keep_slack:
-                existing = {}
-            for row in rows:
-                old = existing.get(row.key)
-                if old is not None:
-                    for column in SLACK_COLUMNS:
-                        setattr(row, column, getattr(old, column))
-                conn.execute(f"delete from {TABLE} where {where}", list(row.key))  # noqa: S608 - constants
-                conn.execute(insert, row.values())
-            if wh.kind == "duckdb":
-                conn.execute("commit")
-        except BaseException:
-            if wh.kind == "duckdb":
-                conn.execute("rollback")
-            raise
+    with TABLE.writing(wh) as writes:
+        stored = [SprintHealthRow(*row) for row in writes.rows()]
+        existing = {record.key: record for record in stored}
+        if keep_only is not None:
+            for key in set(existing) - keep_only:
+                writes.delete(key)
+        for row in rows:
+            old = existing.get(row.key) if keep_slack else None
+            if old is not None:
+                for column in SLACK_COLUMNS:
+                    setattr(row, column, getattr(old, column))
+            writes.replace(row.values())
     return len(rows)
 
 
 def record_post(wh: Warehouse, key: Sequence[str], channel: str, ts: str, message_json: str,
                 posted_at: datetime) -> None:
-    ph = _ph(wh)
+    ph = "?" if wh.kind == "duckdb" else "%s"
     with wh.connect() as conn:
         conn.execute(
-            f"update {TABLE} set slack_channel = {ph}, slack_ts = {ph}, slack_message_json = {ph}, posted_at = {ph} "  # noqa: S608
+            f"update {TABLE.name} set slack_channel = {ph}, slack_ts = {ph}, slack_message_json = {ph}, posted_at = {ph} "  # noqa: S608
             f"where team = {ph} and period_kind = {ph} and period_id = {ph}",
             [channel, ts, message_json, posted_at, *key],
         )

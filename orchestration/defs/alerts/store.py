@@ -10,18 +10,18 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
+from emd.records import RecordTable
 from emd.warehouse import Warehouse
 
-TABLE = "agreement_nudges"
-
-COLUMNS: list[tuple[str, str]] = [
+COLUMNS: tuple[tuple[str, str], ...] = (
     ("message_key", "text"),      # "breaches:<team>:<hash of its breach ids>" or "digest:<team>:<local date>"
     ("team", "text"), ("kind", "text"),  # breaches | digest
     ("period", "text"),           # the local date of a digest; the UTC time of the refresh that found the breaches
     ("breach_ids_json", "text"),  # JSON list of fct_agreement_breaches.breach_id
     ("slack_channel", "text"), ("slack_ts", "text"), ("slack_message_json", "text"), ("posted_at", "timestamp"),
-]
-COLUMN_NAMES = [c for c, _ in COLUMNS]
+)
+TABLE = RecordTable("agreement_nudges", COLUMNS, key=("message_key",))
+COLUMN_NAMES = TABLE.column_names
 
 
 @dataclass
@@ -47,37 +47,12 @@ class NudgeRow:
 assert [f.name for f in fields(NudgeRow)] == COLUMN_NAMES
 
 
-def _ph(wh: Warehouse) -> str:
-    return "?" if wh.kind == "duckdb" else "%s"
-
-
-def ensure_table(conn: Any) -> None:
-    cols = ", ".join(f"{name} {ctype}" for name, ctype in COLUMNS)
-    conn.execute(f"create table if not exists {TABLE} ({cols})")
-
-
 def read_nudges(wh: Warehouse) -> dict[str, NudgeRow]:
-    with wh.connect() as conn:
-        ensure_table(conn)
-        rows = conn.execute(f"select {', '.join(COLUMN_NAMES)} from {TABLE}").fetchall()  # noqa: S608 - constants
-    return {row[0]: NudgeRow(*row) for row in rows}
+    return {row[0]: NudgeRow(*row) for row in TABLE.read(wh)}
 
 
 def record_nudge(wh: Warehouse, row: NudgeRow) -> None:
     """Insert or replace one message's row, in one transaction (called right after each post or edit, so a
     failure on a later team never causes a duplicate for this one)."""
-    ph = _ph(wh)
-    with wh.connect() as conn:
-        ensure_table(conn)
-        if wh.kind == "duckdb":
-            conn.execute("begin transaction")
-        try:
-            conn.execute(f"delete from {TABLE} where message_key = {ph}", [row.message_key])  # noqa: S608
-            conn.execute(f"insert into {TABLE} ({', '.join(COLUMN_NAMES)}) "  # noqa: S608 - constants
-                         f"values ({', '.join([ph] * len(COLUMN_NAMES))})", row.values())
-            if wh.kind == "duckdb":
-                conn.execute("commit")
-        except BaseException:
-            if wh.kind == "duckdb":
-                conn.execute("rollback")
-            raise
+    with TABLE.writing(wh) as writes:
+        writes.replace(row.values())
