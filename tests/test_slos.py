@@ -35,7 +35,7 @@ from orchestration.defs.slos.assets import slo_events
 from orchestration.defs.slos.resource import PrometheusResource
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
 from orchestration.resources import ProjectConfigResource, WarehouseResource
-from tests.fixtures.browser import CHROMIUM_ARGS, chromium_path, dashboard, free_port
+from tests.fixtures.browser import chromium_page, chromium_path, dashboard, free_port
 from tests.fixtures.prometheus import counter_history, openmetrics, prometheus_server, utc_day
 
 # The checkout service's requests per UTC day (from 03-01, a quiet day that only starts the counters):
@@ -373,33 +373,26 @@ def test_unreachable_or_failing_prometheus_fails_the_day_naming_the_variable_and
 @pytest.mark.browser
 @pytest.mark.skipif(chromium_path() is None, reason="headless Chromium is not installed at /usr/bin/chromium")
 def test_slos_page_shows_the_burn_down_and_links_deployments_to_their_drilldown(built):
-    from playwright.sync_api import sync_playwright
-
     with dashboard(built["database_url"], built["tmp"] / "streamlit.log", {"EMD_CONFIG": str(built["config_path"])}
-                   ) as url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 2400})
-            page.goto(f"{url}/slos?team=platform&start=2026-03-02&end=2026-03-03", wait_until="domcontentloaded")
-            page.wait_for_function("document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 12",
-                                   timeout=60_000)
-            page.wait_for_function("document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
-            assert page.locator('[data-testid="stException"]').count() == 0
-            text = page.locator('[data-testid="stMain"]').inner_text()
-            # checkout-availability at 03-03: -250 % left, burn 5; the incident SLO: 37.5 % left, burn 1.25
-            assert "checkout-availability · checkout · platform" in text
-            assert "-250.0%" in text and "5.00" in text and "exhausted" in text
-            assert "37.5%" in text and "1.25" in text and "healthy" in text
-            # run 13 burned 220 of the incident SLO's 288 budget minutes in its next 24 h
-            assert "76.4% of the budget in the next 24 h" in text
-            link = page.locator('a[href*="drilldown?deployment=workflow%3Aacme%2Fmono%3A13"]').first
-            with page.context.expect_page() as opened:  # Streamlit opens markdown links in a new tab
-                link.click()
-            drilldown = opened.value
-            drilldown.wait_for_function("document.body.innerText.includes('workflow:acme/mono:13')", timeout=60_000)
-            assert "/drilldown?" in drilldown.url and "team=platform" in drilldown.url
-        finally:
-            browser.close()
+                   ) as url, chromium_page({"width": 1400, "height": 2400}) as page:
+        page.goto(f"{url}/slos?team=platform&start=2026-03-02&end=2026-03-03", wait_until="domcontentloaded")
+        page.wait_for_function("document.querySelectorAll('[data-testid=\"stMetric\"]').length >= 12",
+                               timeout=60_000)
+        page.wait_for_function("document.querySelectorAll('.vega-embed').length >= 3", timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+        text = page.locator('[data-testid="stMain"]').inner_text()
+        # checkout-availability at 03-03: -250 % left, burn 5; the incident SLO: 37.5 % left, burn 1.25
+        assert "checkout-availability · checkout · platform" in text
+        assert "-250.0%" in text and "5.00" in text and "exhausted" in text
+        assert "37.5%" in text and "1.25" in text and "healthy" in text
+        # run 13 burned 220 of the incident SLO's 288 budget minutes in its next 24 h
+        assert "76.4% of the budget in the next 24 h" in text
+        link = page.locator('a[href*="drilldown?deployment=workflow%3Aacme%2Fmono%3A13"]').first
+        with page.context.expect_page() as opened:  # Streamlit opens markdown links in a new tab
+            link.click()
+        drilldown = opened.value
+        drilldown.wait_for_function("document.body.innerText.includes('workflow:acme/mono:13')", timeout=60_000)
+        assert "/drilldown?" in drilldown.url and "team=platform" in drilldown.url
 
 
 # ------------------------------------------------------------------------------- the card and Slack alerts
