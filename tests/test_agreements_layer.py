@@ -3,7 +3,6 @@ tests/fixtures/agreements.py (expected values computed by hand there)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -14,32 +13,16 @@ from emd.metrics import agreements, source
 from emd.metrics.filters import Filters
 from emd.metrics.source import Source
 from emd.settings import parse_database_url
-from emd.snapshot import publish_build
-from emd.warehouse import Warehouse
 from tests.fixtures.agreements import DDL, build_duckdb_agreements, build_postgres_agreements
-from tests.fixtures.marts import PUBLISHED_AT
+from tests.fixtures.marts import source_on_engine
 
 WINDOW = Filters(start=date(2026, 3, 2), end=date(2026, 3, 15))
 DBT_MODELS = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
 
 
-def _open(url: str) -> Source:
-    publish_build(Warehouse(parse_database_url(url)), now=PUBLISHED_AT)
-    opened = source.open_source(parse_database_url(url))
-    assert isinstance(opened, Source), opened
-    return opened
-
-
 @pytest.fixture(params=["duckdb", "postgres"])
-def src(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
-    if request.param == "duckdb":
-        live = tmp_path / "warehouse.duckdb"
-        build_duckdb_agreements(live)
-        yield _open(f"duckdb:///{live}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        build_postgres_agreements(url)
-        yield _open(url)
+def src(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
+    return source_on_engine(request, tmp_path, build_duckdb_agreements, build_postgres_agreements)
 
 
 def by_rule(found: list[agreements.Adherence]) -> dict[str, agreements.Adherence]:

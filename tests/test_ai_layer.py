@@ -4,7 +4,6 @@ and docs/metrics.md "AI-assisted work"."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -13,32 +12,20 @@ import pytest
 
 from emd.metrics import ai, tiles
 from emd.metrics.filters import Filters
-from emd.metrics.source import Source, open_source
-from emd.settings import parse_database_url
-from emd.snapshot import publish_build
-from emd.warehouse import Warehouse
-from tests.fixtures.marts import PUBLISHED_AT, build_duckdb_warehouse, build_postgres_warehouse
+from emd.metrics.source import Source
+from tests.fixtures.marts import (
+    build_duckdb_warehouse,
+    build_postgres_warehouse,
+    published_source,
+    source_on_engine,
+)
 
 WINDOW = Filters(start=date(2026, 3, 2), end=date(2026, 3, 15))
 
 
-def _open(url: str) -> Source:
-    publish_build(Warehouse(parse_database_url(url)), now=PUBLISHED_AT)
-    opened = open_source(parse_database_url(url))
-    assert isinstance(opened, Source), opened
-    return opened
-
-
 @pytest.fixture(params=["duckdb", "postgres"])
-def src(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Source]:
-    if request.param == "duckdb":
-        live = tmp_path / "warehouse.duckdb"
-        build_duckdb_warehouse(live)
-        yield _open(f"duckdb:///{live}")
-    else:
-        url = request.getfixturevalue("postgres_url")
-        build_postgres_warehouse(url)
-        yield _open(url)
+def src(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
+    return source_on_engine(request, tmp_path, build_duckdb_warehouse, build_postgres_warehouse)
 
 
 def test_share_and_comparison_of_a_window_where_the_ai_side_is_small(src: Source) -> None:
@@ -105,7 +92,7 @@ def test_a_difference_needs_five_on_both_sides_and_its_interval_is_seeded(tmp_pa
     with duckdb.connect(str(live)) as conn:
         conn.executemany(f"insert into fct_pull_requests values ({', '.join('?' * len(extra[0]))})", extra)  # noqa: S608 - test fixture
     day = Filters(start=date(2026, 4, 1), end=date(2026, 4, 1))
-    src = _open(f"duckdb:///{live}")
+    src = published_source(f"duckdb:///{live}")
     first = {c.key: c for c in ai.ai_impact(src, day).comparisons}
     cycle = first["cycle_time_p50_hours"]
     # Every resample of a constant side has the same median: the interval is the difference itself.

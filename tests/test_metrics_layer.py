@@ -18,39 +18,30 @@ from emd.metrics import catalogue, filters, source, tiles
 from emd.metrics.filters import FilterError, Filters
 from emd.metrics.source import EmptyWarehouse, Source
 from emd.settings import parse_database_url
-from emd.snapshot import publish_build
-from emd.warehouse import Warehouse
 from tests.fixtures.marts import (
     MART_DDL,
     MART_TABLES,
-    PUBLISHED_AT,
     build_duckdb_warehouse,
     build_postgres_warehouse,
     columns,
+    published_source,
 )
 
 WINDOW = Filters(start=date(2026, 3, 2), end=date(2026, 3, 15))
 DBT_MODELS = Path(__file__).resolve().parents[1] / "dbt_project" / "models"
 
 
-def _open(url: str) -> Source:
-    publish_build(Warehouse(parse_database_url(url)), now=PUBLISHED_AT)
-    opened = source.open_source(parse_database_url(url))
-    assert isinstance(opened, Source), opened
-    return opened
-
-
 @pytest.fixture
 def duck(tmp_path: Path) -> Source:
     live = tmp_path / "warehouse.duckdb"
     build_duckdb_warehouse(live)
-    return _open(f"duckdb:///{live}")
+    return published_source(f"duckdb:///{live}")
 
 
 @pytest.fixture
 def pg(postgres_url: str) -> Source:
     build_postgres_warehouse(postgres_url)
-    return _open(postgres_url)
+    return published_source(postgres_url)
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -240,14 +231,14 @@ def gapped(request: pytest.FixtureRequest, tmp_path: Path) -> Source:
         build_duckdb_warehouse(live)
         with duckdb.connect(str(live)) as conn:
             _without_gap(conn)
-        return _open(f"duckdb:///{live}")
+        return published_source(f"duckdb:///{live}")
     import psycopg
 
     url = request.getfixturevalue("postgres_url")
     build_postgres_warehouse(url)
     with psycopg.connect(url, autocommit=True) as conn:
         _without_gap(conn)
-    return _open(url)
+    return published_source(url)
 
 
 def test_a_gap_in_the_ingested_calendar_stays_a_gap(gapped: Source) -> None:
