@@ -218,8 +218,8 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
                 return
             handler, match = resolved
             fault = None if parsed.path.startswith("/_mock/") else faults.pick(parsed.path)
-            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/", "/pagerduty/")):
-                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI, Slack and PagerDuty send 429
+            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/", "/pagerduty/", "/google/")):
+                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI, Slack, PagerDuty, Google send 429
             if fault is not None:
                 state.count(f"fault:{fault}")
                 state.count(f"faulted:/{parsed.path.split('/')[1]}")  # which API: graphql, rest, v1, slack

@@ -271,8 +271,8 @@ def write_slides(readout: Readout) -> str:
     except ReadoutError:
         if fresh:  # a copy that was never filled is not left in the folder looking like a readout
             try:
-                google.drive.files().delete(fileId=deck_id, supportsAllDrives=True).execute()
-            except Exception:  # noqa: BLE001 - the original error is the one to report; the copy says "(incomplete)"
+                google.run(google.drive.files().delete(fileId=deck_id, supportsAllDrives=True), "the copy's removal")
+            except ReadoutError:  # the first error is the one to report; the copy's name still says "(incomplete)"
                 pass
         raise
     return str(done.get("webViewLink") or f"https://docs.google.com/presentation/d/{deck_id}/edit")
