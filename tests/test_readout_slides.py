@@ -16,6 +16,7 @@ METRICS.md and those rows:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,15 @@ def _drive_listing(api: MockApi, key_file: Path) -> list[dict[str, Any]]:
 
 
 def test_deck_carries_the_hand_computed_values_and_a_rerun_updates_it(slides_env: MockApi, readout_env: Path,  # noqa: F811
-                                                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+                                                                       monkeypatch: pytest.MonkeyPatch, capsys,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     assert main(["readout", "--period", "2026-03", "--to", "slides"]) == 0
     out = capsys.readouterr().out
+    private_key = google.service_account_info(slides_env.url)["private_key"]
+    for shown in (out, caplog.text):  # neither the access token nor the key, even at DEBUG
+        assert "ya29." not in shown and "PRIVATE KEY" not in shown and private_key[40:80] not in shown
+    assert slides_env.state.counts["google:token"] == 1
     [deck] = _decks(slides_env)
     assert f"written to https://docs.google.com/presentation/d/{deck['id']}/edit" in out
     assert deck["name"] == ORG_TITLE

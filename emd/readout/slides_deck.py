@@ -246,10 +246,12 @@ def write_slides(readout: Readout) -> str:
     title, key = plain_text(readout.title), deck_key(readout)
     query = (f"'{_q_string(str(google.folder_id))}' in parents and appProperties has {{ key='{PERIOD_KEY}' and "
              f"value='{_q_string(key)}' }} and trashed = false")
-    found = google.run(google.drive.files().list(q=query, fields="files(id,name,webViewLink)", spaces="drive",
+    found = google.run(google.drive.files().list(q=query, fields="files(id,appProperties)", spaces="drive",
                                                  supportsAllDrives=True, includeItemsFromAllDrives=True), "folder")
-    if found.get("files"):
-        deck_id = found["files"][0]["id"]
+    # A complete deck first: a copy whose answer was lost (and was retried) is only ever a second choice.
+    decks = sorted(found.get("files") or [], key=lambda f: (f.get("appProperties") or {}).get(STATE_KEY) != "complete")
+    if decks:
+        deck_id = decks[0]["id"]
         deck = google.run(google.slides.presentations().get(presentationId=deck_id), "the deck")
         requests = restore_requests(template, deck) + content_requests(readout)
         google.run(google.slides.presentations().batchUpdate(presentationId=deck_id, body={"requests": requests}),
