@@ -233,3 +233,18 @@ def test_monthly_asset_writes_the_slides_target(slides_env: MockApi, readout_env
     metadata = str(result.asset_materializations_for_node("exec_readout")[0].metadata)
     assert f"https://docs.google.com/presentation/d/{deck['id']}/edit" in metadata
     assert "ya29." not in metadata and "PRIVATE KEY" not in metadata
+
+
+def test_outside_text_is_put_in_as_plain_text(slides_env: MockApi) -> None:
+    """A summary (the model's words) or a team name holding `{{title}}` or markup is shown as it is: it is not
+    taken for a later placeholder, and nothing in it is interpreted."""
+    from emd.readout.run import prepare, write
+
+    readout = prepare("2026-03", use_model=False)
+    readout.summary = "Ship it {{title}} <b>now</b> \x07done"
+    write(readout, "slides")
+    [deck] = _decks(slides_env)
+    slides = _slides(deck)
+    assert slides[0]["texts"][0] == ORG_TITLE
+    summary = "\n".join(slides[1]["texts"])
+    assert "Ship it {\u200b{title}} <b>now</b> done" in summary  # the control character dropped, the rest as is
