@@ -16,7 +16,10 @@ METRICS.md and those rows:
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +180,25 @@ def test_bad_input_names_what_to_fix_and_leaves_no_deck(slides_env: MockApi, mon
     err = fails()
     assert "Google refused the service account key in GOOGLE_APPLICATION_CREDENTIALS (invalid_grant" in err
     assert google.SERVICE_ACCOUNT in err
+
+    key_file = Path(os.environ["GOOGLE_APPLICATION_CREDENTIALS"])
+    unreachable = key_file.with_name("unreachable.json")  # a token_uri nothing listens on
+    unreachable.write_text(json.dumps({**json.loads(key_file.read_text(encoding="utf-8")),
+                                       "token_uri": f"http://127.0.0.1:{_closed_port()}/token"}), encoding="utf-8")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(unreachable))
+    assert "Google could not be reached (GOOGLE_API_URL, or the key file's token_uri)" in fails()
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file.with_name("missing.json")))
+    assert f"GOOGLE_APPLICATION_CREDENTIALS {key_file.with_name('missing.json')} is not a readable service account key" \
+        in fails()
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS")
+    monkeypatch.delenv("EMD_DRIVE_FOLDER_ID")
+    assert "--to slides needs GOOGLE_APPLICATION_CREDENTIALS, EMD_DRIVE_FOLDER_ID" in fails()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_failed_update_keeps_the_complete_deck(slides_env: MockApi) -> None:

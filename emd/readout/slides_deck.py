@@ -228,7 +228,7 @@ class _Google:
                 raise ReadoutError("Google rejected the access token of GOOGLE_APPLICATION_CREDENTIALS' service "
                                    f"account {self.email} (401): check the key and the account") from None
             raise ReadoutError(f"Google answered {status} to {what}: {exc.reason}") from None
-        except (httplib2.HttpLib2Error, OSError) as exc:
+        except (httplib2.HttpLib2Error, OSError, google.auth.exceptions.TransportError) as exc:
             raise ReadoutError(f"Google could not be reached (GOOGLE_API_URL, or the key file's token_uri): "
                                f"{type(exc).__name__}") from None
 
