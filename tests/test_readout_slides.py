@@ -270,3 +270,25 @@ def test_outside_text_is_put_in_as_plain_text(slides_env: MockApi) -> None:
     assert slides[0]["texts"][0] == ORG_TITLE
     summary = "\n".join(slides[1]["texts"])
     assert "Ship it {\u200b{title}} <b>now</b> done" in summary  # the control character dropped, the rest as is
+
+
+def _shape(object_id: str, text: str) -> dict[str, Any]:
+    return {"objectId": object_id, "shape": {"text": {"textElements": [{"textRun": {"content": text + "\n"}}]}}}
+
+
+def test_a_rerun_finds_the_filled_shapes_by_id_else_by_place() -> None:
+    from emd.readout.slides_deck import restore_requests
+
+    template = {"slides": [{"objectId": "p1", "pageElements": [_shape("t1", "{{title}}"), _shape("t2", "Fixed"),
+                                                               _shape("t3", "By {{scope}}")]}]}
+    # t1 kept its id; t3's shape got another id in the copy (y3, the third shape of the first slide).
+    deck = {"slides": [{"objectId": "p1", "pageElements": [_shape("t1", "Readout"), _shape("y2", "Fixed"),
+                                                           _shape("y3", "By web")]},
+                       {"objectId": "emd_s01", "pageElements": [_shape("emd_s01_title", "Flow")]}]}
+    assert restore_requests(template, deck) == [
+        {"deleteObject": {"objectId": "emd_s01"}},
+        {"deleteText": {"objectId": "t1", "textRange": {"type": "ALL"}}},
+        {"insertText": {"objectId": "t1", "text": "{{title}}", "insertionIndex": 0}},
+        {"deleteText": {"objectId": "y3", "textRange": {"type": "ALL"}}},
+        {"insertText": {"objectId": "y3", "text": "By {{scope}}", "insertionIndex": 0}},
+    ]

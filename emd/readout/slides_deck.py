@@ -129,12 +129,6 @@ def _text(text_content: dict[str, Any] | None) -> str:
     return "".join(e.get("textRun", {}).get("content", "") for e in runs).removesuffix("\n")
 
 
-def _texts(presentation: dict[str, Any]) -> dict[str, str]:
-    """The text of every shape on the deck's slides, by object id."""
-    return {e["objectId"]: _text(e["shape"].get("text")) for slide in presentation.get("slides", [])
-            for e in slide.get("pageElements", []) if "shape" in e}
-
-
 def template_placeholders(template: dict[str, Any]) -> set[str]:
     found: set[str] = set()
     for slide in template.get("slides", []):
@@ -147,18 +141,33 @@ def template_placeholders(template: dict[str, Any]) -> set[str]:
     return found
 
 
+def _template_shapes(presentation: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """(object id, text) of each shape, slide by slide, of the slides a run did not add."""
+    return [[(e["objectId"], _text(e["shape"].get("text"))) for e in slide.get("pageElements", []) if "shape" in e]
+            for slide in presentation.get("slides", []) if not slide["objectId"].startswith(GENERATED)]
+
+
 def restore_requests(template: dict[str, Any], deck: dict[str, Any]) -> list[dict[str, Any]]:
     """Requests that turn a filled deck back into the template's state: the slides the last run added deleted,
-    each shape that held a placeholder given the template's text again (found by the object id the copy kept)."""
+    each shape that held a placeholder given the template's text again. A copy keeps the template's object
+    ids; should an id be missing, the shape at the same place (slide, then shape order) is the one."""
     requests: list[dict[str, Any]] = [{"deleteObject": {"objectId": s["objectId"]}}
                                       for s in deck.get("slides", []) if s["objectId"].startswith(GENERATED)]
-    now = _texts(deck)
-    for object_id, original in _texts(template).items():
-        if object_id not in now or not _PLACEHOLDER.search(original) or now[object_id] == original:
-            continue
-        if now[object_id]:
-            requests.append({"deleteText": {"objectId": object_id, "textRange": {"type": "ALL"}}})
-        requests.append({"insertText": {"objectId": object_id, "text": original, "insertionIndex": 0}})
+    now = dict(pair for shapes in _template_shapes(deck) for pair in shapes)
+    deck_shapes = _template_shapes(deck)
+    for j, shapes in enumerate(_template_shapes(template)):
+        for i, (object_id, original) in enumerate(shapes):
+            if not _PLACEHOLDER.search(original):
+                continue
+            if object_id not in now:
+                if j >= len(deck_shapes) or i >= len(deck_shapes[j]):
+                    continue
+                object_id = deck_shapes[j][i][0]
+            if now[object_id] == original:
+                continue
+            if now[object_id]:
+                requests.append({"deleteText": {"objectId": object_id, "textRange": {"type": "ALL"}}})
+            requests.append({"insertText": {"objectId": object_id, "text": original, "insertionIndex": 0}})
     return requests
 
 
