@@ -1,4 +1,5 @@
-"""`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack, PagerDuty and an OpenAI-compatible LLM.
+"""`emd mock-api`: one loopback HTTP server that plays GitHub, Jira, Slack, PagerDuty, Notion, Google Drive/Slides
+and an OpenAI-compatible LLM.
 
 Vendor behaviour lives in one module each (`github.py` + `github_actions.py` (REST) + `github_app.py` (App
 endpoints), `jira.py` + `atlassian_oauth.py`, `slack.py`,
@@ -126,6 +127,7 @@ def build_router(state: MockState) -> Router:
         github_actions,
         github_ai,
         github_app,
+        google,
         jira,
         llm,
         notion,
@@ -135,7 +137,7 @@ def build_router(state: MockState) -> Router:
     )
 
     for vendor in (github, github_actions, github_app, jira, atlassian_oauth, slack, llm, pagerduty, prometheus,
-                   notion, github_ai):
+                   notion, github_ai, google):
         vendor.register(router, state)
 
     def counts(_req: Request, _m: re.Match[str]) -> Response:
@@ -216,8 +218,8 @@ def make_server(state: MockState, host: str = "127.0.0.1", port: int = 0) -> Thr
                 return
             handler, match = resolved
             fault = None if parsed.path.startswith("/_mock/") else faults.pick(parsed.path)
-            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/", "/pagerduty/")):
-                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI, Slack and PagerDuty send 429
+            if fault == "403" and parsed.path.startswith(("/v1/", "/slack/", "/pagerduty/", "/google/")):
+                fault = "429"  # a 403 rate limit is GitHub's and Jira's way; OpenAI, Slack, PagerDuty, Google send 429
             if fault is not None:
                 state.count(f"fault:{fault}")
                 state.count(f"faulted:/{parsed.path.split('/')[1]}")  # which API: graphql, rest, v1, slack
@@ -304,7 +306,7 @@ class MockApi:
 def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]:
     """The environment variables that point the product at a mock served at `url` (default credentials
     unless `state` says otherwise). These are the mock's fixed test credentials, not secrets."""
-    from mock_apis import notion  # noqa: PLC0415 - it imports this module
+    from mock_apis import google, notion  # noqa: PLC0415 - they import this module
 
     creds = state if state is not None else MockState  # dataclass defaults are class attributes
     return {
@@ -325,4 +327,8 @@ def mock_environment(url: str, state: MockState | None = None) -> dict[str, str]
         "NOTION_API_URL": url + "/notion",
         "NOTION_TOKEN": notion.TOKEN,
         "NOTION_PARENT_PAGE_ID": notion.PARENT_PAGE_ID,
+        # Google Slides: GOOGLE_APPLICATION_CREDENTIALS is a key file, written by mock_apis.google.write_key_file.
+        "GOOGLE_API_URL": url + "/google",
+        "EMD_SLIDES_TEMPLATE_ID": google.TEMPLATE_ID,
+        "EMD_DRIVE_FOLDER_ID": google.FOLDER_ID,
     }

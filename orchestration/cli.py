@@ -55,11 +55,16 @@ def cmd_mock_api(args: argparse.Namespace) -> int:
     api = MockApi(state, args.host, args.port)
     if args.write_config:
         write_demo_config(state.org, Path(args.write_config))
+    env = api.env()
+    if args.write_google_key:  # the mock's service account key exists only in this process: written for clients
+        from mock_apis.google import write_key_file
+
+        env["GOOGLE_APPLICATION_CREDENTIALS"] = str(write_key_file(Path(args.write_google_key), api.url).resolve())
     if args.write_env:
-        Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in api.env().items()), encoding="utf-8")
+        Path(args.write_env).write_text("".join(f"{k}={v}\n" for k, v in env.items()), encoding="utf-8")
     print(f"mock-api: serving the synthetic org {state.org.org!r} ({state.org.scale}, seed {state.org.seed}, "
           f"{state.org.start}..{state.org.anchor}) on {api.url}", flush=True)
-    for key, value in api.env().items():
+    for key, value in env.items():
         print(f"  {key}={value}", flush=True)
     try:
         api.server.serve_forever()
@@ -300,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--port", type=int, default=8765)
     mock.add_argument("--write-config", help="write the matching project config (YAML) to this path")
     mock.add_argument("--write-env", help="write the environment variables pointing at the mock to this path")
+    mock.add_argument("--write-google-key", help="write the mock Google service account's key file to this path "
+                                                 "(GOOGLE_APPLICATION_CREDENTIALS, for `emd readout --to slides`)")
     mock.add_argument("--huge-day", type=_date, default=None,
                       help="a day after --anchor on which a bulk edit updated --huge-day-prs PRs and "
                            "--huge-day-issues Jira issues (memory benchmarks; mock_apis/huge_day.py)")

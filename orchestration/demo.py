@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 DEMO_DIR = Path(".emd/demo")
+GOOGLE_KEY = "google-service-account.json"  # the mock Google service account's key file (written by the mock)
 INSTANCE_SETTINGS = Path(__file__).resolve().parents[1] / "dagster.yaml"
 MOCK_PORT = 8765
 PORTS = {"Dagster UI": 3000, "Dashboard": 8501, "dbt docs": 8080, "Metrics API": 8000}
@@ -66,6 +67,7 @@ def demo_environment(root: Path, mock_url: str) -> dict[str, str]:
         "EMD_CONFIG": str(root / DEMO_DIR / "config.yaml"),
         "DATABASE_URL": f"duckdb:///{root / 'data' / 'warehouse.duckdb'}",
         "DAGSTER_HOME": str(root / DEMO_DIR / "dagster_home"),
+        "GOOGLE_APPLICATION_CREDENTIALS": str(root / DEMO_DIR / GOOGLE_KEY),  # the mock writes it (`emd readout --to slides`)
     }
 
 
@@ -128,7 +130,8 @@ def run_demo(args: argparse.Namespace) -> int:
         _say(f"1/4 starting the mock APIs (synthetic org, seed {args.seed}) on 127.0.0.1:{MOCK_PORT}")
         children.append(subprocess.Popen(
             [_bin("emd"), "mock-api", "--port", str(MOCK_PORT), "--seed", str(args.seed), "--scale", args.scale,
-             "--write-config", str(DEMO_DIR / "config.yaml"), "--fault-rate", str(args.fault_rate)],
+             "--write-config", str(DEMO_DIR / "config.yaml"), "--fault-rate", str(args.fault_rate),
+             "--write-google-key", str(DEMO_DIR / GOOGLE_KEY)],
             stdout=subprocess.DEVNULL,
         ))
         if not _wait_for_port(MOCK_PORT, 60):

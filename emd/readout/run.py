@@ -49,4 +49,8 @@ def write(readout: Readout, to: str, out: Path | None = None) -> Written:
         from emd.readout.notion_page import write_notion
 
         return Written(to, write_notion(readout), readout)
-    raise ReadoutError(f"--to {to}: Google Slides is not built yet; use --to pptx or --to notion")
+    if to == "slides":
+        from emd.readout.slides_deck import write_slides
+
+        return Written(to, write_slides(readout), readout)
+    raise ReadoutError(f"--to {to}: unknown target; use --to pptx, slides or notion")

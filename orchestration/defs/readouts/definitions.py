@@ -25,7 +25,7 @@ from orchestration.resources import ProjectConfigResource
 READOUTS_GROUP = "readouts"
 
 
-@asset(partitions_def=monthly_partitions, group_name=READOUTS_GROUP, kinds={"pptx"})
+@asset(partitions_def=monthly_partitions, group_name=READOUTS_GROUP, kinds={"pptx", "googleslides", "notion"})
 def exec_readout(context: AssetExecutionContext, project_config: ProjectConfigResource) -> MaterializeResult:
     """The month's executive readout (DORA, flow, planning, agreements, SLOs, trends, a grounded summary)
     for the org and the configured teams, written to every configured target."""
