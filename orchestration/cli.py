@@ -335,19 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--no-serve", action="store_true", help="generate the site, then exit")
     docs.set_defaults(func=cmd_docs)
 
-    api = sub.add_parser("api", help="serve the metrics API (FastAPI; OpenAPI at /docs) over the published build")
-    api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=8000)
-    api.add_argument("--allow-unauthenticated", action="store_true",
-                     help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
-    api.set_defaults(func=cmd_api)
-
-    dash = sub.add_parser("dashboard", help="serve the dashboard (Streamlit; sign-in with EMD_OIDC_ISSUER)")
-    dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=int, default=8501)
-    dash.add_argument("--allow-unauthenticated", action="store_true",
-                      help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
-    dash.set_defaults(func=cmd_dashboard)
+    for name, port, func, text in (
+            ("api", 8000, cmd_api, "serve the metrics API (FastAPI; OpenAPI at /docs) over the published build"),
+            ("dashboard", 8501, cmd_dashboard, "serve the dashboard (Streamlit; sign-in with EMD_OIDC_ISSUER)")):
+        server = sub.add_parser(name, help=text)
+        server.add_argument("--host", default="127.0.0.1")
+        server.add_argument("--port", type=int, default=port)
+        server.add_argument("--allow-unauthenticated", action="store_true",
+                            help="listen on a non-loopback --host without sign-in (EMD_OIDC_ISSUER unset)")
+        server.set_defaults(func=func)
 
     connect = sub.add_parser("connect", help="connect a source without a personal token (GitHub App manifest flow, Jira OAuth 2.0)")
     connect_sub = connect.add_subparsers(dest="source", required=True)
