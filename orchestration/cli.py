@@ -1,5 +1,5 @@
 """The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd dashboard`, `emd docs`, `emd demo`,
-`emd readout`."""
+`emd readout`, `emd workspace`."""
 
 from __future__ import annotations
 
@@ -258,6 +258,23 @@ def cmd_readout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workspace(args: argparse.Namespace) -> int:
+    from emd.settings import SettingsError
+    from orchestration.tenant_locations import workspace_yaml
+
+    try:
+        text = workspace_yaml()
+    except SettingsError as exc:
+        print(f"emd workspace: {exc}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        print(text, end="")
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"emd workspace: wrote {args.out}")
+    return 0
+
+
 def _add_mock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic org (default 7)")
     p.add_argument("--scale", choices=["default", "large"], default="default")
@@ -384,6 +401,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "(required with several)")
     readout.add_argument("--no-model", action="store_true", help="the rule-based summary, without calling the model")
     readout.set_defaults(func=cmd_readout)
+
+    workspace = sub.add_parser("workspace", help="write Dagster's workspace.yaml: one code location per tenant of "
+                                                 "the EMD_CONFIG folder (one location for a single config file)")
+    workspace.add_argument("--out", default=None, help="the file to write (default: print it)")
+    workspace.set_defaults(func=cmd_workspace)
     return parser
 
 
