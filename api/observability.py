@@ -6,7 +6,8 @@
   (the route's template, e.g. `/metrics/series/{metric}`), path, status, duration_ms and subject -- the
   signed-in user's subject, which the sign-in dependency leaves in `request.state.subject` (none without
   sign-in). The query string is not logged.
-- `GET /prometheus` (Prometheus text format, prometheus-client): API requests by route, method and status
+- `GET /prometheus` (Prometheus text format, prometheus-client), for org-wide readers (with several tenants
+  only the EMD_API_TOKEN scraper, `?tenant=` naming whose ingestion it reads): API requests by route, method and status
   and their durations, counted in this process; and, read from the published build at each scrape so
   they survive restarts and count what other processes did, the ingestion log's runs, partitions
   written, partitions failed and rows by source (emd/ingestion_log.py), each source's last successful
@@ -22,16 +23,22 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import PrincipalDep
+from api.deps import TenantDep, current_source, out_of_scope
+from api.schemas import Problem
+from emd import tenants
+from emd.auth import ANONYMOUS
 from emd.ingestion_log import published_totals
 from emd.logs import stderr_handler
 from emd.metrics.source import EmptyWarehouse
+from emd.settings import SettingsError
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -67,12 +74,17 @@ def _epoch(value: Any) -> float | None:
 
 
 class IngestionCollector(Collector):
-    """The ingestion log and the build's publication time, read from the published build at scrape time."""
+    """The ingestion log and the build's publication time, read from a tenant's published build (None: the
+    single config's) at scrape time."""
+
+    def __init__(self, tenant: str | None = None) -> None:
+        self.tenant = tenant
 
     def collect(self) -> Iterator[Any]:
-        from api.deps import current_source
-
-        source = current_source()
+        try:
+            source = current_source(tenants.database_target(self.tenant) if self.tenant is not None else None)
+        except SettingsError as exc:
+            source = EmptyWarehouse(str(exc), ())
         runs = CounterMetricFamily("emd_ingestion_runs", "Ingestion asset runs that wrote or tried a partition",
                                    labels=["source"])
         partitions = CounterMetricFamily("emd_ingestion_partitions", "Day partitions written", labels=["source"])
@@ -107,7 +119,6 @@ class Observability:
                                 registry=self.registry)
         self.duration = Histogram("emd_api_request_duration_seconds", "Time to answer an API request", ["route"],
                                   registry=self.registry)
-        self.registry.register(IngestionCollector())
 
     def record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
@@ -125,9 +136,26 @@ class Observability:
         @router.get("/prometheus", response_class=Response, summary="Prometheus counters (text format)",
                     responses={200: {"content": {CONTENT_TYPE_LATEST: {}},
                                      "description": "API requests by route and status; ingestion runs, "
-                                                    "partitions, rows and failures by source; last refresh"}})
-        def prometheus() -> Response:
-            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+                                                    "partitions, rows and failures by source; last refresh"},
+                               401: {"model": Problem, "description": "sign-in is on and the bearer token is "
+                                                                      "missing or not valid"},
+                               403: {"model": Problem, "description": "not an org-wide user (with several "
+                                                                      "tenants: not the EMD_API_TOKEN scraper)"},
+                               404: {"model": Problem, "description": "`tenant` names no tenant you can reach"},
+                               422: {"description": "several tenants and no `tenant`"}})
+        def prometheus(request: Request, principal: PrincipalDep, tenant: TenantDep) -> Response:
+            # The counters cover every team (and, being this process's, every tenant): org-wide readers only,
+            # and with several tenants only the EMD_API_TOKEN scraper, which names the tenant whose ingestion
+            # it reads with `?tenant=`.
+            if request.app.state.sign_in is not None and not principal.org_wide:
+                raise out_of_scope()
+            if len(tenants.names()) > 1 and not (principal.machine or principal is ANONYMOUS):
+                raise HTTPException(403, detail="with several tenants, /prometheus is read with the EMD_API_TOKEN "
+                                                "bearer (its request counters span every tenant)")
+            ingestion = CollectorRegistry()
+            ingestion.register(IngestionCollector(tenant))
+            return Response(generate_latest(self.registry) + generate_latest(ingestion),
+                            media_type=CONTENT_TYPE_LATEST)
 
         return router
 

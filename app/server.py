@@ -19,7 +19,7 @@ from pathlib import Path
 
 from emd import tenants
 from emd.auth import OidcSettings, TokenVerifier, oidc_settings
-from emd.config import load_config
+from emd.config import ConfigError, load_config
 from emd.settings import SettingsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +33,14 @@ def dashboard_url() -> str:
     """The config's `dashboard.url` (the first tenant's with a folder: one dashboard serves them all)."""
     known = tenants.names()
     return load_config(tenants.config_path(known[0] if known else None)).dashboard_url.rstrip("/")
+
+
+def public_url_is_https() -> bool:
+    """Whether the dashboard is reached over https (config `dashboard.url`): then its cookies are Secure."""
+    try:
+        return dashboard_url().lower().startswith("https://")
+    except (ConfigError, SettingsError):
+        return False
 
 
 def auth_secrets(oidc: OidcSettings, url: str) -> str:
@@ -65,7 +73,8 @@ def serve(host: str = "127.0.0.1", port: int = 8501) -> int:
         path.write_text(secrets, encoding="utf-8")
         env["STREAMLIT_SECRETS_FILES"] = str(path)
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "streamlit_app.py"),
+        # app/asgi.py: app/streamlit_app.py as Streamlit's st.App, with Secure cookies on an https URL.
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "asgi.py"),
          "--server.address", host, "--server.port", str(port), "--server.headless", "true",
          "--client.toolbarMode", "viewer"],
         env=env)

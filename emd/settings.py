@@ -42,8 +42,12 @@ def github_graphql_url(api_url: str) -> str:
     return api_url + "/graphql"
 
 
-def slack_api_url() -> str:
-    url = env("SLACK_API_URL", "https://slack.com/api/") or "https://slack.com/api/"
+SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+def slack_api_url(given: str | None = None) -> str:
+    """`given` (a tenant's prefixed SLACK_API_URL), else SLACK_API_URL, else Slack's own; ending in `/`."""
+    url = given or env("SLACK_API_URL", SLACK_API_DEFAULT) or SLACK_API_DEFAULT
     return url if url.endswith("/") else url + "/"
 
 

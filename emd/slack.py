@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from emd import settings
+from emd import settings, tenants
 from emd.card_formatting import FALLBACK_LABEL, SECTION_TITLES, format_change, value_text
 from emd.metrics.catalogue import CARD_METRICS, CATALOGUE, LOW_SAMPLE
 from emd.sprint_health import SprintHealthRow, record_post
@@ -40,12 +40,18 @@ class SlackTarget:
     base_url: str
 
 
-def slack_target() -> SlackTarget | None:
-    """None unless both SLACK_BOT_TOKEN and SLACK_CHANNEL_ID are set (Slack is optional)."""
-    token, channel = settings.env("SLACK_BOT_TOKEN"), settings.env("SLACK_CHANNEL_ID")
+def slack_target(tenant: str | None = None) -> SlackTarget | None:
+    """None unless both SLACK_BOT_TOKEN and SLACK_CHANNEL_ID are set (Slack is optional). A tenant's are read
+    with its prefix (`GOLD_SLACK_BOT_TOKEN`; emd/tenants.py), so one process posts for each tenant to its own
+    workspace; None reads the plain names (the single-config setup, or a process a tenant was activated in)."""
+    token, channel = tenants.tenant_env(tenant, "SLACK_BOT_TOKEN"), tenants.tenant_env(tenant, "SLACK_CHANNEL_ID")
     if not token or not channel:
         return None
-    return SlackTarget(token, channel, settings.slack_api_url())
+    if tenant is None:
+        return SlackTarget(token, channel, settings.slack_api_url())
+    # A tenant without its own SLACK_API_URL posts to Slack itself, never to the plain variable's server.
+    return SlackTarget(token, channel, settings.slack_api_url(tenants.tenant_env(tenant, "SLACK_API_URL")
+                                                              or settings.SLACK_API_DEFAULT))
 
 
 def latest_per_team(rows: list[SprintHealthRow], kinds: tuple[str, ...]) -> list[SprintHealthRow]:

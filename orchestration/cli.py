@@ -1,5 +1,5 @@
 """The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd dashboard`, `emd docs`, `emd demo`,
-`emd readout`."""
+`emd readout`, `emd workspace`."""
 
 from __future__ import annotations
 
@@ -230,6 +230,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_readout(args: argparse.Namespace) -> int:
+    from emd import tenants
     from emd.config import ConfigError
     from emd.metrics.filters import FilterError
     from emd.readout.content import ReadoutError
@@ -237,6 +238,18 @@ def cmd_readout(args: argparse.Namespace) -> int:
     from emd.settings import SettingsError
 
     try:
+        # A readout is one tenant's: its config, warehouse and prefixed Slides/Notion credentials, never a mix.
+        known = tenants.names()
+        if args.tenant is not None or len(known) > 1:
+            if args.tenant is None:
+                print(f"emd readout: --tenant is required: EMD_CONFIG is a folder of several tenants "
+                      f"({', '.join(known)})", file=sys.stderr)
+                return 2
+            if not known:
+                print(f"emd readout: --tenant {args.tenant} needs EMD_CONFIG to be a folder of <tenant>.yaml "
+                      "files (it is a single config file)", file=sys.stderr)
+                return 2
+            tenants.activate(args.tenant)
         readout = prepare(args.period, team=args.team, org=args.org, use_model=not args.no_model)
         written = write(readout, args.to, Path(args.out) if args.out else None)
     except FilterError as exc:
@@ -247,6 +260,23 @@ def cmd_readout(args: argparse.Namespace) -> int:
         return 1
     summary = "model" if readout.summary_source == "model" else f"rule-based: {readout.summary_note}"
     print(f"emd readout: {readout.title} written to {written.location} (summary {summary})")
+    return 0
+
+
+def cmd_workspace(args: argparse.Namespace) -> int:
+    from emd.settings import SettingsError
+    from orchestration.tenant_locations import workspace_yaml
+
+    try:
+        text = workspace_yaml()
+    except SettingsError as exc:
+        print(f"emd workspace: {exc}", file=sys.stderr)
+        return 1
+    if args.out is None:
+        print(text, end="")
+    else:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"emd workspace: wrote {args.out}")
     return 0
 
 
@@ -369,8 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     readout.add_argument("--org", default=None, help="the org, when the build holds several")
     readout.add_argument("--to", choices=["pptx", "slides", "notion"], default="pptx")
     readout.add_argument("--out", default=None, help="pptx: the file to write (default readouts/readout-PERIOD-SCOPE.pptx)")
+    readout.add_argument("--tenant", default=None,
+                         help="with EMD_CONFIG a folder of <tenant>.yaml: the tenant whose readout this is "
+                              "(required with several)")
     readout.add_argument("--no-model", action="store_true", help="the rule-based summary, without calling the model")
     readout.set_defaults(func=cmd_readout)
+
+    workspace = sub.add_parser("workspace", help="write Dagster's workspace.yaml: one code location per tenant of "
+                                                 "the EMD_CONFIG folder (one location for a single config file)")
+    workspace.add_argument("--out", default=None, help="the file to write (default: print it)")
+    workspace.set_defaults(func=cmd_workspace)
     return parser
 
 

@@ -40,9 +40,10 @@ from orchestration.resources import ProjectConfigResource, WarehouseResource
 WAREHOUSE_KINDS = {"duckdb", "postgres"}
 
 
-def shared_resources() -> dict:
-    # Both read EMD_CONFIG / DATABASE_URL when a run uses them, never at import time.
-    return {"project_config": ProjectConfigResource(), "warehouse": WarehouseResource()}
+def shared_resources(config_path: str | None = None) -> dict:
+    # Both read EMD_CONFIG / DATABASE_URL when a run uses them, never at import time; a tenant's code location
+    # (orchestration/tenant_locations.py) names its config file.
+    return {"project_config": ProjectConfigResource(path=config_path), "warehouse": WarehouseResource()}
 
 
 def warehouse_kind() -> str | None:
@@ -61,7 +62,7 @@ def with_warehouse_kind(spec: AssetSpec, kind: str | None) -> AssetSpec:
     return spec.replace_attributes(kinds=kinds)
 
 
-def build_definitions() -> Definitions:
+def build_definitions(config_path: str | None = None) -> Definitions:
     kind = warehouse_kind()
     merged = Definitions.merge(
         ingestion_defs(),
@@ -75,7 +76,7 @@ def build_definitions() -> Definitions:
         publish_defs(),
         readouts_defs(),
         # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
-        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(), executor=in_process_executor,
+        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(config_path), executor=in_process_executor,
                     # Dagster's console logger stays the default; EMD_LOG_FORMAT=json selects the JSON one.
                     loggers={"console": colored_console_logger, JSON_RUN_LOGGER: json_run_logger}),
     )

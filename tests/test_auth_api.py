@@ -18,9 +18,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import httpx
@@ -33,7 +33,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.main import create_app
-from tests.fixtures.api import API_TOKEN, build_api_warehouse, write_config
+from mock_apis.org import SyntheticOrg
+from mock_apis.server import MockApi, MockState
+from tests.fixtures.api import API_TOKEN, build_api_warehouse, running_api, write_config
 from tests.fixtures.browser import free_port
 from tests.fixtures.oidc import API_AUDIENCE, Provider, start_provider
 
@@ -46,11 +48,14 @@ DENIED = {"detail": "outside your access: ask for a team your groups grant (filt
 @dataclass
 class Api:
     url: str
-    process: subprocess.Popen
 
     def get(self, path: str, token: str | None, **params: str) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.get(self.url + path, params=params, headers=headers, timeout=30)
+
+    def post(self, path: str, token: str | None, body: dict, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.post(self.url + path, params=params, json=body, headers=headers, timeout=30)
 
 
 def signed_in_config(path: Path) -> Path:
@@ -69,34 +74,6 @@ def api_env(provider: Provider, folder: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_api(env: dict[str, str], cwd: Path, health: str = "/healthz") -> Api:
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)],
-                               cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.communicate()[0]
-        try:
-            if httpx.get(url + health, timeout=2).status_code == 200:
-                return Api(url, process)
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            stop(process)
-            raise AssertionError(f"emd api did not answer {health} within 60 s")
-        time.sleep(0.2)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("signed-in-api")
@@ -107,11 +84,8 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def api(oidc_provider: Provider, folder: Path) -> Iterator[Api]:
-    served = start_api(api_env(oidc_provider, folder), folder)
-    try:
-        yield served
-    finally:
-        stop(served.process)
+    with running_api(folder, api_env(oidc_provider, folder)) as url:
+        yield Api(url)
 
 
 def deployments(answer: httpx.Response) -> tuple[float, float]:
@@ -119,20 +93,105 @@ def deployments(answer: httpx.Response) -> tuple[float, float]:
     return tiles["deployment_frequency_per_day"], tiles["change_failure_rate"]
 
 
-DATA_ROUTES = [("/metrics/tiles", WINDOW), ("/metrics/series/deployment_frequency_per_day", WINDOW),
-               ("/insights/sprint-health", {"team": "platform"}), ("/slos", WINDOW),
-               ("/ai/impact", WINDOW)]
-GET_ROUTES = [*DATA_ROUTES, ("/docs", {}), ("/openapi.json", {})]
+# ---------------------------------------------------------------------------------------------------------
+# Route x scope: every route the app serves (enumerated from its router, so a new route without a case here
+# fails test_every_served_route_has_a_scope_case) meets a one-team user's token for their own team, another
+# team, another tenant and no team at all.
 
 
-def test_every_route_but_healthz_needs_a_token(api: Api) -> None:
-    assert api.get("/healthz", None).status_code == 200
-    for path, params in GET_ROUTES:
-        answer = api.get(path, None, **params)
-        assert answer.status_code == 401, path
-        assert answer.headers["www-authenticate"].startswith("Bearer")
-    posted = httpx.post(api.url + "/slack/summaries", json={"team": "platform"}, timeout=10)
-    assert posted.status_code == 401 and posted.headers["www-authenticate"].startswith("Bearer")
+@dataclass(frozen=True)
+class Surface:
+    """One route and what it serves: `team` (numbers or rows of the teams asked for), `org` (org-wide
+    counters: org-wide users and the scraper only), `write` (a POST: admins and EMD_API_TOKEN only), `docs`
+    (the API's own description, no data, but behind sign-in), `open` (/healthz only)."""
+
+    method: str
+    route: str  # the route's template, as the router has it
+    kind: str
+    params: dict = field(default_factory=dict)
+    path: str | None = None  # a concrete path for a template
+    body: dict | None = None
+
+    @property
+    def url(self) -> str:
+        return self.path or self.route
+
+    def call(self, api: Api, token: str | None, **params: str) -> httpx.Response:
+        if self.method == "POST":
+            return api.post(self.url, token, {**(self.body or {}), **{k: v for k, v in params.items() if k == "team"}},
+                            **{k: v for k, v in {**self.params, **params}.items() if k != "team"})
+        return api.get(self.url, token, **{**self.params, **params})
+
+
+SURFACES = [
+    Surface("GET", "/metrics/tiles", "team", WINDOW),
+    Surface("GET", "/metrics/series/{metric}", "team", WINDOW, path="/metrics/series/deployment_frequency_per_day"),
+    Surface("GET", "/insights/sprint-health", "team", {"team": "platform"}),
+    Surface("GET", "/slos", "team", WINDOW),
+    Surface("GET", "/ai/impact", "team", WINDOW),
+    Surface("GET", "/prometheus", "org"),
+    Surface("POST", "/slack/summaries", "write", body={"team": "platform"}),
+    Surface("GET", "/healthz", "open"),
+    Surface("GET", "/openapi.json", "docs"),
+    Surface("GET", "/docs", "docs"),
+    Surface("GET", "/docs/oauth2-redirect", "docs"),
+    Surface("GET", "/redoc", "docs"),
+]
+DATA_ROUTES = [(s.url, s.params) for s in SURFACES if s.kind == "team"]
+PLATFORM_ONLY = {"platform", "acme/api"}
+
+
+def served_routes(routes: list) -> set[tuple[str, str]]:
+    """(method, path template) of every route, through included routers (FastAPI keeps them as a branch
+    holding the original router) as well as plain ones."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            prefix = getattr(getattr(route, "include_context", None), "prefix", "") or ""
+            found |= {(method, prefix + path) for method, path in served_routes(included.routes)}
+        elif hasattr(route, "path"):
+            found |= {(method, route.path) for method in getattr(route, "methods", None) or () if method != "HEAD"}
+    return found
+
+
+def test_every_served_route_has_a_scope_case() -> None:
+    assert served_routes(create_app().routes) == {(s.method, s.route) for s in SURFACES}
+
+
+@pytest.mark.parametrize("surface", SURFACES, ids=lambda s: f"{s.method} {s.route}")
+def test_route_by_scope(api: Api, oidc_provider: Provider, surface: Surface) -> None:
+    alice, nobody = oidc_provider.access_token("alice"), oidc_provider.access_token("nobody")
+    anonymous = surface.call(api, None, team="platform")
+    if surface.kind == "open":
+        assert anonymous.status_code == 200
+        return
+    assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Bearer")
+    if surface.kind == "docs":  # the API's description: any signed-in user, whatever their teams
+        assert surface.call(api, alice).status_code == 200 and surface.call(api, nobody).status_code == 200
+        return
+    own = surface.call(api, alice, team="platform")
+    other = surface.call(api, alice, team="web")
+    other_tenant = surface.call(api, alice, team="platform", tenant="gold")
+    no_team = surface.call(api, nobody, team="platform")
+    if surface.kind == "team":
+        assert own.status_code == 200, own.text
+        assert own.json()["filters"]["scope"] == ["platform"] and _named(own.json()) <= PLATFORM_ONLY
+        assert (other.status_code, other.json()) == (403, DENIED)
+        assert other_tenant.status_code == 404  # one config file: no other tenant exists
+        assert (no_team.status_code, no_team.json()) == (403, DENIED)
+    elif surface.kind == "org":  # org-wide counters: never for a scoped user, whatever they ask
+        for answer in (own, other, no_team):
+            assert (answer.status_code, answer.json()) == (403, DENIED)
+        assert other_tenant.status_code == 404
+        for token in (oidc_provider.access_token("lead"), API_TOKEN):
+            assert "emd_api_requests_total" in surface.call(api, token).text
+    else:  # a write: admins and the machine credential only (test_posting_is_for_admins_and_the_machine_token)
+        for answer in (own, other, other_tenant, no_team):
+            assert answer.status_code == 403 and "access.admins" in answer.json()["detail"]
+    for answer in (own, other, other_tenant, no_team):
+        assert answer.status_code != 200 or surface.kind == "team"
+        assert "acme/web" not in answer.text and "acme/data-pipeline" not in answer.text
 
 
 def test_a_one_team_user_sees_exactly_their_team(api: Api, oidc_provider: Provider) -> None:
@@ -272,14 +331,12 @@ def test_bad_tokens_are_401(api: Api, oidc_provider: Provider, tmp_path: Path) -
 def test_an_id_token_is_accepted_with_the_default_audience(oidc_provider: Provider, folder: Path) -> None:
     env = api_env(oidc_provider, folder)
     del env["EMD_OIDC_AUDIENCE"]  # default: the client id, the `aud` of the provider's ID tokens
-    served = start_api(env, folder)
-    try:
+    with running_api(folder, env) as url:
+        served = Api(url)
         answer = served.get("/metrics/tiles", oidc_provider.id_token("walt"), **WINDOW)
         assert answer.status_code == 200 and answer.json()["filters"]["scope"] == ["web"]
         assert deployments(answer) == (pytest.approx(2 / 14), pytest.approx(1 / 2))
         assert served.get("/metrics/tiles", oidc_provider.access_token("walt"), **WINDOW).status_code == 401
-    finally:
-        stop(served.process)
 
 
 def test_unknown_kids_refetch_the_keys_at_most_once_per_5_seconds(api: Api, oidc_provider: Provider) -> None:
@@ -363,51 +420,124 @@ def test_openapi_surface_with_a_one_team_token(case, api: Api, oidc_provider: Pr
 # Tenants: EMD_CONFIG a folder of acme.yaml and gold.yaml, DATABASE_URL with {tenant}; one API serves both.
 # gold's warehouse is the same fixture without deployment d4, so its platform deployed d1 d2 d3 dbot = 4 times
 # (4/14 per day), d2 failed (1/4); every gold team: 7 deployments, d2 d6 failed (7/14, 2/7).
+# Each tenant has its own Slack workspace (a mock server each, under ACME_SLACK_* and GOLD_SLACK_*); the plain
+# SLACK_* name acme's, which with several tenants must serve nobody.
+
+GOLD_DASHBOARD = "http://gold.example:8501"
+
+
+@dataclass
+class Tenants:
+    api: Api
+    root: Path
+    slack: dict[str, MockApi]
 
 
 @pytest.fixture(scope="module")
-def tenants_api(oidc_provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+def tenants(oidc_provider: Provider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
     import duckdb
 
     from emd.settings import parse_database_url
     from emd.snapshot import publish_build
     from emd.warehouse import Warehouse
-    from tests.fixtures.marts import PUBLISHED_AT, build_duckdb_warehouse
+    from tests.fixtures.marts import PUBLISHED_AT
 
     root = tmp_path_factory.mktemp("tenants")
     (root / "config").mkdir()
     for tenant in ("acme", "gold"):
         signed_in_config(root / "config" / f"{tenant}.yaml")
+    gold_config = yaml.safe_load((root / "config" / "gold.yaml").read_text())
+    (root / "config" / "gold.yaml").write_text(yaml.safe_dump({**gold_config, "dashboard": {"url": GOLD_DASHBOARD}}))
     build_api_warehouse(root / "acme.duckdb")
-    build_duckdb_warehouse(root / "gold.duckdb")
+    build_api_warehouse(root / "gold.duckdb")
     with duckdb.connect(str(root / "gold.duckdb")) as conn:
         conn.execute("delete from fct_deployments where deployment_id = 'd4'")
-    publish_build(Warehouse(parse_database_url(f"duckdb:///{root / 'gold.duckdb'}")), now=PUBLISHED_AT)
-    env = api_env(oidc_provider, root, EMD_CONFIG=str(root / "config"),
-                  DATABASE_URL=f"duckdb:///{root}/{{tenant}}.duckdb")
-    served = start_api(env, root, health="/healthz?tenant=acme")  # with several tenants /healthz names one
-    try:
-        yield served
-    finally:
-        stop(served.process)
+    # gold's build is published an hour after acme's, so each tenant's scrape shows its own.
+    publish_build(Warehouse(parse_database_url(f"duckdb:///{root / 'gold.duckdb'}")),
+                  now=PUBLISHED_AT + timedelta(hours=1))
+    org = SyntheticOrg(seed=7, anchor=date(2026, 3, 31))
+    with MockApi(MockState(org=org)) as acme_slack, MockApi(MockState(org=org)) as gold_slack:
+        slack = {"acme": acme_slack, "gold": gold_slack}
+        slack_env = {f"{tenant.upper()}_{k}": v for tenant, mock in slack.items() for k, v in mock.env().items()
+                     if k.startswith("SLACK_")}
+        env = api_env(oidc_provider, root, EMD_CONFIG=str(root / "config"),
+                      DATABASE_URL=f"duckdb:///{root}/{{tenant}}.duckdb", **slack_env,
+                      **{k: v for k, v in acme_slack.env().items() if k.startswith("SLACK_")})
+        # With several tenants /healthz names one.
+        with running_api(root, env, health="/healthz?tenant=acme") as url:
+            yield Tenants(Api(url), root, slack)
 
 
-def test_each_user_reaches_only_their_tenant(tenants_api: Api, oidc_provider: Provider) -> None:
-    acme = tenants_api.get("/metrics/tiles", oidc_provider.access_token("alice"), **WINDOW)
+def test_each_user_reaches_only_their_tenant(tenants: Tenants, oidc_provider: Provider) -> None:
+    acme = tenants.api.get("/metrics/tiles", oidc_provider.access_token("alice"), **WINDOW)
     assert acme.json()["filters"]["tenant"] == "acme" and acme.json()["filters"]["scope"] == ["platform"]
     assert deployments(acme) == (pytest.approx(5 / 14), pytest.approx(2 / 5))
-    gold = tenants_api.get("/metrics/tiles", oidc_provider.access_token("gold"), **WINDOW)
+    gold = tenants.api.get("/metrics/tiles", oidc_provider.access_token("gold"), **WINDOW)
     assert gold.json()["filters"]["tenant"] == "gold" and gold.json()["filters"]["scope"] == ["platform"]
     assert deployments(gold) == (pytest.approx(4 / 14), pytest.approx(1 / 4))
-    # Another tenant than the token's: 404; a token naming no tenant: 403 and no data.
-    for path, params in DATA_ROUTES:
-        assert tenants_api.get(path, oidc_provider.access_token("alice"), tenant="gold", **params).status_code == 404
-        assert tenants_api.get(path, oidc_provider.access_token("notenant"), **params).status_code == 403
+    # Another tenant than the token's: 404 either way; a token naming no tenant: 403 and no data.
+    for surface in SURFACES:
+        if surface.kind in ("team", "org"):
+            for token, other in (("alice", "gold"), ("gold", "acme"), ("lead", "gold")):
+                answer = surface.call(tenants.api, oidc_provider.access_token(token), tenant=other)
+                assert answer.status_code == 404, (surface.route, token, answer.text)
+            assert surface.call(tenants.api, oidc_provider.access_token("notenant")).status_code == 403
 
 
-def test_the_machine_token_names_its_tenant(tenants_api: Api) -> None:
-    ambiguous = tenants_api.get("/metrics/tiles", API_TOKEN, **WINDOW)
+def test_the_machine_token_names_its_tenant(tenants: Tenants) -> None:
+    ambiguous = tenants.api.get("/metrics/tiles", API_TOKEN, **WINDOW)
     assert ambiguous.status_code == 422 and ambiguous.json()["detail"][0]["loc"] == ["query", "tenant"]
-    gold = tenants_api.get("/metrics/tiles", API_TOKEN, tenant="gold", **WINDOW)
+    gold = tenants.api.get("/metrics/tiles", API_TOKEN, tenant="gold", **WINDOW)
     assert gold.json()["filters"]["tenant"] == "gold"
     assert deployments(gold) == (pytest.approx(7 / 14), pytest.approx(2 / 7))
+
+
+def slack_messages(mock: MockApi) -> list[dict]:
+    return httpx.get(mock.url + "/_mock/slack/messages", timeout=5).json()
+
+
+def test_posting_goes_to_the_tenants_own_slack_and_warehouse(tenants: Tenants, oidc_provider: Provider) -> None:
+    from tests.fixtures.api import stored_post
+
+    admin = oidc_provider.access_token("admin")  # emd-admins in tenant acme
+    assert tenants.api.post("/slack/summaries", admin, {"team": "platform"}, tenant="gold").status_code == 404
+    assert tenants.api.post("/slack/summaries", oidc_provider.access_token("gold"),
+                            {"team": "platform"}).status_code == 403  # gold's user is not an admin
+    ambiguous = tenants.api.post("/slack/summaries", API_TOKEN, {"team": "platform"})
+    assert ambiguous.status_code == 422 and ambiguous.json()["detail"][0]["loc"] == ["query", "tenant"]
+    assert slack_messages(tenants.slack["acme"]) == slack_messages(tenants.slack["gold"]) == []
+
+    acme = tenants.api.post("/slack/summaries", admin, {"team": "platform"})
+    assert acme.status_code == 200, acme.text
+    assert [m["ts"] for m in slack_messages(tenants.slack["acme"])] == [acme.json()["ts"]]
+    assert slack_messages(tenants.slack["gold"]) == []
+    assert stored_post(tenants.root / "acme.duckdb", "2") == ("C0MOCKCHAN", acme.json()["ts"])
+    assert stored_post(tenants.root / "gold.duckdb", "2") == (None, None)
+
+    gold = tenants.api.post("/slack/summaries", API_TOKEN, {"team": "platform"}, tenant="gold")
+    assert gold.status_code == 200 and gold.json()["action"] == "posted", gold.text
+    posted = slack_messages(tenants.slack["gold"])
+    assert [m["ts"] for m in posted] == [gold.json()["ts"]]
+    assert GOLD_DASHBOARD in json.dumps(posted[0]["blocks"])  # the link lands on gold's dashboard
+    assert len(slack_messages(tenants.slack["acme"])) == 1
+    assert stored_post(tenants.root / "gold.duckdb", "2") == ("C0MOCKCHAN", gold.json()["ts"])
+    assert stored_post(tenants.root / "acme.duckdb", "2") == ("C0MOCKCHAN", acme.json()["ts"])
+
+
+def test_prometheus_with_several_tenants_is_the_scrapers(tenants: Tenants, oidc_provider: Provider) -> None:
+    # A user's org-wide scope is one tenant's; the process's request counters span both: the scraper only.
+    lead = tenants.api.get("/prometheus", oidc_provider.access_token("lead"))
+    assert lead.status_code == 403 and "EMD_API_TOKEN" in lead.json()["detail"]
+    ambiguous = tenants.api.get("/prometheus", API_TOKEN)
+    assert ambiguous.status_code == 422 and ambiguous.json()["detail"][0]["loc"] == ["query", "tenant"]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.fixtures.marts import PUBLISHED_AT
+
+    for tenant, published in (("acme", PUBLISHED_AT), ("gold", PUBLISHED_AT + timedelta(hours=1))):
+        scraped = tenants.api.get("/prometheus", API_TOKEN, tenant=tenant)
+        assert scraped.status_code == 200
+        refreshed = [sample.value for family in text_string_to_metric_families(scraped.text)
+                     if family.name == "emd_last_refresh_timestamp_seconds" for sample in family.samples]
+        aware = published if published.tzinfo else published.replace(tzinfo=UTC)
+        assert refreshed == [aware.timestamp()], tenant

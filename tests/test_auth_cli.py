@@ -102,3 +102,40 @@ def test_the_dashboard_names_an_unreachable_issuer_or_a_missing_secret(tmp_path:
     no_secret = emd("dashboard", "--port", str(free_port()),
                     env={k: v for k, v in base.items() if k != "EMD_COOKIE_SECRET"}, cwd=tmp_path)
     assert no_secret.returncode == 1 and "EMD_COOKIE_SECRET" in no_secret.stderr
+
+
+def test_a_readout_is_one_tenants(tmp_path: Path) -> None:
+    """Two tenants: acme's warehouse is tests/fixtures/marts.py's (8 deployments over 2026-03-01..15, 3 failed:
+    8/15 = 0.53/day, 37.5%); gold's lacks d4 (7/15 = 0.47/day, 2/7 = 28.6%). A readout reads only its tenant's."""
+    import duckdb
+    from pptx import Presentation
+
+    from emd.settings import parse_database_url
+    from emd.snapshot import publish_build
+    from emd.warehouse import Warehouse
+    from tests.fixtures.marts import PUBLISHED_AT, build_duckdb_warehouse
+
+    folder = tmp_path / "config"
+    folder.mkdir()
+    for tenant in ("acme", "gold"):
+        write_config(folder / f"{tenant}.yaml")
+        build_duckdb_warehouse(tmp_path / f"{tenant}.duckdb")
+    with duckdb.connect(str(tmp_path / "gold.duckdb")) as conn:
+        conn.execute("delete from fct_deployments where deployment_id = 'd4'")
+    for tenant in ("acme", "gold"):
+        publish_build(Warehouse(parse_database_url(f"duckdb:///{tmp_path / tenant}.duckdb")), now=PUBLISHED_AT)
+    env = clean_env(EMD_CONFIG=str(folder), DATABASE_URL=f"duckdb:///{tmp_path}/{{tenant}}.duckdb")
+    env = {k: v for k, v in env.items() if not k.startswith("OPENAI_")}
+
+    ambiguous = emd("readout", "--period", "2026-03", "--out", str(tmp_path / "x.pptx"), env=env, cwd=tmp_path)
+    assert ambiguous.returncode == 2 and "--tenant is required" in ambiguous.stderr and "acme, gold" in ambiguous.stderr
+    assert not (tmp_path / "x.pptx").exists()
+    for tenant, per_day, failure_rate in (("acme", "0.53/day", "37.5%"), ("gold", "0.47/day", "28.6%")):
+        out = tmp_path / f"{tenant}.pptx"
+        written = emd("readout", "--period", "2026-03", "--tenant", tenant, "--out", str(out), env=env, cwd=tmp_path)
+        assert written.returncode == 0, written.stderr
+        delivery = next(s for s in Presentation(str(out)).slides
+                        if s.shapes.title is not None and s.shapes.title.text == "Delivery (DORA)")
+        rows = {r.cells[0].text: r.cells[1].text
+                for r in next(shape.table for shape in delivery.shapes if shape.has_table).rows}
+        assert (rows["Deployment frequency"], rows["Change failure rate"]) == (per_day, failure_rate), tenant

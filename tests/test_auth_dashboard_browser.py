@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 
 from emd.settings import parse_database_url
+from emd.slack import dashboard_link
 from emd.snapshot import publish_build
+from emd.sprint_health import SprintHealthRow
 from emd.warehouse import Warehouse
 from tests.fixtures.browser import CHROMIUM_ARGS, ROOT, chromium_path, dashboard
 from tests.fixtures.marts import PUBLISHED_AT, build_duckdb_warehouse
@@ -67,6 +71,36 @@ def _sign_in(page: Any, url: str, login: str) -> None:
     page.get_by_text("Signed in as").first.wait_for(timeout=60_000)
 
 
+def _slack_links_obey_the_scope(page: Any, url: str, artifacts: Any) -> None:
+    """The page a Sprint Health post's "Open in the dashboard" lands on (emd/slack.py's dashboard_link): a
+    platform user's own card opens its sprint; web's card (sprint 7) is an access message; web's sprint under
+    the user's own team is as if it did not exist. No number either way."""
+    platform_card = SprintHealthRow(
+        team="platform", period_kind="sprint", period_id="2", period_name="API Sprint 2",
+        period_start=datetime(2026, 3, 2, 9, tzinfo=UTC), period_end=datetime(2026, 3, 13, 17, tzinfo=UTC),
+        metrics_json="{}", metrics_hash="h", prompt_version="v1", model=None, source="model", card_json="{}",
+        card_text="", tokens_used=0, slack_channel=None, slack_ts=None, slack_message_json=None,
+        generated_at=datetime(2026, 3, 13, 18, tzinfo=UTC), posted_at=None, fallback_reason=None)
+    web_card = replace(platform_card, team="web", period_id="7", period_name="WEB Sprint 7",
+                       period_end=datetime(2026, 3, 15, 12, tzinfo=UTC))
+
+    page.goto(dashboard_link(url, platform_card), wait_until="domcontentloaded")
+    page.get_by_text("Sprint: API Sprint 2").wait_for(timeout=60_000)
+    _settled(page)
+    page.screenshot(path=str(artifacts / "signed-in-alice-slack-link.png"), full_page=True)
+
+    page.goto(dashboard_link(url, web_card), wait_until="domcontentloaded")
+    page.get_by_text("You do not have access to this team").wait_for(timeout=60_000)
+    _settled(page)
+    assert "WEB Sprint 7" not in page.locator('[data-testid="stMain"]').inner_text()
+
+    page.goto(dashboard_link(url, replace(web_card, team="platform")), wait_until="domcontentloaded")
+    page.get_by_text("No sprint with this id among the teams you can see").wait_for(timeout=60_000)
+    _settled(page)
+    assert "WEB Sprint 7" not in page.locator('[data-testid="stMain"]').inner_text()
+    assert page.locator('[data-testid="stMetric"]').count() == 0
+
+
 def _team_options(page: Any) -> list[str]:
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text="Team").click()
     options = page.get_by_role("option").all_inner_texts()
@@ -108,6 +142,7 @@ def test_a_signed_in_user_sees_exactly_their_teams(signed_in_dashboard: str, log
                 _settled(page)
                 assert page.locator('[data-testid="stMetric"]').count() == 0
                 page.screenshot(path=str(artifacts / "signed-in-alice-other-team.png"), full_page=True)
+                _slack_links_obey_the_scope(page, signed_in_dashboard, artifacts)
 
             # Signing out clears the dashboard's cookie (then Streamlit sends the browser to the provider's
             # end-session page): the dashboard asks to sign in again.

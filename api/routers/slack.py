@@ -18,15 +18,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api import schemas
 from api.auth import PrincipalDep
-from emd import settings
+from api.deps import TenantDep
+from emd import settings, tenants
 from emd.config import ConfigError, load_config
+from emd.settings import SettingsError
 from emd.slack import SlackPoster, SlackPostError, latest_per_team, post_card, slack_target
 from emd.sprint_health import SprintHealthRow, read_rows
 from emd.warehouse import Warehouse, WarehouseError
 
 router = APIRouter(prefix="/slack", tags=["slack"])
 bearer = HTTPBearer(auto_error=False, description="EMD_API_TOKEN")
-_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_locks: dict[tuple[str, ...], threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
@@ -61,31 +63,39 @@ def _choose(rows: list[SprintHealthRow], team: str, sprint: str | None) -> Sprin
     return None
 
 
-def _lock(key: tuple[str, str, str]) -> threading.Lock:
+def _lock(key: tuple[str, ...]) -> threading.Lock:
     with _locks_guard:
         return _locks.setdefault(key, threading.Lock())
 
 
 @router.post("/summaries", response_model=schemas.SlackSummaryResponse, dependencies=[Depends(require_admin)],
-             responses={401: {"model": schemas.Problem, "description": "no or a wrong bearer token"},
-                       403: {"model": schemas.Problem, "description": "signed in, but not an admin"},
-                        404: {"model": schemas.Problem, "description": "the team has no card (for that sprint)"},
-                        422: {"description": "unknown team; `detail[].loc` names the field"},
+             responses={400: {"model": schemas.Problem, "description": "the body is not JSON"},
+                        401: {"model": schemas.Problem, "description": "no or a wrong bearer token"},
+                        403: {"model": schemas.Problem, "description": "signed in, but not an admin"},
+                        404: {"model": schemas.Problem, "description": "the team has no card (for that sprint), "
+                                                                       "or `tenant` names no tenant you reach"},
+                        422: {"description": "unknown team, or no `tenant` with several; `detail[].loc` names "
+                                             "the field"},
                         502: {"model": schemas.Problem, "description": "Slack refused or failed the post"},
                         503: {"model": schemas.Problem,
                               "description": "EMD_API_TOKEN or Slack (SLACK_BOT_TOKEN, SLACK_CHANNEL_ID) is not "
                                              "configured, or the warehouse cannot be opened"}},
              summary="Post a team's Sprint Health card to Slack, or update the message posted before")
-def post_summary(request: schemas.SlackSummaryRequest) -> schemas.SlackSummaryResponse:
-    target = slack_target()
+def post_summary(request: schemas.SlackSummaryRequest, tenant: TenantDep) -> schemas.SlackSummaryResponse:
+    # The tenant's own Slack, config (the dashboard link) and warehouse: an admin's token reaches only the
+    # tenant it names; the machine credential names one with `?tenant=` when there are several.
+    target = slack_target(tenant)
     if target is None:
-        raise HTTPException(503, detail="Slack is not configured on the API server: set both SLACK_BOT_TOKEN "
-                                        "(the xoxb- bot token) and SLACK_CHANNEL_ID (the channel's ID).")
+        prefix = f"{tenant.upper()}_" if tenant is not None and len(tenants.names()) > 1 else ""
+        raise HTTPException(503, detail=f"Slack is not configured on the API server: set both {prefix}SLACK_BOT_TOKEN "
+                                        f"(the xoxb- bot token) and {prefix}SLACK_CHANNEL_ID (the channel's ID).")
     try:
-        dashboard_url = load_config().dashboard_url
+        dashboard_url = load_config(tenants.config_path(tenant)).dashboard_url
+        wh = Warehouse(tenants.database_target(tenant))
     except ConfigError as exc:
         raise HTTPException(503, detail=f"the project config is needed for the dashboard link: {exc}") from None
-    wh = Warehouse()
+    except SettingsError as exc:
+        raise HTTPException(503, detail=f"cannot open the warehouse: {exc}") from None
     try:
         stored = list(read_rows(wh).values())
     except WarehouseError as exc:
@@ -100,7 +110,7 @@ def post_summary(request: schemas.SlackSummaryRequest) -> schemas.SlackSummaryRe
         known = ", ".join(f"{r.period_id} ({r.period_name})" for r in stored if r.team == request.team)
         raise HTTPException(404, detail=f"team {request.team!r} has no card for sprint {request.sprint!r}; "
                                         f"its cards: {known}")
-    with _lock(row.key):
+    with _lock((tenant or "", *row.key)):
         # Re-read under the lock: a post that finished meanwhile recorded its ts, which this one must update.
         fresh = read_rows(wh).get(row.key, row)
         try:
