@@ -280,3 +280,18 @@ def test_notion_file_uploads_follow_notions_contract(mock_api: MockApi) -> None:
     attached = client.blocks.children.append(block_id=page, children=[image])["results"][0]
     assert attached["image"]["type"] == "file"
     assert httpx.get(attached["image"]["file"]["url"]).content == png
+
+
+def test_trend_chart_is_a_png_even_without_data() -> None:
+    import io
+
+    from PIL import Image
+
+    from emd.readout.charts import trend_png
+    from emd.readout.content import TrendPoint
+
+    periods = ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+    for values in ([None, None, None, None, 0.333, 0.375], [None] * 6):  # a gap in the line; no data at all
+        data = trend_png("change_failure_rate", [TrendPoint(p, v) for p, v in zip(periods, values, strict=True)])
+        with Image.open(io.BytesIO(data)) as image:
+            assert (image.format, image.size) == ("PNG", (640, 300))
