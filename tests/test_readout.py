@@ -217,7 +217,9 @@ def test_notion_page_is_written_then_updated_never_duplicated(readout_env: Path,
     for name in ("NOTION_API_URL", "NOTION_TOKEN", "NOTION_PARENT_PAGE_ID"):
         monkeypatch.setenv(name, mock_api.env()[name])
     assert main(["readout", "--period", "2026-03", "--to", "notion"]) == 0
-    assert "written to https://www.notion.so/" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert "written to https://www.notion.so/" in shown.out
+    assert mock_api.env()["NOTION_TOKEN"] not in shown.out + shown.err
     assert main(["readout", "--period", "2026-03", "--to", "notion"]) == 0
     pages = _notion_pages(mock_api)
     assert [p["title"] for p in pages] == ["Engineering readout 2026-03 — the organisation"]  # one page, updated
