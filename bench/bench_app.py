@@ -95,7 +95,13 @@ def generate_warehouse(path: Path, scale: str) -> dict[str, int]:
                    case when merged_at is not null then 'dep-' || repo || '#' || number end as deployment_id,
                    false as has_negative_lead_time, merged_at is not null and u_review >= 0.9
                        as is_merged_without_review,
-                   case when merged_at is not null then cycle + 3 end as lead_time_raw_hours
+                   case when merged_at is not null then cycle + 3 end as lead_time_raw_hours,
+                   -- the AI columns as fct_pull_requests.sql defines them (coalesce(ai.ai_assisted, false),
+                   -- ai.ai_signal, coalesce(ai.is_agent_author, false)): every fifth PR has a co-author
+                   -- trailer; the bots here (dependabot) are no coding agents
+                   number % 5 = 0 as ai_assisted,
+                   case when number % 5 = 0 then 'coauthor_trailer' end as ai_signal,
+                   false as is_agent_author
             from shaped""")  # noqa: S608 - generator constants
         # ~1 % of deployed PRs with a skewed author clock (the drilldowns' data-quality note)
         conn.execute("update fct_pull_requests set has_negative_lead_time = true, lead_time_hours = null, "

@@ -4,7 +4,8 @@ Target: < 10 s from the published build to the written .pptx. The warehouse is b
 of the large synthetic org (10 teams, 52 repos, 45 days to 2026-03-31), published like the pipeline does, so
 the quarter 2026-Q1 covers its ingested days (2026-02-15 .. 2026-03-31). Measured: the content (every number
 asked of emd.metrics: two periods' tiles, agreements, six periods' trends), the rule-based summary and the
-PowerPoint file, cold (first build of the process) and warm.
+PowerPoint file, cold (first build of the process) and warm; apart, the Notion page's chart PNGs (matplotlib,
+one per trend; their upload is network time and not measured here).
 
     .venv/bin/python bench/bench_readout.py [--scale large|default] [--repeat 3]
 """
@@ -59,6 +60,12 @@ def main(argv: list[str] | None = None) -> None:
             times.append(total)
             print(f"run {i + 1} ({'cold' if i == 0 else 'warm'}): content {content_s:.2f}s, "
                   f"total {total:.2f}s, {out.stat().st_size // 1024} KiB, covered {readout.covered[0]}..{readout.covered[1]}")
+        from emd.readout.charts import trend_png
+
+        began = time.perf_counter()
+        sizes = [len(trend_png(key, points)) for key, points in readout.trends.items()]
+        print(f"Notion chart images: {len(sizes)} PNGs in {time.perf_counter() - began:.2f}s "
+              f"(first import of matplotlib included), {sum(sizes) // 1024} KiB")
         worst = max(times)
         print(f"quarterly org readout, --scale {args.scale}, no model call: worst {worst:.2f}s "
               f"(target < {TARGET_S:.0f} s: {'met' if worst < TARGET_S else 'MISSED'})")

@@ -14,7 +14,14 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
+    names = sorted(path.stem.removeprefix("bench_") for path in HERE.glob("bench_*.py"))
+    if {"-h", "--help"} & set(argv):
+        print(f"{(__doc__ or '').strip()}\n\nbenchmarks: {' '.join(names)}")
+        return 0
     wanted = set(argv)
+    if unknown := wanted - set(names):
+        print(f"unknown benchmark(s): {' '.join(sorted(unknown))}; choose from: {' '.join(names)}", file=sys.stderr)
+        return 2
     failures = 0
     for path in sorted(HERE.glob("bench_*.py")):
         name = path.stem.removeprefix("bench_")

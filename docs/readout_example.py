@@ -1,10 +1,10 @@
 """Regenerate docs/readout-example.png: two slides of an example readout, drawn from the PowerPoint file.
 
 The readout is that of the tests' fixed period: the hand-made marts of tests/fixtures/marts.py (whose values
-tests/test_readout.py computes by hand), 2026-03 against 2026-02, without the model. (bench/bench_app.py's
-generated warehouse lacks the marts' newer columns, and `make demo` needs the whole pipeline.) No office suite runs here, so the slides are drawn with Pillow (which python-pptx
-already needs) from what the .pptx holds: the title, each table's cells and each native chart's series, at
-the shapes' own positions. It is a picture of the content, not of PowerPoint's styling.
+tests/test_readout.py computes by hand), 2026-03 against 2026-02, without the model: numbers a reader can check.
+(bench/bench_app.py's generated warehouse is random, and `make demo` needs the whole pipeline.) No office
+suite runs here, so the slides are drawn with Pillow (which python-pptx already needs) from what the .pptx
+holds: the title, each table's cells and each native chart's series, at the shapes' own positions. It is a picture of the content, not of PowerPoint's styling.
 
     .venv/bin/python docs/readout_example.py
 """

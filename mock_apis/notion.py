@@ -6,7 +6,18 @@ checked against Notion's API reference (developers.notion.com/reference): `Autho
 - `PATCH /v1/blocks/{id}/children` `{"children": [...]}`: at most 100 blocks, two levels of nesting;
 - `DELETE /v1/blocks/{id}`: moves a block to the trash;
 - `POST /v1/pages` `{"parent": {"page_id"}, "properties": {"title": {"title": [rich text]}}}`;
-- `PATCH /v1/pages/{id}` `{"properties": {"title": ...}}`.
+- `PATCH /v1/pages/{id}` `{"properties": {"title": ...}}`;
+- `POST /v1/file_uploads` `{"mode": "single_part", "filename", "content_type"}` (the other modes are not played
+  here: validation_error): a File Upload object `{"object": "file_upload", "id", "status": "pending", ...}`;
+- `POST /v1/file_uploads/{id}/send`, multipart/form-data with a `file` part (<= 20 MB; its bytes must be of the
+  upload's content type: a PNG starts with PNG's signature): the object with `"status": "uploaded"`; an unknown
+  id answers object_not_found (404), an upload already sent validation_error (400);
+- `GET /v1/file_uploads/{id}`: the File Upload object.
+
+An `image` block is `{"type": "external", "external": {"url"}}` or `{"type": "file_upload", "file_upload":
+{"id"}}`; the latter must name an `uploaded` file upload (else validation_error), and reads back as Notion
+answers it, `{"type": "file", "file": {"url", "expiry_time"}}`, the URL serving the uploaded bytes
+(`GET /_mock/notion/files/{id}`) so tests can decode the image.
 
 Blocks must be of a known type with the object under the type's key; rich text items are
 `{"type": "text", "text": {"content": <= 2000 chars}}`; a table's rows have `table_width` cells. Errors are
@@ -36,8 +47,37 @@ RICH_TEXT_BLOCKS = {"paragraph", "heading_1", "heading_2", "heading_3", "bullete
 OTHER_BLOCKS = {"divider", "table", "table_row", "image", "child_page"}
 
 
+MAX_SINGLE_PART = 20 * 1024 * 1024  # Notion's limit for a single-part upload
+SIGNATURES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8"}
+
+
 class Invalid(ValueError):
     pass
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, tuple[str | None, str | None, bytes]]:
+    """The parts of a multipart/form-data body by field name: (filename, content type, bytes)."""
+    match = re.match(r'multipart/form-data;.*\bboundary="?([^";]+)"?', content_type, re.IGNORECASE)
+    if not match:
+        raise Invalid("Content-Type should be multipart/form-data with a boundary")
+    delimiter = b"--" + match.group(1).encode("latin-1")
+    chunks = body.split(delimiter)
+    if len(chunks) < 3 or not chunks[-1].startswith(b"--"):
+        raise Invalid("the multipart/form-data body is not terminated by its boundary")
+    parts: dict[str, tuple[str | None, str | None, bytes]] = {}
+    for chunk in chunks[1:-1]:
+        head, sep, data = chunk.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        if not sep or not data.endswith(b"\r\n"):
+            raise Invalid("a multipart/form-data part lacks its headers or its closing line break")
+        headers = {k.strip().lower(): v.strip() for k, _, v in
+                   (line.partition(":") for line in head.decode("utf-8", "replace").split("\r\n"))}
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        filename = re.search(r'\bfilename="([^"]*)"', disposition)
+        if not disposition.startswith("form-data") or not name:
+            raise Invalid("a multipart/form-data part lacks Content-Disposition: form-data; name=...")
+        parts[name.group(1)] = (filename.group(1) if filename else None, headers.get("content-type"), data[:-2])
+    return parts
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -64,6 +104,17 @@ def _block(block: Any, where: str, depth: int) -> None:
     body = block[kind]
     if kind in RICH_TEXT_BLOCKS:
         _rich_text(body.get("rich_text"), f"{where}.{kind}.rich_text")
+    if kind == "image":
+        source = body.get("type")
+        target = body.get(source) if isinstance(source, str) else None
+        if source not in ("external", "file_upload") or not isinstance(target, dict):
+            raise Invalid(f"{where}.image.type should be `external` or `file_upload`, with its object under that key")
+        if source == "external" and not isinstance(target.get("url"), str):
+            raise Invalid(f"{where}.image.external.url should be defined")
+        if source == "file_upload" and not isinstance(target.get("id"), str):
+            raise Invalid(f"{where}.image.file_upload.id should be defined")
+        if "caption" in body:
+            _rich_text(body["caption"], f"{where}.image.caption")
     if kind == "table":
         width = body.get("table_width")
         rows = body.get("children")
@@ -82,9 +133,18 @@ def _block(block: Any, where: str, depth: int) -> None:
             _block(child, f"{where}.{kind}.children[{i}]", depth + 1)
 
 
+def _file_upload_ids(block: dict[str, Any]) -> list[str]:
+    """The file uploads an (already validated) block and its children attach."""
+    body = block[block["type"]]
+    own = [body["file_upload"]["id"]] if block["type"] == "image" and body.get("type") == "file_upload" else []
+    children = body.get("children") if block["type"] != "table" else None  # a table's children are its rows
+    return own + [i for child in children or [] for i in _file_upload_ids(child)]
+
+
 def register(router: Router, state: MockState) -> None:
     state.extra.setdefault("notion_blocks", {PARENT_PAGE_ID: {"id": PARENT_PAGE_ID, "type": "page", "title": "Readouts",
                                                               "children": [], "in_trash": False}})
+    state.extra.setdefault("notion_file_uploads", {})
     ids = itertools.count(1)
 
     def new_id() -> str:
@@ -127,13 +187,22 @@ def register(router: Router, state: MockState) -> None:
         return {"object": "block", "id": block["id"], "type": "child_page", "has_children": bool(block["children"]),
                 "child_page": {"title": block["title"]}, "in_trash": block["in_trash"]}
 
-    def store(parent_id: str, raw: dict[str, Any]) -> str:
+    def uploads() -> dict[str, dict[str, Any]]:
+        return state.extra["notion_file_uploads"]
+
+    def store(parent_id: str, raw: dict[str, Any], host: str = "") -> str:
         block_id = new_id()
         body = {k: v for k, v in raw[raw["type"]].items() if k != "children"}
+        if raw["type"] == "image" and body.get("type") == "file_upload":
+            # Notion answers an attached upload as a Notion-hosted file with a temporary URL
+            upload = uploads()[body.pop("file_upload")["id"]]
+            upload["attached"] = True
+            body.update(type="file", file={"url": f"http://{host}/_mock/notion/files/{upload['id']}",
+                                           "expiry_time": "2099-01-01T00:00:00.000Z"})
         blocks()[block_id] = {"id": block_id, "type": raw["type"], "body": body, "children": [], "in_trash": False}
         blocks()[parent_id]["children"].append(block_id)
         for child in raw[raw["type"]].get("children") or []:
-            store(block_id, child)
+            store(block_id, child, host)
         return block_id
 
     def list_children(req: Request, m: re.Match[str]) -> Response:
@@ -167,10 +236,16 @@ def register(router: Router, state: MockState) -> None:
                 raise Invalid(f"body.children.length should be between 1 and {MAX_CHILDREN}")
             for i, child in enumerate(children):
                 _block(child, f"body.children[{i}]", 1)
+                for upload_id in _file_upload_ids(child):
+                    upload = uploads().get(upload_id)
+                    if upload is None or upload["status"] != "uploaded":
+                        raise Invalid(f"body.children[{i}]: the file upload {upload_id} is "
+                                      f"{'unknown' if upload is None else upload['status']}; only a file upload "
+                                      "with status `uploaded` can be attached")
         except Invalid as exc:
             return _error(400, "validation_error", str(exc))
         with state.lock:
-            made = [store(parent["id"], child) for child in children]
+            made = [store(parent["id"], child, req.headers.get("host", "")) for child in children]
         return Response(body={"object": "list", "results": [public(blocks()[b]) for b in made],
                               "next_cursor": None, "has_more": False, "type": "block", "block": {}})
 
@@ -224,6 +299,81 @@ def register(router: Router, state: MockState) -> None:
             return _error(400, "validation_error", str(exc))
         return Response(body=public(page))
 
+    def upload_object(upload: dict[str, Any], host: str) -> dict[str, Any]:
+        return {"object": "file_upload", "id": upload["id"], "created_time": "2026-03-31T12:00:00.000Z",
+                "last_edited_time": "2026-03-31T12:00:00.000Z", "expiry_time": "2026-03-31T13:00:00.000Z",
+                "upload_url": f"http://{host}/notion/v1/file_uploads/{upload['id']}/send"
+                              if upload["status"] == "pending" else None,
+                "archived": False, "status": upload["status"], "filename": upload["filename"],
+                "content_type": upload["content_type"], "content_length": upload["content_length"],
+                "request_id": str(uuid.uuid4())}
+
+    def create_upload(req: Request, _m: re.Match[str]) -> Response:
+        if (bad := check(req)) is not None:
+            return bad
+        body = req.json() or {}
+        mode = body.get("mode", "single_part")
+        filename, content_type = body.get("filename"), body.get("content_type")
+        if mode != "single_part":
+            return _error(400, "validation_error", f"body.mode `{mode}`: this mock plays single_part uploads only")
+        if filename is not None and (not isinstance(filename, str) or not filename or len(filename.encode()) > 900):
+            return _error(400, "validation_error", "body.filename should be a string of at most 900 bytes")
+        if content_type is not None and not isinstance(content_type, str):
+            return _error(400, "validation_error", "body.content_type should be a string")
+        if take_switch(state, "notion_read_only"):
+            return _error(403, "restricted_resource", "Insufficient permissions for this endpoint.")
+        with state.lock:
+            upload_id = new_id()
+            uploads()[upload_id] = {"id": upload_id, "status": "pending", "filename": filename,
+                                    "content_type": content_type, "content_length": None, "data": b"",
+                                    "attached": False}
+        return Response(body=upload_object(uploads()[upload_id], req.headers.get("host", "")))
+
+    def send_upload(req: Request, m: re.Match[str]) -> Response:
+        if (bad := check(req)) is not None:
+            return bad
+        upload = uploads().get(m.group("id"))
+        if upload is None:
+            return _error(404, "object_not_found", f"Could not find file_upload with ID: {m.group('id')}.")
+        if upload["status"] != "pending":
+            return _error(400, "validation_error", f"File upload {upload['id']} is `{upload['status']}`, not "
+                                                   "`pending`: its content was already sent.")
+        try:
+            parts = _multipart(req.headers.get("content-type", ""), req.body)
+            if "file" not in parts:
+                raise Invalid("body.file should be defined (a multipart/form-data part named `file`)")
+            filename, part_type, data = parts["file"]
+            if not data or len(data) > MAX_SINGLE_PART:
+                raise Invalid(f"body.file should hold between 1 byte and {MAX_SINGLE_PART} bytes (single_part)")
+            expected = upload["content_type"] or part_type
+            if upload["content_type"] and part_type and part_type.split(";")[0].strip() != upload["content_type"]:
+                raise Invalid(f"body.file's content type `{part_type}` does not match the file upload's "
+                              f"content_type `{upload['content_type']}`")
+            signature = SIGNATURES.get(expected or "")
+            if signature is not None and not data.startswith(signature):
+                raise Invalid(f"body.file is not a valid `{expected}` file")
+        except Invalid as exc:
+            return _error(400, "validation_error", str(exc))
+        with state.lock:
+            upload.update(status="uploaded", data=data, content_length=len(data),
+                          filename=upload["filename"] or filename, content_type=expected)
+        return Response(body=upload_object(upload, req.headers.get("host", "")))
+
+    def retrieve_upload(req: Request, m: re.Match[str]) -> Response:
+        if (bad := check(req)) is not None:
+            return bad
+        upload = uploads().get(m.group("id"))
+        if upload is None:
+            return _error(404, "object_not_found", f"Could not find file_upload with ID: {m.group('id')}.")
+        return Response(body=upload_object(upload, req.headers.get("host", "")))
+
+    def served_file(_req: Request, m: re.Match[str]) -> Response:
+        """The bytes behind an attached file's URL (Notion's temporary file URLs need no token)."""
+        upload = uploads().get(m.group("id"))
+        if upload is None or upload["status"] != "uploaded":
+            return Response(404, b"", {"Content-Type": "text/plain"})
+        return Response(200, upload["data"], {"Content-Type": upload["content_type"] or "application/octet-stream"})
+
     def recorded(_req: Request, _m: re.Match[str]) -> Response:
         """Every live page under the parent with its blocks (tables with their rows), for the tests."""
         def tree(block_id: str) -> dict[str, Any]:
@@ -238,4 +388,8 @@ def register(router: Router, state: MockState) -> None:
     router.add("DELETE", r"/notion/v1/blocks/(?P<id>[^/]+)", delete_block)
     router.add("POST", r"/notion/v1/pages", create_page)
     router.add("PATCH", r"/notion/v1/pages/(?P<id>[^/]+)", update_page)
+    router.add("POST", r"/notion/v1/file_uploads", create_upload)
+    router.add("POST", r"/notion/v1/file_uploads/(?P<id>[^/]+)/send", send_upload)
+    router.add("GET", r"/notion/v1/file_uploads/(?P<id>[^/]+)", retrieve_upload)
     router.add("GET", "/_mock/notion/pages", recorded)
+    router.add("GET", r"/_mock/notion/files/(?P<id>[^/]+)", served_file)

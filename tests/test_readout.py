@@ -186,12 +186,40 @@ def _texts(block: dict) -> list[str]:
     return out + [text for child in block["children"] for text in _texts(child)]
 
 
+TREND_CAPTIONS = ["Deployment frequency (/day)", "Lead time p50 (h)", "Change failure rate (%)",
+                  "Failed deployment recovery time p50 (h)", "PR cycle time p50 (h)",
+                  "Time to first review p50 (h)", "Planned vs done (%)", "Carryover (%)"]
+
+
+def _assert_one_chart_per_trend(api: MockApi, page: dict) -> None:
+    """One image block per key measure, each a Notion-hosted file that is a PNG chart of a sensible size."""
+    import io
+
+    import httpx
+    from PIL import Image
+
+    images = [b for b in page["children"] if b["type"] == "image"]
+    captions = ["".join(t["text"]["content"] for t in b["body"]["caption"]) for b in images]
+    assert captions == [f"{c}, 2025-10 to 2026-03" for c in TREND_CAPTIONS]  # one per measure, no duplicates
+    uploads = api.state.extra["notion_file_uploads"]
+    for block in images:
+        assert block["body"]["type"] == "file"  # attached from a file upload, read back as a hosted file
+        upload_id = block["body"]["file"]["url"].rsplit("/", 1)[1]
+        assert uploads[upload_id]["status"] == "uploaded" and uploads[upload_id]["content_type"] == "image/png"
+        data = httpx.get(block["body"]["file"]["url"]).content
+        assert data == uploads[upload_id]["data"]
+        with Image.open(io.BytesIO(data)) as image:
+            assert image.format == "PNG" and 400 <= image.width <= 2000 and 200 <= image.height <= 1200
+
+
 def test_notion_page_is_written_then_updated_never_duplicated(readout_env: Path, monkeypatch: pytest.MonkeyPatch,
                                                               mock_api: MockApi, capsys) -> None:
     for name in ("NOTION_API_URL", "NOTION_TOKEN", "NOTION_PARENT_PAGE_ID"):
         monkeypatch.setenv(name, mock_api.env()[name])
     assert main(["readout", "--period", "2026-03", "--to", "notion"]) == 0
-    assert "written to https://www.notion.so/" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert "written to https://www.notion.so/" in shown.out
+    assert mock_api.env()["NOTION_TOKEN"] not in shown.out + shown.err
     assert main(["readout", "--period", "2026-03", "--to", "notion"]) == 0
     pages = _notion_pages(mock_api)
     assert [p["title"] for p in pages] == ["Engineering readout 2026-03 — the organisation"]  # one page, updated
@@ -200,16 +228,17 @@ def test_notion_page_is_written_then_updated_never_duplicated(readout_env: Path,
     assert "Change failure rate: 37.5% — DORA low (was low)" in texts  # the band's callout
     assert "PR cycle time p50 | 30.0 h | 14.0 h | +16.0 h | 5" in texts
     assert texts.count("Delivery (DORA)") == 1  # the second run replaced the blocks
+    _assert_one_chart_per_trend(mock_api, pages[0])
 
     # Bad input: an expired token, a parent the integration cannot write; the page never claims to be complete.
     monkeypatch.setenv("NOTION_TOKEN", "ntn_expired")
     assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
     assert "Notion rejected NOTION_TOKEN (401 unauthorized)" in capsys.readouterr().err
     monkeypatch.setenv("NOTION_TOKEN", mock_api.env()["NOTION_TOKEN"])
-    mock_api.state.switches["notion_read_only"] = 1
+    mock_api.state.switches["notion_read_only"] = 1  # a read-only integration: its first write, a chart upload
     assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
-    assert "NOTION_PARENT_PAGE_ID" in capsys.readouterr().err
-    assert len(_notion_pages(mock_api)) == 1  # the create itself was refused
+    assert "give the integration the insert content capability" in capsys.readouterr().err
+    assert len(_notion_pages(mock_api)) == 1  # refused before any page was made
     mock_api.state.switches["notion_append_forbidden"] = 1  # the page is created, its blocks are refused
     assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
     assert [p["title"] for p in _notion_pages(mock_api)][1:] == ["Engineering readout 2026-02 — the organisation (incomplete)"]
@@ -218,3 +247,53 @@ def test_notion_page_is_written_then_updated_never_duplicated(readout_env: Path,
     monkeypatch.setenv("NOTION_PARENT_PAGE_ID", "00000000-0000-4000-8000-00000000dead")
     assert main(["readout", "--period", "2026-02", "--to", "notion"]) == 1
     assert "share that page with the integration" in capsys.readouterr().err
+
+
+def test_notion_file_uploads_follow_notions_contract(mock_api: MockApi) -> None:
+    """The mock's File Upload endpoints, through the official client: create, send once, attach only when uploaded."""
+    import httpx
+    from notion_client import APIResponseError, Client
+
+    client = Client(auth=mock_api.env()["NOTION_TOKEN"], base_url=mock_api.env()["NOTION_API_URL"])
+    page = mock_api.env()["NOTION_PARENT_PAGE_ID"]
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4  # the signature, then bytes that include CR and LF
+
+    def error(call, *args, **kwargs) -> tuple[int, str]:
+        with pytest.raises(APIResponseError) as caught:
+            call(*args, **kwargs)
+        return caught.value.status, str(caught.value.code.value)
+
+    pending = client.file_uploads.create(mode="single_part", filename="chart.png", content_type="image/png")
+    assert (pending["object"], pending["status"], pending["filename"]) == ("file_upload", "pending", "chart.png")
+    image = {"type": "image", "image": {"type": "file_upload", "file_upload": {"id": pending["id"]}}}
+    assert error(client.blocks.children.append, block_id=page, children=[image]) == (400, "validation_error")
+
+    assert error(client.file_uploads.send, file_upload_id=pending["id"],
+                 file=("chart.png", b"GIF89a not a png", "image/png")) == (400, "validation_error")
+    sent = client.file_uploads.send(file_upload_id=pending["id"], file=("chart.png", png, "image/png"))
+    assert (sent["status"], sent["content_length"]) == ("uploaded", len(png))
+    assert mock_api.state.extra["notion_file_uploads"][pending["id"]]["data"] == png  # kept byte for byte
+    assert error(client.file_uploads.send, file_upload_id=pending["id"],
+                 file=("chart.png", png, "image/png")) == (400, "validation_error")  # already sent
+    assert error(client.file_uploads.send, file_upload_id="00000000-0000-4000-8000-0000000000ff",
+                 file=("chart.png", png, "image/png")) == (404, "object_not_found")
+    assert client.file_uploads.retrieve(file_upload_id=pending["id"])["status"] == "uploaded"
+
+    attached = client.blocks.children.append(block_id=page, children=[image])["results"][0]
+    assert attached["image"]["type"] == "file"
+    assert httpx.get(attached["image"]["file"]["url"]).content == png
+
+
+def test_trend_chart_is_a_png_even_without_data() -> None:
+    import io
+
+    from PIL import Image
+
+    from emd.readout.charts import trend_png
+    from emd.readout.content import TrendPoint
+
+    periods = ["2025-10", "2025-11", "2025-12", "2026-01", "2026-02", "2026-03"]
+    for values in ([None, None, None, None, 0.333, 0.375], [None] * 6):  # a gap in the line; no data at all
+        data = trend_png("change_failure_rate", [TrendPoint(p, v) for p, v in zip(periods, values, strict=True)])
+        with Image.open(io.BytesIO(data)) as image:
+            assert (image.format, image.size) == ("PNG", (640, 300))

@@ -1,8 +1,15 @@
 """The readout as a Notion page (the official notion-client, its default Notion-Version) under
 NOTION_PARENT_PAGE_ID: headings, a callout per DORA band, a table per area, agreements, SLOs and the
-trends as tables. Re-running a period finds its page among the parent's child pages by title and
-replaces its blocks; while it is written the page's title ends in "(incomplete)", so a run that fails
-half-way leaves a page that says so, and the next run completes that same page."""
+trends as a table and as one chart image per key measure. Re-running a period finds its page among the
+parent's child pages by title and replaces its blocks; while it is written the page's title ends in
+"(incomplete)", so a run that fails half-way leaves a page that says so, and the next run completes that
+same page.
+
+The charts are PNGs (emd/readout/charts.py) sent through Notion's File Upload API (create a single-part
+upload, send the bytes as multipart/form-data, attach the upload's id in an `image` block): Notion hosts
+them privately in the workspace, so no chart is ever put at a public URL. They are uploaded before the
+page is touched, so a refused upload leaves the previous page as it was. The replaced image blocks go to
+the trash with the rest; their superseded uploads are Notion's to expire."""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from typing import Any
 
 from emd import settings
 from emd.metrics.catalogue import CATALOGUE, format_value
+from emd.readout.charts import chart_title, trend_png
 from emd.readout.content import Readout, ReadoutError
 from emd.text import plain_text
 
@@ -33,7 +41,13 @@ def _table(header: list[str], body: list[list[str]]) -> dict[str, Any]:
             "table": {"table_width": len(header), "has_column_header": True, "has_row_header": True, "children": rows}}
 
 
-def page_blocks(readout: Readout) -> list[dict[str, Any]]:
+def _image(upload_id: str, caption: str) -> dict[str, Any]:
+    return {"object": "block", "type": "image",
+            "image": {"type": "file_upload", "file_upload": {"id": upload_id}, "caption": _text(caption)}}
+
+
+def page_blocks(readout: Readout, charts: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The page's blocks; `charts` maps a trend's measure key to the id of its uploaded chart image."""
     start, end = readout.covered
     out = [_block("paragraph", f"{readout.period.id} compared with {readout.previous.id}; ingested days {start} to "
                                f"{end}{' (part of the period)' if readout.partial else ''}. Dashboard: "
@@ -70,7 +84,37 @@ def page_blocks(readout: Readout) -> list[dict[str, Any]]:
     out.append(_table(["Measure", *periods],
                       [[CATALOGUE[k].label, *(format_value(CATALOGUE[k], p.value) for p in points)]
                        for k, points in readout.trends.items()]))
+    for key, upload_id in (charts or {}).items():
+        out.append(_image(upload_id, f"{chart_title(key)}, {periods[0]} to {periods[-1]}"))
     return out
+
+
+def chart_filename(readout: Readout, key: str) -> str:
+    return f"readout-{readout.period.id}-{readout.team or readout.org or 'org'}-{key}.png"
+
+
+def upload_charts(client: Any, readout: Readout) -> dict[str, str]:
+    """Each trend's chart sent through Notion's File Upload API; the uploads' ids by measure key."""
+    from notion_client import APIResponseError
+
+    ids: dict[str, str] = {}
+    for key, points in readout.trends.items():
+        filename = chart_filename(readout, key)
+        try:
+            upload = client.file_uploads.create(mode="single_part", filename=filename, content_type="image/png")
+            sent = client.file_uploads.send(file_upload_id=upload["id"],
+                                            file=(filename, trend_png(key, points), "image/png"))
+        except APIResponseError as exc:
+            if exc.status == 401:
+                raise
+            raise ReadoutError(f"Notion refused the upload of the chart {filename} ({exc.status} {exc.code}: "
+                               f"{plain_text(str(exc))[:300]}): give the integration the insert content "
+                               "capability (its settings \u2192 Capabilities), which uploading files needs") from None
+        if sent.get("status") != "uploaded":
+            raise ReadoutError(f"Notion left the chart upload {filename} with status "
+                               f"{plain_text(sent.get('status'))}, not uploaded; re-run the readout")
+        ids[key] = upload["id"]
+    return ids
 
 
 def _explain(exc: Exception, parent: str) -> ReadoutError:
@@ -108,6 +152,7 @@ def write_notion(readout: Readout) -> str:
     try:
         existing = [b for b in iterate_paginated_api(client.blocks.children.list, block_id=parent)
                     if b["type"] == "child_page" and b["child_page"]["title"] in (title, title + INCOMPLETE)]
+        charts = upload_charts(client, readout)  # before the page is touched
         if existing:
             page_id = existing[0]["id"]
             client.pages.update(page_id=page_id, properties=incomplete)
@@ -116,7 +161,7 @@ def write_notion(readout: Readout) -> str:
         else:
             created: dict[str, Any] = client.pages.create(parent={"page_id": parent}, properties=incomplete)  # type: ignore[assignment]  # the sync client
             page_id = created["id"]
-        blocks = page_blocks(readout)
+        blocks = page_blocks(readout, charts)
         for i in range(0, len(blocks), BATCH):
             client.blocks.children.append(block_id=page_id, children=blocks[i:i + BATCH])
         page: dict[str, Any] = client.pages.update(page_id=page_id, properties={"title": {"title": _text(title)}})  # type: ignore[assignment]
