@@ -1,5 +1,5 @@
 """The `emd` command: `emd mock-api`, `emd pipeline`, `emd api`, `emd dashboard`, `emd docs`, `emd demo`,
-`emd readout`, `emd workspace`."""
+`emd readout`, `emd cards`, `emd workspace`."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def _each_tenant(args: argparse.Namespace) -> int | None:
         known = tenants.names()
         if args.tenant is not None:
             if not known:
-                print(f"emd pipeline: --tenant {args.tenant} needs EMD_CONFIG to be a folder of <tenant>.yaml "
+                print(f"emd {args.argv[0]}: --tenant {args.tenant} needs EMD_CONFIG to be a folder of <tenant>.yaml "
                       "files (it is a single config file)", file=sys.stderr)
                 return 2
             tenants.activate(args.tenant)
@@ -95,15 +95,15 @@ def _each_tenant(args: argparse.Namespace) -> int | None:
             return None
         tenants.check_tenants()
     except (SettingsError, ConfigError) as exc:
-        print(f"emd pipeline: {exc}", file=sys.stderr)
+        print(f"emd {args.argv[0]}: {exc}", file=sys.stderr)
         return 1
     failed = []
     for name in known:
-        print(f"emd pipeline: tenant {name}", flush=True)
+        print(f"emd {args.argv[0]}: tenant {name}", flush=True)
         if subprocess.call([sys.executable, "-m", "orchestration.cli", *args.argv, "--tenant", name]) != 0:
             failed.append(name)
     if failed:
-        print(f"emd pipeline: failed for tenant(s) {', '.join(failed)} (their messages are above)", file=sys.stderr)
+        print(f"emd {args.argv[0]}: failed for tenant(s) {', '.join(failed)} (their messages are above)", file=sys.stderr)
         return 1
     return 0
 
@@ -142,6 +142,29 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
         print(f"emd pipeline: {exc}", file=sys.stderr)
         return 1
     print("emd pipeline: done")
+    return 0
+
+
+def cmd_cards(args: argparse.Namespace) -> int:
+    """The Sprint Health cards and their Slack post again, from the current marts (no ingestion, no dbt)."""
+    from emd.config import ConfigError
+    from emd.logs import configure_logging
+    from emd.settings import SettingsError, database_target
+    from orchestration.job_names import INSIGHTS_JOB
+    from orchestration.pipeline import PipelineError, run_pipeline
+
+    per_tenant = _each_tenant(args)
+    if per_tenant is not None:
+        return per_tenant
+    configure_logging()
+    today = datetime.now(UTC).date()
+    try:
+        database_target()
+        run_pipeline(today, today, steps=(INSIGHTS_JOB,), rewrite_posted=args.rewrite)
+    except (PipelineError, ConfigError, SettingsError) as exc:
+        print(f"emd cards: {exc}", file=sys.stderr)
+        return 1
+    print("emd cards: done")
     return 0
 
 
@@ -393,6 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-serve", action="store_true", help="build everything, then exit without serving")
     _add_mock_args(demo)
     demo.set_defaults(func=cmd_demo)
+    cards = sub.add_parser("cards", help="write the Sprint Health cards (and their Slack post) again from the current marts")
+    cards.add_argument("--rewrite", action="store_true",
+                       help="also rewrite cards already posted to Slack whose metrics changed (model calls, edited "
+                            "messages); by default they stay as posted")
+    cards.add_argument("--tenant", default=None,
+                       help="with EMD_CONFIG a folder of <tenant>.yaml: this tenant only (default: each in turn)")
+    cards.set_defaults(func=cmd_cards)
     readout = sub.add_parser("readout", help="an executive readout of a month or quarter: pptx, Google Slides or Notion")
     readout.add_argument("--period", required=True, help="a month YYYY-MM or a quarter YYYY-Qn")
     readout.add_argument("--team", default=None, help="one team (default: the whole org)")

@@ -89,9 +89,11 @@ def _progress(log: Callable[[str], None] | None, message: str, job: str, run_id:
 
 def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
                  steps: Sequence[str] = (INGESTION_JOB, MARTS_JOB, INSIGHTS_JOB),
-                 log: Callable[[str], None] | None = None, full_refresh: bool = False) -> None:
+                 log: Callable[[str], None] | None = None, full_refresh: bool = False,
+                 rewrite_posted: bool = False) -> None:
     """`log` gets one progress line per run; by default they go to the `emd` logger with the run id.
-    `full_refresh` builds the marts with `marts_full_refresh_job` (every model rebuilt from scratch)."""
+    `full_refresh` builds the marts with `marts_full_refresh_job` (every model rebuilt from scratch);
+    `rewrite_posted` writes again the Sprint Health cards already posted whose metrics changed."""
     from orchestration.definitions import build_definitions
 
     defs = defs or build_definitions()
@@ -112,5 +114,7 @@ def run_pipeline(start: date, end: date, *, defs: Definitions | None = None,
         if job is None:
             continue
         began = time.monotonic()
-        run_id = run_job(job, instance)
+        config = {"ops": {"sprint_health": {"config": {"rewrite_posted": True}}}} \
+            if name == INSIGHTS_JOB and rewrite_posted else None
+        run_id = run_job(job, instance, run_config=config)
         _progress(log, f"{name} done in {time.monotonic() - began:.1f}s", name, run_id)

@@ -60,6 +60,49 @@ def test_second_run_updates_the_same_message(slack_env: MockApi, warehouse_path:
     assert (post_metadata(second)["posted"], post_metadata(second)["updated"]) == (0, 2)
 
 
+def test_recomputed_history_keeps_posted_cards_unless_asked_to_rewrite(slack_env: MockApi,
+                                                                       warehouse_path: Path) -> None:
+    """Sprint 4's scope change recomputed after its card was posted (25 -> 40 %): the posted card and its
+    message stay as they were (no model call); Sprint 3's card, never posted, is written anew; `emd cards
+    --rewrite` (rewrite_posted) writes Sprint 4's card again and edits its message."""
+    assert run_job().success
+    posted = {(r["team"], r["period_id"]): r for r in rows(warehouse_path)}
+    calls = counts(slack_env).get("llm:chat.completions", 0)
+    with duckdb.connect(str(warehouse_path)) as conn:
+        conn.execute("update mv_planning_by_sprint set scope_change_pct = 40 where sprint_id in (103, 104)")
+    again = run_job()
+    assert again.success
+    after = {(r["team"], r["period_id"]): r for r in rows(warehouse_path)}
+    kept, rewritten = after[("platform", "104")], after[("platform", "103")]
+    assert (kept["card_json"], kept["metrics_hash"]) == (posted[("platform", "104")]["card_json"],
+                                                         posted[("platform", "104")]["metrics_hash"])
+    assert rewritten["metrics_hash"] != posted[("platform", "103")]["metrics_hash"]
+    figures = {k: v.value for k, v in again.asset_materializations_for_node("sprint_health")[0].metadata.items()}
+    # Changed blobs: Sprint 3's (its own value) and Sprint 4's (its own, and Sprint 3's as its previous one).
+    assert (figures["posted_kept"], figures["cards_written"]) == (1, 1)  # Sprint 4 kept, Sprint 3 written
+    assert counts(slack_env).get("llm:chat.completions", 0) - calls == 1
+    assert all(m["edits"] <= 1 for m in slack_messages(slack_env))
+
+    rewrite = run_job({"ops": {"sprint_health": {"config": {"rewrite_posted": True}}}})
+    assert rewrite.success
+    now = {(r["team"], r["period_id"]): r for r in rows(warehouse_path)}
+    assert now[("platform", "104")]["metrics_hash"] != posted[("platform", "104")]["metrics_hash"]
+    assert now[("platform", "104")]["slack_ts"] == posted[("platform", "104")]["slack_ts"]  # the same message, edited
+
+
+def test_emd_cards_writes_the_cards_and_posts_them(slack_env: MockApi, warehouse_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`emd cards` (the insights job alone, as the command line runs it) on the hand-made marts."""
+    from orchestration.cli import main
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(["cards"]) == 0
+    assert {(r["team"], r["period_id"]) for r in rows(warehouse_path) if r["slack_ts"]} == {
+        ("platform", "104"), ("data", "2026-W13")}
+    assert main(["cards", "--rewrite"]) == 0
+    assert len(slack_messages(slack_env)) == 2
+
+
 def test_block_kit_message(slack_env: MockApi, warehouse_path: Path) -> None:
     assert run_job().success
     message = next(m for m in slack_messages(slack_env) if "platform" in m["blocks"][0]["text"]["text"])

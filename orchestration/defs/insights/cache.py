@@ -51,15 +51,21 @@ def collect_blobs(wh: Warehouse, team_names: list[str], now: datetime) -> list[P
     return [PeriodBlob(item.period, cap_blob(item.blob)) for item in out]
 
 
-def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: datetime) -> dict[str, Any]:
-    """Build every blob, reuse cached cards, write the rest; returns figures for the UI."""
+def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: datetime,
+                rewrite_posted: bool = False) -> dict[str, Any]:
+    """Build every blob, reuse cached cards, write the rest; returns figures for the UI. A card already posted
+    to Slack stays as posted when its blob changed (history recomputed, a config change, a new prompt): no model
+    call, no edited message. `rewrite_posted` (`emd cards --rewrite`) writes those again too."""
     blobs = collect_blobs(wh, team_names, now)
     existing = read_rows(wh)
-    rows, cache_hits, fallbacks, reasons = [], 0, 0, set()
+    rows, cache_hits, kept_posted, fallbacks, reasons = [], 0, 0, 0, set()
     for item in blobs:
         p = item.period
         digest = metrics_hash(item.blob, PROMPT_VERSION, writer.model_id)
         old = existing.get((p.team, p.kind, p.period_id))
+        if old is not None and old.slack_ts and not rewrite_posted and not _reusable(old, digest):
+            kept_posted += 1
+            continue
         if _reusable(old, digest):
             cache_hits += 1
             assert old is not None
@@ -82,11 +88,12 @@ def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: d
     # Cards of periods that no longer exist (a deleted sprint) go, unless the marts came back empty.
     keep = {(b.period.team, b.period.kind, b.period.period_id) for b in blobs}
     upsert_rows(wh, rows, keep_only=keep or None)
-    generated = len(blobs) - cache_hits
+    generated = len(blobs) - cache_hits - kept_posted
     return {
         "cards_total": len(blobs),
         "cards_written": generated,
         "cache_hits": cache_hits,
+        "posted_kept": kept_posted,
         "model_calls": writer.calls,
         "llm_tokens": writer.tokens,
         "tokens_per_generated_card": round(writer.tokens / generated, 1) if generated else 0.0,

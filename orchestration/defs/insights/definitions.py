@@ -47,6 +47,13 @@ MART_DEPS = [AssetKey("mv_planning_by_sprint"), AssetKey("fct_pull_requests"), A
              AssetKey("mv_dora_by_repo_day")]
 
 
+class SprintHealthConfig(Config):
+    """`rewrite_posted`: write again the cards already posted to Slack whose metrics changed (`emd cards
+    --rewrite`); by default they stay as posted, so recomputed history does not buy a round of model calls."""
+
+    rewrite_posted: bool = False
+
+
 @asset(
     name="sprint_health",
     group_name=INSIGHTS_GROUP,
@@ -55,14 +62,15 @@ MART_DEPS = [AssetKey("mv_planning_by_sprint"), AssetKey("fct_pull_requests"), A
     pool=WAREHOUSE_POOL,
     description="One Sprint Health card per team and completed sprint (or ISO week for teams without sprints).",
 )
-def sprint_health(context: AssetExecutionContext, project_config: ProjectConfigResource,
+def sprint_health(context: AssetExecutionContext, config: SprintHealthConfig, project_config: ProjectConfigResource,
                   warehouse: WarehouseResource, llm: LlmResource) -> MaterializeResult:
     """Metrics blob -> model (or the rule-based card) -> the `sprint_health` table; cached by blob hash."""
-    config = project_config.load()
+    teams = [t.name for t in project_config.load().teams]
     wh = warehouse.get()
     writer = CardWriter(llm.settings())
-    figures = write_cards(wh, [t.name for t in config.teams], writer, datetime.now(UTC).replace(tzinfo=None))
+    figures = write_cards(wh, teams, writer, datetime.now(UTC).replace(tzinfo=None), config.rewrite_posted)
     context.log.info(f"sprint_health: {figures['cards_written']} cards written, {figures['cache_hits']} cached, "
+                     f"{figures['posted_kept']} kept as posted, "
                      f"{figures['model_calls']} model calls, {figures['llm_tokens']} tokens")
     return MaterializeResult(metadata={
         **{k: v for k, v in figures.items() if k != "fallback_reasons"},
