@@ -13,6 +13,9 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, Definitions, RunRequest, SkipReason, build_sensor_context
 
+from emd.settings import parse_database_url
+from emd.snapshot import publish_build
+from emd.warehouse import Warehouse
 from mock_apis.server import MockApi
 from orchestration.defs.insights.definitions import (
     insights_defs,
@@ -211,6 +214,9 @@ def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path, monke
         context = build_sensor_context(instance=instance, resources=resources)
         assert isinstance(post_when_sprint_completes(context), SkipReason)  # no marts yet
         build_marts(warehouse_path)
+        # It reads the published build (the dashboard's), not the live file a run may be writing.
+        assert isinstance(post_when_sprint_completes(context), SkipReason)
+        publish_build(Warehouse(parse_database_url(f"duckdb:///{warehouse_path}")))
         first = post_when_sprint_completes(context)
         assert isinstance(first, RunRequest)
         assert first.run_config == {"ops": {"sprint_health_slack_post": {"config": {"period_kinds": ["sprint"]}}}}
@@ -220,6 +226,8 @@ def test_sensor_runs_the_job_when_a_sprint_completes(warehouse_path: Path, monke
         conn.execute("update mv_planning_by_sprint set state = 'closed', completed_at = timestamp '2026-04-13 09:00' "
                      "where sprint_id = 105")
         conn.close()
+        assert isinstance(post_when_sprint_completes(context), SkipReason)  # not published yet
+        publish_build(Warehouse(parse_database_url(f"duckdb:///{warehouse_path}")))
         second = post_when_sprint_completes(context)
         assert isinstance(second, RunRequest) and second.run_key != first.run_key
         assert context.cursor == "platform:105"

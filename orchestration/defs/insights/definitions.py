@@ -31,10 +31,10 @@ from dagster import (
     sensor,
 )
 
+from emd.metrics.source import EmptyWarehouse, Source, open_source, rows
 from emd.slack import SlackPoster, latest_per_team, post_card
 from emd.sprint_health import read_rows
 from emd.text import markdown_escape
-from emd.warehouse import Warehouse
 from orchestration.defs.insights.cache import write_cards
 from orchestration.defs.insights.card import CardWriter
 from orchestration.defs.insights.resources import LlmResource, SlackResource
@@ -133,13 +133,13 @@ def _post_config(kinds: list[str]) -> dict:
     return {"ops": {"sprint_health_slack_post": {"config": {"period_kinds": kinds}}}}
 
 
-def latest_closed_sprints(wh: Warehouse) -> str:
-    """A fingerprint of each team's latest closed sprint; it changes when a sprint completes."""
-    rows = wh.query(
-        "select team, sprint_id, coalesce(completed_at, end_at) from mv_planning_by_sprint where state = 'closed'"
-    )
+def latest_closed_sprints(source: Source) -> str:
+    """A fingerprint of each team's latest closed sprint in a published build; it changes when a sprint completes."""
+    found = rows(source, "select team, sprint_id, coalesce(completed_at, end_at) as ended "
+                         "from mv_planning_by_sprint where state = 'closed'")
     latest: dict[str, tuple] = {}
-    for team, sprint_id, ended in rows:
+    for row in found:
+        team, sprint_id, ended = row["team"], row["sprint_id"], row["ended"]
         if ended is not None and (team not in latest or (ended, str(sprint_id)) > latest[team]):
             latest[team] = (ended, str(sprint_id))
     return ",".join(f"{team}:{latest[team][1]}" for team in sorted(latest, key=str))
@@ -147,10 +147,14 @@ def latest_closed_sprints(wh: Warehouse) -> str:
 
 @sensor(job=insights_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=300)
 def post_when_sprint_completes(context: SensorEvaluationContext, warehouse: WarehouseResource):
-    """When the marts show a newly closed sprint, write its card and post it."""
+    """When the published build shows a newly closed sprint, write its card and post it. It reads the build the
+    dashboard reads (DuckDB: the published snapshot), never the live file a run may be writing."""
+    source = open_source(warehouse.get().target)
+    if isinstance(source, EmptyWarehouse):
+        return SkipReason(f"no published build yet: {source.reason}")
     try:
-        fingerprint = latest_closed_sprints(warehouse.get())
-    except Exception as exc:  # marts not built yet, or the warehouse is busy being written
+        fingerprint = latest_closed_sprints(source)
+    except Exception as exc:  # a build without the planning marts yet
         return SkipReason(f"cannot read mv_planning_by_sprint yet: {type(exc).__name__}")
     if not fingerprint:
         return SkipReason("no closed sprint yet")
