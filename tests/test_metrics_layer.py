@@ -337,3 +337,13 @@ def test_metricflow_metrics_are_named_and_labelled_as_the_catalogue() -> None:
     # The helper metrics (counts a ratio is built from) are not catalogue metrics.
     assert set(defined) - set(in_catalogue) <= {"deployments", "failed_deployments", "rework_deployments",
                                                 "finished_prs", "reopened_prs"}
+
+
+def test_postgres_reads_reuse_pooled_read_only_sessions(pg: Source) -> None:
+    """Twenty statements of the layer on Postgres run on one pooled session (not a connection each), read only
+    and on the build's schema."""
+    pids = {source.rows(pg, "select pg_backend_pid() as pid")[0]["pid"] for _ in range(20)}
+    assert len(pids) == 1
+    session = source.rows(pg, "select current_setting('default_transaction_read_only') as ro, "
+                              "current_schema() as schema")[0]
+    assert session == {"ro": "on", "schema": pg.schema}

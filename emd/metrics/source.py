@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -147,16 +149,56 @@ def _read_build(path: str) -> tuple[frozenset[str], tuple | None]:
         cur.close()
 
 
-def _postgres_connect(url: str, schema: str | None) -> Any:
-    import psycopg
-
-    conn = psycopg.connect(url, autocommit=True)
+def _read_only_session(conn: Any, schema: str | None) -> None:
     # A read-only session: every statement runs in a read-only transaction (psycopg's `read_only`
     # attribute does nothing in autocommit mode).
     conn.execute("set default_transaction_read_only = on")
     if schema:
         conn.execute("select set_config('search_path', %s, false)", [f'"{schema}", public'])
+
+
+def _postgres_connect(url: str, schema: str | None) -> Any:
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    _read_only_session(conn, schema)
     return conn
+
+
+POOL_SIZE_ENV = "EMD_POSTGRES_POOL_SIZE"
+MAX_POOLS = 4  # the pools of the (url, schema) pairs read most recently; an older one is closed
+_pools: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+_pools_lock = threading.Lock()
+
+
+def _pool(url: str, schema: str | None) -> Any:
+    """The process's pool of read-only sessions on (url, schema): the API and the dashboard reuse connections
+    instead of opening one per statement. At most EMD_POSTGRES_POOL_SIZE (default 10) connections each; a
+    connection idle for a minute is closed."""
+    from psycopg_pool import ConnectionPool
+
+    key = (url, schema)
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            size = max(int(os.environ.get(POOL_SIZE_ENV) or 10), 1)
+            pool = ConnectionPool(url, min_size=0, max_size=size, max_idle=60, kwargs={"autocommit": True},
+                                  configure=lambda conn: _read_only_session(conn, schema), open=True,
+                                  name="emd-read")
+            _pools[key] = pool
+            if len(_pools) == 1:
+                atexit.register(_close_pools)
+            while len(_pools) > MAX_POOLS:
+                _pools.popitem(last=False)[1].close(timeout=0)
+        _pools.move_to_end(key)
+    return pool
+
+
+def _close_pools() -> None:
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.close(timeout=0)
+        _pools.clear()
 
 
 def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
@@ -269,14 +311,10 @@ def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
             return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
         finally:
             cur.close()
-    conn = _postgres_connect(source.url or "", source.schema)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(postgres_sql(sql), list(params))
-            columns = [d.name for d in cur.description or []]
-            return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
-    finally:
-        conn.close()
+    with _pool(source.url or "", source.schema).connection() as conn, conn.cursor() as cur:
+        cur.execute(postgres_sql(sql), list(params))
+        columns = [d.name for d in cur.description or []]
+        return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
 
 
 def frame(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -291,15 +329,11 @@ def frame(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
             return cur.execute(sql, list(params)).df()
         finally:
             cur.close()
-    conn = _postgres_connect(source.url or "", source.schema)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(postgres_sql(sql), list(params))
-            columns = [d.name for d in cur.description or []]
-            data = [[_to_python(v) for v in row] for row in cur.fetchall()]
-        return pd.DataFrame(data, columns=columns)
-    finally:
-        conn.close()
+    with _pool(source.url or "", source.schema).connection() as conn, conn.cursor() as cur:
+        cur.execute(postgres_sql(sql), list(params))
+        columns = [d.name for d in cur.description or []]
+        data = [[_to_python(v) for v in row] for row in cur.fetchall()]
+    return pd.DataFrame(data, columns=columns)
 
 
 # ---------------------------------------------------------------------------------------------
