@@ -111,3 +111,28 @@ def test_without_a_connection_the_error_says_to_connect(tmp_path: Path, monkeypa
     oauth_env(monkeypatch, mock_api, tmp_path / "none.json")
     with pytest.raises(Exception, match="holds no Jira refresh token: run `emd connect jira`"):
         JiraResource().client()
+
+
+def test_emd_connect_jira_refuses_a_missing_scope_and_keeps_the_connection(mock_api: MockApi, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    """The real command (its own process), as a user's browser goes: connected once; then the consent grants
+    one scope less (a scope removed from the app): the command fails naming it and what to run, and the
+    credentials file keeps the working connection."""
+    from tests.fixtures.oauth import connect_jira_cli
+
+    store = tmp_path / "emd" / "credentials.json"
+    oauth_env(monkeypatch, mock_api, store)
+    first = connect_jira_cli(forge_state_first=False)
+    assert first.returncode == 0 and first.callback_status == 200, first.stderr
+    assert f"(cloud id {CLOUD_ID})" in first.stdout
+    connected = store.read_bytes()
+
+    switch(mock_api, jira_oauth_granted_scopes=[s for s in SCOPES if s != "read:board-scope.admin:jira-software"])
+    again = connect_jira_cli(forge_state_first=False)
+    assert again.returncode == 1 and again.callback_status == 400
+    assert re.search(r"^emd connect jira: the Jira OAuth app was granted no read:board-scope\.admin:jira-software: "
+                     r"add it to the app's Permissions in the Atlassian developer console, then run `emd connect "
+                     r"jira` again", again.stderr), again.stderr
+    assert store.read_bytes() == connected and stat.S_IMODE(store.stat().st_mode) == 0o600
+    issued = mock_api.state.extra["atlassian_issued"]
+    assert not any(token in again.stdout + again.stderr + first.stdout + first.stderr for token in issued)
