@@ -184,3 +184,17 @@ def test_a_permission_the_app_lacks_is_named_not_taken_for_a_repository_problem(
     assert client.auth_metadata()["github_app_permissions_missing"] == "issues, actions, deployments, members"
     # Releases need only `contents`, which the App has.
     client.releases_between(["acme/web"], *week)
+
+
+def test_a_rest_403_names_the_permission_github_asks_for(mock_api: MockApi, monkeypatch) -> None:
+    """REST: GitHub answers 403 "Resource not accessible by integration" with X-Accepted-GitHub-Permissions;
+    the error names it (a workflow's runs need `actions: read`)."""
+    from orchestration.defs.github.actions import workflow_runs
+
+    app_env(monkeypatch, mock_api)
+    switch(mock_api, github_app_permissions={"metadata": "read", "contents": "read", "pull_requests": "read"})
+    with pytest.raises(ApiAuthError) as failed:
+        workflow_runs(app_client(mock_api), "acme/infra", "deploy.yml", None, *DAY)
+    message = str(failed.value)
+    assert message.startswith("GitHub refused access (403 from ") and "/repos/acme/infra/actions/workflows/" in message
+    assert "GitHub says it needs actions: read: grant it (a GitHub App: its settings, Permissions & events" in message
