@@ -204,7 +204,7 @@ class HttpClient:
                     if wait is None:
                         raise ApiAuthError(
                             f"{self.name} refused access (403 from {url}): the token in {self.token_env} "
-                            "lacks a permission or scope this request needs."
+                            f"lacks a permission or scope this request needs.{_permission_hint(response)}"
                         )
                     last_problem = f"rate limited ({status}) by {url}"
                     self.stats.rate_limit_waits += 1
@@ -267,6 +267,18 @@ class HttpClient:
         if response.status_code == 429 or "rate limit" in text:
             return min(self.policy.max_delay_s * 10, self.policy.secondary_rate_limit_s * 2 ** (attempt - 1))
         return None
+
+
+def _permission_hint(response: requests.Response) -> str:
+    """GitHub names what a GitHub App or fine-grained token lacks in `X-Accepted-GitHub-Permissions`
+    (`actions=read`; alternatives separated by `;`)."""
+    accepted = response.headers.get("x-accepted-github-permissions")
+    if not accepted:
+        return ""
+    grants = " or ".join(", ".join(f"{p.split('=')[0].strip()}: {p.split('=')[-1].strip()}" for p in option.split(","))
+                         for option in accepted.split(";") if option.strip())
+    return (f" GitHub says it needs {grants}: grant it (a GitHub App: its settings, Permissions & events, then "
+            "accept the new permissions on the installation; a fine-grained token: its repository permissions).")
 
 
 def _is_refused(exc: Exception) -> bool:

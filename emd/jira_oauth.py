@@ -107,7 +107,16 @@ class JiraOAuth(requests.auth.AuthBase):
         if not stored.get("refresh_token") or not stored.get("cloud_id"):
             raise SettingsError(f"{CLIENT_ID_ENV} is set but {CREDENTIALS_ENV} holds no Jira refresh token: "
                                 f"run `emd connect jira` (once, in a browser)")
-        self.cloud_id = str(stored["cloud_id"])
+        # The file holds one Jira connection: never read another site than JIRA_BASE_URL's (another tenant's,
+        # whose `emd connect jira` replaced this one's in a shared EMD_CREDENTIALS_FILE).
+        site = (settings.env("JIRA_BASE_URL") or "").rstrip("/")
+        connected = str(stored.get("site_url") or "").rstrip("/")
+        if site and connected and connected != site:
+            raise SettingsError(
+                f"{CREDENTIALS_ENV} ({credentials_path()}) holds the Jira OAuth connection of {connected}, not of "
+                f"JIRA_BASE_URL ({site}): run `emd connect jira` for {site} (each Jira site, e.g. each tenant's, "
+                f"needs its own {CREDENTIALS_ENV})")
+        self.cloud_id, self.site_url = str(stored["cloud_id"]), connected
         self._access = str(stored.get("access_token") or "")
         self._expires_at = float(stored.get("expires_at") or 0)
         self.lock = threading.Lock()
@@ -129,6 +138,11 @@ class JiraOAuth(requests.auth.AuthBase):
                 return
             if not stored.get("refresh_token"):
                 raise SettingsError(f"{CREDENTIALS_ENV} holds no Jira refresh token: {CONNECT_AGAIN}")
+            if str(stored.get("cloud_id")) != self.cloud_id:
+                raise SettingsError(
+                    f"{CREDENTIALS_ENV} ({path}) now holds the Jira OAuth connection of another site "
+                    f"({stored.get('site_url')}): `emd connect jira` was run for it meanwhile; run it again for "
+                    f"{self.site_url or 'this site'} (each Jira site needs its own {CREDENTIALS_ENV})")
             body = _token_request(self.http, {"grant_type": "refresh_token", "client_id": self.client_id,
                                               "client_secret": self._secret,
                                               "refresh_token": str(stored["refresh_token"])},
@@ -178,7 +192,7 @@ class JiraOAuth(requests.auth.AuthBase):
         return {"auth": "oauth", "oauth_refreshes": self.refreshes, "auth_requests": self.http.stats.requests}
 
 
-_AUTHS: dict[tuple[str, str, str], JiraOAuth] = {}
+_AUTHS: dict[tuple[str, str, str, str], JiraOAuth] = {}
 
 
 def jira_oauth() -> JiraOAuth | None:
@@ -186,7 +200,8 @@ def jira_oauth() -> JiraOAuth | None:
     if not settings.env(CLIENT_ID_ENV):
         return None
     client_id, secret = _client_credentials()
-    key = (client_id, str(credentials_path().resolve()), api_url())
+    # The site is part of the key: two tenants may share one OAuth app (client id) and run in one process.
+    key = (client_id, str(credentials_path().resolve()), api_url(), (settings.env("JIRA_BASE_URL") or "").rstrip("/"))
     if key not in _AUTHS:
         _AUTHS[key] = JiraOAuth(client_id, secret)
     return _AUTHS[key]

@@ -18,6 +18,8 @@ Switches: `{"jira_oauth_access_expires_after": N}`: each access token stops work
 on every request, so lowering it also ends tokens already issued; 0: every access token is dead);
 `{"jira_oauth_granted_scopes": [...]}`: what the consent grants (default: what was asked);
 `{"jira_oauth_revoke": true}`: every refresh token stops working (the user revoked the app).
+A test may set `state.extra["atlassian_on_first_use"]` to a callable(access_token, refresh_token issued with
+it), called when an access token is first used at `/ex/jira` (to see what the client had stored by then).
 Counters: `atlassian:token:<grant>`, `atlassian:accessible_resources`.
 """
 
@@ -55,10 +57,13 @@ def check_ex_jira(req: Request, state: MockState, cloud_id: str, rest_path: str)
     with state.lock:
         grant = state.extra.setdefault("atlassian_access", {}).get(token)
         after = state.switches.get("jira_oauth_access_expires_after")  # read now: lowering it ends live tokens too
+        first_use = state.extra.get("atlassian_on_first_use") if grant is not None and grant["used"] == 0 else None
         if grant is not None:
             grant["used"] += 1
             if after is not None and grant["used"] > int(after):
                 grant = None
+    if first_use is not None:  # a test's observer: what the client had stored when it first used this token
+        first_use(token, grant.get("refresh_token"))
     if grant is None:
         return Response(401, {"code": 401, "message": "Unauthorized"})
     if _scope_needed(rest_path) not in grant["scopes"]:
@@ -69,7 +74,8 @@ def check_ex_jira(req: Request, state: MockState, cloud_id: str, rest_path: str)
 def _issue(state: MockState, scopes: list[str]) -> dict[str, Any]:
     access, refresh = "mock-at-" + secrets.token_urlsafe(24), "mock-rt-" + secrets.token_urlsafe(24)
     with state.lock:
-        state.extra.setdefault("atlassian_access", {})[access] = {"scopes": scopes, "used": 0}
+        state.extra.setdefault("atlassian_access", {})[access] = {
+            "scopes": scopes, "used": 0, "refresh_token": refresh if "offline_access" in scopes else None}
         state.extra.setdefault("atlassian_refresh", {})[refresh] = scopes
         state.extra.setdefault("atlassian_issued", []).extend([access, refresh])
     return {"access_token": access, "expires_in": 3600, "token_type": "Bearer", "refresh_token": refresh,

@@ -73,7 +73,7 @@ from graphql import (
     value_from_ast,
 )
 
-from mock_apis.github_app import authorized
+from mock_apis.github_app import authorized, token_permissions
 from mock_apis.github_data import GitHubData, github_data
 from mock_apis.huge_day import HugeDay
 from mock_apis.server import MockState, Request, Response, Router
@@ -358,6 +358,11 @@ class _Root:
         self.rate = rate
 
 
+# The GitHub App permission a field needs beyond metadata/contents/pull_requests (which a token cannot lack:
+# the pipeline refuses such a token when it is created).
+FIELD_PERMISSIONS = {("Repository", "deployments"): "deployments"}
+
+
 def _resolver(data: GitHubData, scenario: _Scenario) -> Any:
     def resolve(source: Any, info: Any, **args: Any) -> Any:
         parent, name = info.parent_type.name, info.field_name
@@ -365,6 +370,9 @@ def _resolver(data: GitHubData, scenario: _Scenario) -> Any:
             return _search(data, source, args, scenario)
         if (parent, name) == ("Query", "repository"):
             return _repository(data, source, args, scenario)
+        needed = FIELD_PERMISSIONS.get((parent, name))
+        if needed and scenario.permissions is not None and needed not in scenario.permissions:
+            raise GraphQLError("Resource not accessible by integration", extensions={"type": "FORBIDDEN"})
         if (parent, name) == ("Repository", "nameWithOwner") and isinstance(source, dict):
             return scenario.display_name(str(source.get("nameWithOwner")))
         special = _RESOLVERS.get((parent, name))
@@ -390,6 +398,7 @@ class _Scenario:
         self.old_to_new = {str(k).lower(): str(v) for k, v in renamed.items()}
         self.new_to_old = {str(v).lower(): str(k) for k, v in renamed.items()}
         self.stuck_cursor = bool(switches.get("github_stuck_cursor"))
+        self.permissions: dict[str, str] | None = None  # an installation token's (None: the PAT reads everything)
         self.endless_pages = bool(switches.get("github_endless_pages"))
 
     def display_name(self, internal: str) -> str:
@@ -716,6 +725,7 @@ def _answer(req: Request, state: MockState, rate: dict[str, Any]) -> tuple[int, 
     data = served_data(state)
     with state.lock:
         scenario = _Scenario(dict(state.switches), state.extra.get("huge_day"))
+    scenario.permissions = token_permissions(req, state)
     result: Any = execute(schema, document, root_value=_Root(data, rate_view), variable_values=variables,
                           operation_name=name, field_resolver=_resolver(data, scenario))
     body: dict[str, Any] = {"data": result.data}

@@ -3,7 +3,9 @@
 As GitHub does: the workflow is named by its file name (`deploy.yml`) or numeric id, else 404 "Not Found";
 `branch`, `status` (a status or a conclusion, e.g. `success`), `created` (`A..B`, `>=A`, ... with ISO-8601
 times), `per_page` (at most 100) and `page` filter and page the runs, newest first, with a `Link` header
-(`rel="next"`, `rel="last"`); `Authorization: bearer|token <token>` else 401 "Bad credentials".
+(`rel="next"`, `rel="last"`); `Authorization: bearer|token <token>` else 401 "Bad credentials"; an App's
+installation token without `actions` gets 403 "Resource not accessible by integration" with the header
+`X-Accepted-GitHub-Permissions: actions=read`.
 
 The runs are the repository's `_workflow_runs` (REST-shaped dicts) in the served GitHubData.
 """
@@ -15,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from mock_apis.github import _date_filter, served_data
-from mock_apis.github_app import authorized
+from mock_apis.github_app import authorized, token_permissions
 from mock_apis.server import MockState, Request, Response, Router
 
 DOCS = "https://docs.github.com/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow"
@@ -37,6 +39,11 @@ def register(router: Router, state: MockState) -> None:
         if not authorized(req, state):
             return Response(401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest",
                                   "status": "401"})
+        permissions = token_permissions(req, state)
+        if permissions is not None and "actions" not in permissions:
+            # GitHub's answer to an installation token without the permission, and the header naming it.
+            return Response(403, {"message": "Resource not accessible by integration", "documentation_url": DOCS,
+                                  "status": "403"}, {"X-Accepted-GitHub-Permissions": "actions=read"})
         data = served_data(state)
         full = f"{m['owner']}/{m['repo']}"
         repo = next((r for name, r in data.repos.items() if name.lower() == full.lower()), None)

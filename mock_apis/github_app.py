@@ -19,7 +19,9 @@ GitHub's messages.
 Switches: `{"github_app_token_expires_after": N}` makes each new installation token stop working (401 "Bad
 credentials") after N requests, as a token revoked or expired early; `{"github_app_not_installed": true}`
 answers 404 to the installation lookup; `{"github_app_permissions": {...}}` replaces the permissions an
-installation token carries; `{"github_app_token_lifetime_s": S}` shortens a token's life from an hour.
+installation token carries (a token keeps the permissions it was created with, as on GitHub; a GraphQL field
+that needs one it lacks, e.g. `Repository.deployments` without `deployments`, is a FORBIDDEN error "Resource not
+accessible by integration"); `{"github_app_token_lifetime_s": S}` shortens a token's life from an hour.
 Counters: `github:app:<endpoint>` per App request, `github:app:tokens`.
 """
 
@@ -101,6 +103,14 @@ def authorized(req: Request, state: MockState) -> bool:
         return True
 
 
+def token_permissions(req: Request, state: MockState) -> dict[str, str] | None:
+    """The permissions of the installation token a request carries; None for the PAT (it reads everything)."""
+    token = req.headers.get("authorization", "").partition(" ")[2].strip()
+    with state.lock:
+        issued = state.extra.setdefault("github_app_tokens", {}).get(token)
+    return None if issued is None else dict(issued.get("permissions") or {})
+
+
 def installation_id(state: MockState) -> int:
     return int(state.github_app_id) * 10 + 7
 
@@ -135,7 +145,8 @@ def register(router: Router, state: MockState) -> None:
             after = state.switches.get("github_app_token_expires_after")
             permissions = state.switches.get("github_app_permissions") or PERMISSIONS
             state.extra.setdefault("github_app_tokens", {})[token] = {
-                "expires_at": expires, "requests_left": int(after) if after is not None else None}
+                "expires_at": expires, "requests_left": int(after) if after is not None else None,
+                "permissions": dict(permissions)}
         state.count("github:app:tokens")
         return Response(201, {"token": token, "permissions": permissions, "repository_selection": "selected",
                                "expires_at": datetime.fromtimestamp(int(expires), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")})

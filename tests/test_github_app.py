@@ -162,3 +162,39 @@ def test_jwt_claims_are_what_github_asks(mock_api: MockApi) -> None:
     claims = jwt.decode(auth.app_jwt(), key.public_key(), algorithms=["RS256"], options={"verify_exp": False, "verify_iat": False})
     assert claims == {"iat": 1_800_000_000 - 60, "exp": 1_800_000_000 + 540, "iss": "4242"}
     assert timedelta(seconds=claims["exp"] - 1_800_000_000) <= timedelta(minutes=10)
+
+
+def test_a_permission_the_app_lacks_is_named_not_taken_for_a_repository_problem(mock_api: MockApi,
+                                                                                monkeypatch) -> None:
+    """Without `deployments`, GitHub answers the deployments field FORBIDDEN "Resource not accessible by
+    integration": the whole read fails naming the permission (so the partition keeps its data), instead of
+    leaving the repository out as if it were behind SSO and writing the day without its deployments."""
+    app_env(monkeypatch, mock_api)
+    switch(mock_api, github_app_permissions={"metadata": "read", "contents": "read", "pull_requests": "read"})
+    repos = ["acme/infra"]
+    week = DAY[0] - timedelta(days=7), DAY[1]
+    assert GitHubClient(mock_api.state.github_token, mock_api.url, policy=FAST).deployments_between(repos, *week)
+    client = app_client(mock_api)
+    with pytest.raises(ApiAuthError) as failed:
+        client.deployments_between(repos, *week)
+    message = str(failed.value)
+    assert "Resource not accessible by integration" in message and "lacks deployments: read" in message, message
+    assert "Permissions & events" in message and "accept the new permissions on the installation" in message
+    assert client.repo_problems == {}
+    assert client.auth_metadata()["github_app_permissions_missing"] == "issues, actions, deployments, members"
+    # Releases need only `contents`, which the App has.
+    client.releases_between(["acme/web"], *week)
+
+
+def test_a_rest_403_names_the_permission_github_asks_for(mock_api: MockApi, monkeypatch) -> None:
+    """REST: GitHub answers 403 "Resource not accessible by integration" with X-Accepted-GitHub-Permissions;
+    the error names it (a workflow's runs need `actions: read`)."""
+    from orchestration.defs.github.actions import workflow_runs
+
+    app_env(monkeypatch, mock_api)
+    switch(mock_api, github_app_permissions={"metadata": "read", "contents": "read", "pull_requests": "read"})
+    with pytest.raises(ApiAuthError) as failed:
+        workflow_runs(app_client(mock_api), "acme/infra", "deploy.yml", None, *DAY)
+    message = str(failed.value)
+    assert message.startswith("GitHub refused access (403 from ") and "/repos/acme/infra/actions/workflows/" in message
+    assert "GitHub says it needs actions: read: grant it (a GitHub App: its settings, Permissions & events" in message

@@ -17,6 +17,7 @@ import requests
 
 from emd.http import ApiAuthError
 from emd.jira_oauth import SCOPES, connect_jira
+from emd.settings import SettingsError
 from mock_apis.atlassian_oauth import CLIENT_ID, CLIENT_SECRET, CLOUD_ID
 from mock_apis.jira_data import jira_data
 from mock_apis.server import MockApi
@@ -110,4 +111,44 @@ def test_a_missing_scope_and_a_forged_state_are_refused(mock_api: MockApi, tmp_p
 def test_without_a_connection_the_error_says_to_connect(tmp_path: Path, monkeypatch, mock_api: MockApi) -> None:
     oauth_env(monkeypatch, mock_api, tmp_path / "none.json")
     with pytest.raises(Exception, match="holds no Jira refresh token: run `emd connect jira`"):
+        JiraResource().client()
+
+
+def test_emd_connect_jira_refuses_a_missing_scope_and_keeps_the_connection(mock_api: MockApi, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    """The real command (its own process), as a user's browser goes: connected once; then the consent grants
+    one scope less (a scope removed from the app): the command fails naming it and what to run, and the
+    credentials file keeps the working connection."""
+    from tests.fixtures.oauth import connect_jira_cli
+
+    store = tmp_path / "emd" / "credentials.json"
+    oauth_env(monkeypatch, mock_api, store)
+    first = connect_jira_cli(forge_state_first=False)
+    assert first.returncode == 0 and first.callback_status == 200, first.stderr
+    assert f"(cloud id {CLOUD_ID})" in first.stdout
+    connected = store.read_bytes()
+
+    switch(mock_api, jira_oauth_granted_scopes=[s for s in SCOPES if s != "read:board-scope.admin:jira-software"])
+    again = connect_jira_cli(forge_state_first=False)
+    assert again.returncode == 1 and again.callback_status == 400
+    assert re.search(r"^emd connect jira: the Jira OAuth app was granted no read:board-scope\.admin:jira-software: "
+                     r"add it to the app's Permissions in the Atlassian developer console, then run `emd connect "
+                     r"jira` again", again.stderr), again.stderr
+    assert store.read_bytes() == connected and stat.S_IMODE(store.stat().st_mode) == 0o600
+    issued = mock_api.state.extra["atlassian_issued"]
+    assert not any(token in again.stdout + again.stderr + first.stdout + first.stderr for token in issued)
+
+
+def test_a_connection_of_another_site_is_never_read(mock_api: MockApi, tmp_path: Path, monkeypatch) -> None:
+    """One credentials file holds one Jira connection. Another tenant's JIRA_BASE_URL (sharing the file and the
+    OAuth app) is refused naming both sites, not served the connected site's issues; nor does the same
+    process's cached client of the connected site serve it."""
+    oauth_env(monkeypatch, mock_api, tmp_path / "credentials.json")
+    connect_jira(browser([]), port=0, timeout_s=60)
+    board = next(iter(jira_data(mock_api.state.org).sprints.values())).board_id
+    assert JiraResource().client().sprints(board)  # connected: the site reads
+    monkeypatch.setenv("JIRA_BASE_URL", "https://other-tenant.atlassian.net")
+    with pytest.raises(SettingsError, match=rf"holds the Jira OAuth connection of {re.escape(mock_api.url)}, not of "
+                                            r"JIRA_BASE_URL \(https://other-tenant\.atlassian\.net\): run `emd "
+                                            r"connect jira` for https://other-tenant\.atlassian\.net"):
         JiraResource().client()

@@ -50,7 +50,16 @@ from emd.github_auth import (
     TokenAuth,
     github_auth,
 )
-from emd.http import ApiError, ApiPayloadError, ApiServerError, ApiStats, HttpClient, PageGuard, RetryPolicy
+from emd.http import (
+    ApiAuthError,
+    ApiError,
+    ApiPayloadError,
+    ApiServerError,
+    ApiStats,
+    HttpClient,
+    PageGuard,
+    RetryPolicy,
+)
 from emd.settings import SettingsError
 from orchestration.defs.github import queries
 from orchestration.resources import EnvOnlyCredentialsResource
@@ -124,6 +133,18 @@ GROW_AFTER = 3  # answers in a row without a timeout before the page size double
 def _is_timeout(errors: list[Any]) -> bool:
     text = " ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict)).lower()
     return "something went wrong while executing your query" in text or "timeout" in text
+
+
+# The GitHub App permission (read) each queried field needs, named when GitHub answers "Resource not accessible
+# by integration" (GraphQL errors carry no X-Accepted-GitHub-Permissions header, only the field's path).
+FIELD_PERMISSIONS = {"deployments": "deployments", "releases": "contents", "search": "pull_requests",
+                     "pullRequests": "pull_requests", "issues": "issues", "members": "members"}
+
+
+def _permission_errors(errors: list[Any]) -> list[dict[str, Any]]:
+    """A token without a permission the field needs: GitHub says "Resource not accessible by integration" (an
+    App) or "... by personal access token" (a fine-grained PAT). Not a repository problem: the whole token."""
+    return [e for e in errors if isinstance(e, dict) and "resource not accessible by" in str(e.get("message", "")).lower()]
 
 
 def _repo_errors(errors: list[Any]) -> list[dict[str, Any]]:
@@ -284,6 +305,9 @@ class GitHubClient:
                 self.sleep(min(policy.max_delay_s, policy.base_delay_s * 2 ** (timeouts_seen - 1)))
                 continue
             data = body.get("data")
+            denied = _permission_errors(errors)
+            if denied:
+                self._permission_missing(denied, what)
             if errors:
                 repo_errors = _repo_errors(errors)
                 if partial and isinstance(data, dict) and len(repo_errors) == len(errors) and all(
@@ -404,6 +428,18 @@ class GitHubClient:
             self._forbidden(repo, "FORBIDDEN") if forbidden else self._gone(repo)
             return None
         return str(_need(found, "nameWithOwner", f"repository {repo}"))
+
+    def _permission_missing(self, denied: list[dict[str, Any]], what: str) -> None:
+        """Fail the partition (its old data stays) naming the permission, instead of leaving repos out."""
+        fields = [str(p) for e in denied for p in (e.get("path") or []) if str(p) in FIELD_PERMISSIONS]
+        needed = sorted({FIELD_PERMISSIONS[f] for f in fields}) or ["the permission this query needs"]
+        grant = ", ".join(f"{p}: read" if p in FIELD_PERMISSIONS.values() else p for p in needed)
+        where = "/".join(str(p) for p in denied[0].get("path") or []) or what
+        raise ApiAuthError(
+            f"GitHub refused the {what} query at {self.graphql_url} ({denied[0].get('message')}, at {where}): "
+            f"{self.credentials} lacks {grant}. Grant it: a GitHub App in its settings (Permissions & events), then "
+            "accept the new permissions on the installation (organization settings, GitHub Apps); a fine-grained "
+            "token in its repository permissions. Nothing was written for this partition.")
 
     def _gone(self, repo: str) -> None:
         self.repo_problems[repo] = (
