@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from emd.warehouse import Warehouse
+from emd.warehouse import Warehouse, transaction
 
 
 @dataclass(frozen=True)
@@ -42,18 +42,10 @@ class RecordTable:
         would delete-then-insert one key and it would land twice."""
         with wh.connect() as conn:
             self.ensure(conn)
-            if wh.kind == "duckdb":
-                conn.execute("begin transaction")
-            else:
-                conn.execute(f"lock table {self.name} in exclusive mode")
-            try:
+            with transaction(conn, wh.kind):
+                if wh.kind != "duckdb":
+                    conn.execute(f"lock table {self.name} in exclusive mode")
                 yield RecordWrites(self, conn, "?" if wh.kind == "duckdb" else "%s")
-                if wh.kind == "duckdb":
-                    conn.execute("commit")
-            except BaseException:
-                if wh.kind == "duckdb":
-                    conn.execute("rollback")
-                raise
 
 
 @dataclass(frozen=True)

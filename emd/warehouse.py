@@ -238,6 +238,23 @@ def to_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+@contextlib.contextmanager
+def transaction(conn: Any, kind: str) -> Iterator[Any]:
+    """One transaction around the block. DuckDB connections autocommit: one is begun, then committed, or rolled
+    back on any error. A Postgres connection from `Warehouse.connect` is in a transaction already, committed (or
+    rolled back) when that block ends."""
+    if kind != "duckdb":
+        yield conn
+        return
+    conn.execute("begin transaction")
+    try:
+        yield conn
+        conn.execute("commit")
+    except BaseException:
+        conn.execute("rollback")
+        raise
+
+
 def _duckdb_insert(conn: Any, table: str, columns: list[str], values: list[list[Any]]) -> None:
     """Insert through an Arrow table: DuckDB's executemany binds row by row and is ~10x slower."""
     import pyarrow as pa
@@ -370,16 +387,14 @@ class Warehouse:
             return self._replace_staged_duckdb(tables, chunks, day, fetched)
         with self.connect() as conn:
             self.ensure_raw_tables(conn)
-            if self.kind == "duckdb":
-                conn.execute("begin transaction")
-            else:
-                # Two runs of one partition at once (a schedule and a backfill): the later one waits for the
-                # earlier's commit, then replaces its rows; unlocked, each delete misses the other's uncommitted
-                # rows and both copies land. (DuckDB's file lock already serializes writers.) Sorted: no deadlock.
-                for table in sorted(tables):
-                    conn.execute("select pg_advisory_xact_lock(hashtextextended("
-                                 "current_schema() || '.' || %s || '@' || %s, 0))", [table, partition_key])
-            try:
+            with transaction(conn, self.kind):
+                if self.kind != "duckdb":
+                    # Two runs of one partition at once (a schedule and a backfill): the later one waits for the
+                    # earlier's commit, then replaces its rows; unlocked, each delete misses the other's uncommitted
+                    # rows and both copies land. (DuckDB's file lock already serializes writers.) Sorted: no deadlock.
+                    for table in sorted(tables):
+                        conn.execute("select pg_advisory_xact_lock(hashtextextended("
+                                     "current_schema() || '.' || %s || '@' || %s, 0))", [table, partition_key])
                 for table in tables:
                     conn.execute(f"delete from {table} where partition_date = {ph}", [day])  # noqa: S608 - table from RAW_TABLES
                 for chunk in chunks:
@@ -388,12 +403,6 @@ class Warehouse:
                             raise WarehouseError(f"rows for {table}, which this write does not replace")
                         written[table] += self._insert(conn, table, rows, day, fetched)
                 self._record_ingested(conn, tables, day, fetched, written)
-                if self.kind == "duckdb":
-                    conn.execute("commit")
-            except BaseException:
-                if self.kind == "duckdb":
-                    conn.execute("rollback")
-                raise
         return written
 
     def _replace_staged_duckdb(self, tables: Sequence[str], chunks: Iterable[Mapping[str, Sequence[Mapping[str, Any]]]],
@@ -429,18 +438,13 @@ class Warehouse:
                 conn.execute(f"set memory_limit = '{STAGE_MEMORY_LIMIT}'")
                 conn.execute(f"attach {sql_string(str(stage_path))} as emd_stage (read_only)")
                 try:
-                    conn.execute("begin transaction")
-                    try:
+                    with transaction(conn, "duckdb"):
                         for table in tables:
                             columns = ", ".join(c for c, _ in RAW_TABLES[table])
                             conn.execute(f"delete from {table} where partition_date = ?", [day])  # noqa: S608
                             conn.execute(f"insert into {table} ({columns}) select {columns} "  # noqa: S608
                                          f"from emd_stage.{table}")
                         self._record_ingested(conn, tables, day, fetched, written)
-                        conn.execute("commit")
-                    except BaseException:
-                        conn.execute("rollback")
-                        raise
                 finally:
                     conn.execute("detach emd_stage")
         finally:
