@@ -189,7 +189,7 @@ def _pool(url: str, schema: str | None) -> Any:
             if len(_pools) == 1:
                 atexit.register(_close_pools)
             while len(_pools) > MAX_POOLS:
-                _pools.popitem(last=False)[1].close(timeout=0)
+                _pools.popitem(last=False)[1].close(timeout=1.0)
         _pools.move_to_end(key)
     return pool
 
@@ -197,7 +197,7 @@ def _pool(url: str, schema: str | None) -> Any:
 def _close_pools() -> None:
     with _pools_lock:
         for pool in _pools.values():
-            pool.close(timeout=0)
+            pool.close(timeout=1.0)
         _pools.clear()
 
 
