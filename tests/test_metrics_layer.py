@@ -347,3 +347,11 @@ def test_postgres_reads_reuse_pooled_read_only_sessions(pg: Source) -> None:
     session = source.rows(pg, "select current_setting('default_transaction_read_only') as ro, "
                               "current_schema() as schema")[0]
     assert session == {"ro": "on", "schema": pg.schema}
+
+
+def test_a_bad_pool_size_names_the_variable(pg: Source, monkeypatch: pytest.MonkeyPatch) -> None:
+    from emd.settings import SettingsError
+
+    monkeypatch.setenv("EMD_POSTGRES_POOL_SIZE", "ten")
+    with pytest.raises(SettingsError, match="EMD_POSTGRES_POOL_SIZE must be a whole number"):
+        source.rows(pg, "select 1 as one")

@@ -181,19 +181,25 @@ def _pool(url: str, schema: str | None) -> Any:
     with _pools_lock:
         pool = _pools.get(key)
         if pool is None:
-            size = max(int(os.environ.get(POOL_SIZE_ENV) or 10), 1)
+            size = _pool_size()
             pool = ConnectionPool(url, min_size=0, max_size=size, max_idle=60, kwargs={"autocommit": True},
                                   configure=lambda conn: _read_only_session(conn, schema), open=True,
                                   name="emd-read")
             _pools[key] = pool
-            if len(_pools) == 1:
-                atexit.register(_close_pools)
             while len(_pools) > MAX_POOLS:
                 _pools.popitem(last=False)[1].close(timeout=1.0)
         _pools.move_to_end(key)
     return pool
 
 
+def _pool_size() -> int:
+    text = os.environ.get(POOL_SIZE_ENV) or "10"
+    if not text.strip().isdigit() or int(text) < 1:
+        raise SettingsError(f"{POOL_SIZE_ENV} must be a whole number of connections, 1 or more (not {text!r})")
+    return int(text)
+
+
+@atexit.register
 def _close_pools() -> None:
     with _pools_lock:
         for pool in _pools.values():
