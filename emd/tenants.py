@@ -128,6 +128,14 @@ def check_tenants() -> None:
         raise SettingsError("; ".join(dict.fromkeys(problems)))
 
 
+ACTIVE_ENV = "EMD_TENANT"  # set by `activate`: the tenant this process serves
+
+
+def active() -> str | None:
+    """The tenant this process was made (`activate`), or None (one tenant: today's setup)."""
+    return os.environ.get(ACTIVE_ENV) or None
+
+
 def activate(tenant: str) -> None:
     """Make this process the tenant's: its config, its DATABASE_URL, and its prefixed variables under their
     plain names (a plain variable it lacks a prefixed value for is removed, so no other tenant's leaks in)."""
@@ -137,6 +145,7 @@ def activate(tenant: str) -> None:
                             f"{', '.join(known) or 'no tenant folder'}")
     values = {name: tenant_env(tenant, name) for name in TENANT_VARIABLES}
     url = database_url(tenant)
+    os.environ[ACTIVE_ENV] = tenant
     os.environ["EMD_CONFIG"] = str(config_path(tenant))
     if url is not None:
         os.environ["DATABASE_URL"] = url

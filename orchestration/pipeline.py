@@ -66,10 +66,14 @@ def _job(defs: Definitions, name: str) -> JobDefinition | None:
 def run_job(job: JobDefinition, instance: DagsterInstance, partition_key: str | None = None,
             run_config: dict | None = None) -> str:
     """Run `job` in process; returns the Dagster run id. EMD_LOG_FORMAT=json selects the JSON run logger."""
+    from emd import tenants
+    from orchestration.defs.ingestion import TENANT_TAG
     from orchestration.loggers import run_logger_config
 
+    tenant = tenants.active()
     result = job.execute_in_process(instance=instance, partition_key=partition_key,
-                                    run_config={**(run_config or {}), **run_logger_config()}, raise_on_error=False)
+                                    run_config={**(run_config or {}), **run_logger_config()}, raise_on_error=False,
+                                    tags={TENANT_TAG: tenant} if tenant else None)
     if not result.success:
         where = f"{job.name} for {partition_key}" if partition_key else job.name
         raise PipelineError(f"{where} failed: {_failure_message(result)}")

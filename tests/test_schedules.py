@@ -74,3 +74,35 @@ def test_marts_rebuild_only_after_new_ingestion() -> None:
         assert isinstance(request, RunRequest)
         instance.report_runless_asset_event(AssetMaterialization("metrics_daily"))
         assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), SkipReason)
+
+
+def test_each_tenants_sensors_look_at_their_own_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two tenants' code locations on one Dagster instance (same asset keys): gold's first-run backfill and
+    marts sensor ignore acme's ingestion and marts, and follow gold's own."""
+    from dagster import asset, materialize
+
+    from orchestration.defs.ingestion import TENANT_TAG
+
+    @asset(key="raw_github_pull_requests")
+    def raw_prs() -> None:
+        return None
+
+    @asset(key="metrics_daily")
+    def marts() -> None:
+        return None
+
+    config = tmp_path / "config.yaml"
+    config.write_text("org: gold\ngithub: {repos: [gold/api]}\nbackfill_days: 4\n", encoding="utf-8")
+    monkeypatch.setenv("EMD_CONFIG", str(config))
+    monkeypatch.setenv("EMD_TENANT", "gold")  # what emd.tenants.activate("gold") sets in gold's location
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize([raw_prs], instance=instance, tags={TENANT_TAG: "acme"}).success
+        assert isinstance(first_run_backfill(build_sensor_context(instance=instance)), list)  # gold never ingested
+        assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), SkipReason)
+        assert materialize([raw_prs], instance=instance, tags={TENANT_TAG: "gold"}).success
+        assert isinstance(first_run_backfill(build_sensor_context(instance=instance)), SkipReason)
+        assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), RunRequest)
+        assert materialize([marts], instance=instance, tags={TENANT_TAG: "acme"}).success  # acme's build
+        assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), RunRequest)
+        assert materialize([marts], instance=instance, tags={TENANT_TAG: "gold"}).success
+        assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), SkipReason)

@@ -15,10 +15,13 @@ from datetime import datetime, timedelta, timezone
 from dagster import (
     AssetKey,
     AssetSelection,
+    DagsterInstance,
+    DagsterRun,
     DagsterRunStatus,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
+    EventLogEntry,
     RunRequest,
     RunsFilter,
     ScheduleEvaluationContext,
@@ -29,6 +32,7 @@ from dagster import (
     sensor,
 )
 
+from emd import tenants
 from emd.config import ConfigError, load_config
 from orchestration.job_names import INGESTION_JOB, INSIGHTS_JOB, MARTS_FULL_REFRESH_JOB, MARTS_JOB
 from orchestration.partitions import MAX_PARTITIONS_PER_RUN
@@ -44,6 +48,37 @@ NOT_INGESTION_JOBS = (MARTS_JOB, MARTS_FULL_REFRESH_JOB, INSIGHTS_JOB)
 # Written by every ingestion run; its latest materialization says "new raw data landed".
 INGESTION_SENTINEL = AssetKey("raw_github_pull_requests")
 MARTS_SENTINEL = AssetKey("metrics_daily")
+
+# A run's tenant: its code location (one per tenant, orchestration/tenant_locations.py) or, for `emd pipeline
+# --tenant` (in-process runs), this tag.
+TENANT_TAG = "emd/tenant"
+
+
+def run_tenant(run: DagsterRun) -> str | None:
+    if run.tags.get(TENANT_TAG):
+        return run.tags[TENANT_TAG]
+    origin = run.remote_job_origin
+    return origin.location_name if origin is not None else None
+
+
+def _ours(instance: DagsterInstance, run_id: str, tenant: str | None) -> bool:
+    if tenant is None:  # one tenant: every run is ours
+        return True
+    run = instance.get_run_by_id(run_id)
+    return run is not None and run_tenant(run) == tenant
+
+
+def latest_materialization(instance: DagsterInstance, key: AssetKey) -> EventLogEntry | None:
+    """The asset's latest materialization by this process's tenant (any run with one tenant). Several tenants'
+    code locations share one Dagster instance and the same asset keys, so each sensor looks at its own only."""
+    tenant = tenants.active()
+    if tenant is None:
+        return instance.get_latest_materialization_event(key)
+    for record in instance.fetch_materializations(key, limit=100).records:
+        if _ours(instance, record.run_id, tenant):
+            return record.event_log_entry
+    return None
+
 
 ingestion_job = define_asset_job(
     INGESTION_JOB,
@@ -88,7 +123,7 @@ def hourly_refresh(context: ScheduleEvaluationContext):
 @sensor(job=ingestion_job, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def first_run_backfill(context: SensorEvaluationContext):
     """The first run backfills the last `backfill_days` days; afterwards it does nothing."""
-    if context.cursor == "done" or context.instance.get_latest_materialization_event(INGESTION_SENTINEL):
+    if context.cursor == "done" or latest_materialization(context.instance, INGESTION_SENTINEL):
         context.update_cursor("done")
         return SkipReason("ingestion has run before on this instance")
     try:
@@ -102,16 +137,18 @@ def first_run_backfill(context: SensorEvaluationContext):
 @sensor(job_name=MARTS_JOB, default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
 def marts_after_ingestion(context: SensorEvaluationContext):
     """Rebuild the marts once ingestion is idle and has landed data newer than the last build."""
-    latest = context.instance.get_latest_materialization_event(INGESTION_SENTINEL)
+    latest = latest_materialization(context.instance, INGESTION_SENTINEL)
     if latest is None:
         return SkipReason("no ingestion yet")
-    built = context.instance.get_latest_materialization_event(MARTS_SENTINEL)
+    built = latest_materialization(context.instance, MARTS_SENTINEL)
     if built is not None and built.timestamp >= latest.timestamp:
         return SkipReason("the marts are up to date")
     # A UI backfill's runs are asset runs (not ingestion_job), and between its runs none may be in progress.
     if any(backfill.status.value in ("REQUESTED", "CANCELING") for backfill in context.instance.get_backfills(limit=50)):
         return SkipReason("waiting for the backfill in progress to finish")
-    active = context.instance.get_runs(filters=RunsFilter(statuses=ACTIVE_STATUSES), limit=100)
+    tenant = tenants.active()
+    active = [run for run in context.instance.get_runs(filters=RunsFilter(statuses=ACTIVE_STATUSES), limit=100)
+              if tenant is None or run_tenant(run) == tenant]
     if any(run.job_name not in NOT_INGESTION_JOBS for run in active):
         return SkipReason("waiting for ingestion runs to finish")
     if any(run.job_name == MARTS_JOB for run in active):
