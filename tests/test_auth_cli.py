@@ -83,7 +83,9 @@ def test_a_tenant_runs_with_its_own_config_database_and_credentials(tmp_path: Pa
     monkeypatch.setenv("ACME_JIRA_BASE_URL", "http://127.0.0.1:1/acme-jira")
     assert tenants.names() == ("acme", "gold")
     assert tenants.tenant_env("acme", "GITHUB_TOKEN") is None
+    monkeypatch.setenv(tenants.ACTIVE_ENV, "")  # restored after the test: activate sets it
     tenants.activate("gold")
+    assert tenants.active() == "gold"
     assert settings.config_path() == folder / "gold.yaml"
     assert settings.database_target().duckdb_path == Path("data/gold.duckdb")
     assert os.environ["GITHUB_TOKEN"] == "gold-token-not-a-secret"
