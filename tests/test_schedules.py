@@ -106,3 +106,27 @@ def test_each_tenants_sensors_look_at_their_own_runs(tmp_path: Path, monkeypatch
         assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), RunRequest)
         assert materialize([marts], instance=instance, tags={TENANT_TAG: "gold"}).success
         assert isinstance(marts_after_ingestion(build_sensor_context(instance=instance)), SkipReason)
+
+
+def test_the_alert_sensors_of_a_tenant_skip_another_tenants_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster import asset, materialize
+
+    from orchestration.defs.alerts.definitions import nudge_after_refresh, slo_alerts_after_refresh
+    from orchestration.defs.ingestion import TENANT_TAG
+
+    @asset(key="fct_agreement_breaches")
+    def breaches() -> None:
+        return None
+
+    @asset(key="fct_slo_days")
+    def slo_days() -> None:
+        return None
+
+    monkeypatch.setenv("EMD_TENANT", "gold")
+    with DagsterInstance.ephemeral() as instance:
+        for tenant, expected in (("acme", SkipReason), ("gold", RunRequest)):
+            assert materialize([breaches, slo_days], instance=instance, tags={TENANT_TAG: tenant}).success
+            for sensor, key in ((nudge_after_refresh, "fct_agreement_breaches"),
+                                (slo_alerts_after_refresh, "fct_slo_days")):
+                tick = sensor.evaluate_tick(build_sensor_context(instance=instance))
+                assert bool(tick.run_requests) == (expected is RunRequest), (tenant, key, tick.skip_message)

@@ -61,8 +61,9 @@ def run_tenant(run: DagsterRun) -> str | None:
     return origin.location_name if origin is not None else None
 
 
-def _ours(instance: DagsterInstance, run_id: str, tenant: str | None) -> bool:
-    if tenant is None:  # one tenant: every run is ours
+def ours(instance: DagsterInstance, run_id: str, tenant: str | None) -> bool:
+    """Whether the run is `tenant`'s (every run is, with one tenant: `tenant` None)."""
+    if tenant is None:
         return True
     run = instance.get_run_by_id(run_id)
     return run is not None and run_tenant(run) == tenant
@@ -75,7 +76,7 @@ def latest_materialization(instance: DagsterInstance, key: AssetKey) -> EventLog
     if tenant is None:
         return instance.get_latest_materialization_event(key)
     for record in instance.fetch_materializations(key, limit=100).records:
-        if _ours(instance, record.run_id, tenant):
+        if ours(instance, record.run_id, tenant):
             return record.event_log_entry
     return None
 

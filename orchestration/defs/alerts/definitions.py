@@ -26,13 +26,14 @@ from dagster import (
     MetadataValue,
     RunRequest,
     SensorEvaluationContext,
+    SkipReason,
     asset,
     asset_sensor,
     define_asset_job,
     schedule,
 )
 
-from emd import settings
+from emd import settings, tenants
 from emd.config import ProjectConfig
 from emd.slack import SlackPoster, slack_target
 from emd.warehouse import Warehouse
@@ -47,6 +48,7 @@ from orchestration.defs.alerts.nudges import (
 )
 from orchestration.defs.alerts.slo_alerts import post_slo_alerts
 from orchestration.defs.alerts.store import NudgeRow, read_nudges, record_nudge
+from orchestration.defs.ingestion import ours
 from orchestration.resources import ProjectConfigResource, WarehouseResource
 
 ALERTS_GROUP = "alerts"
@@ -192,7 +194,10 @@ agreement_digest_job = define_asset_job(
 @asset_sensor(asset_key=AssetKey("fct_agreement_breaches"), job=agreement_nudges_job,
               default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
 def nudge_after_refresh(context: SensorEvaluationContext, asset_event: EventLogEntry):
-    """Every rebuild of fct_agreement_breaches (the hourly refresh's dbt build) runs the nudges once."""
+    """Every rebuild of fct_agreement_breaches (the hourly refresh's dbt build) runs the nudges once; another
+    tenant's rebuild (same asset key, another code location) does not."""
+    if not ours(context.instance, asset_event.run_id, tenants.active()):
+        return SkipReason("another tenant's build")
     return RunRequest(run_key=f"breaches-{asset_event.run_id}")
 
 
@@ -234,7 +239,10 @@ slo_alerts_job = define_asset_job(
 @asset_sensor(asset_key=AssetKey("fct_slo_days"), job=slo_alerts_job,
               default_status=DefaultSensorStatus.RUNNING, minimum_interval_seconds=60)
 def slo_alerts_after_refresh(context: SensorEvaluationContext, asset_event: EventLogEntry):
-    """Every rebuild of fct_slo_days (the hourly refresh's dbt build) runs the SLO alerts once."""
+    """Every rebuild of fct_slo_days (the hourly refresh's dbt build) runs the SLO alerts once; another
+    tenant's rebuild does not."""
+    if not ours(context.instance, asset_event.run_id, tenants.active()):
+        return SkipReason("another tenant's build")
     return RunRequest(run_key=f"slo-days-{asset_event.run_id}")
 
 
