@@ -45,7 +45,9 @@ from pathlib import Path
 from typing import Any
 
 from emd.ingestion_log import INGESTION_RUNS
+from emd.records import RecordStore, RecordTable, adopt_from_warehouse
 from emd.settings import DatabaseTarget, database_target
+from emd.sprint_health import TABLE as SPRINT_HEALTH
 from emd.warehouse import Warehouse, sql_string
 
 # The marts the dashboard reads, in docs/metrics.md's names, then the insights table (present once the
@@ -77,6 +79,9 @@ INSIGHTS_TABLES: tuple[str, ...] = ("sprint_health",)
 # The ingestion log (emd/ingestion_log.py), for the API's `GET /prometheus` counters.
 OPERATIONS_TABLES: tuple[str, ...] = (INGESTION_RUNS,)
 SNAPSHOT_TABLES: tuple[str, ...] = MART_TABLES + INSIGHTS_TABLES + OPERATIONS_TABLES
+# Tables of the record store (emd/records.py), copied into the published build from there: on DuckDB the store is
+# a SQLite file beside the warehouse; on Postgres it is the marts' schema, so they are copied like the marts.
+STORE_TABLES: dict[str, RecordTable] = {SPRINT_HEALTH.name: SPRINT_HEALTH}
 BUILD_TABLE = "_build"
 BUILD_SCHEMA_INFIX = "__build_"  # Postgres: a build's own schema is <marts schema>__build_<n>
 KEEP_BUILDS = 3
@@ -179,7 +184,12 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
         # A read-write connection: a read-only one fails when this process already has the file open
         # read-write (DuckDB allows one configuration per file per process). Nothing is written to it.
         with warehouse.connect() as conn:
+            for table in STORE_TABLES.values():  # a warehouse from before the record store: its cards move there
+                adopt_from_warehouse(table, warehouse, conn)
             present = _present_tables(conn, "duckdb")
+            # The cards, from the record store (never written in the live file), read before the copy begins.
+            store = RecordStore.of(warehouse)
+            stored = {name: table.read(store) for name, table in STORE_TABLES.items() if store.has(name)}
             if not any(name in present for name in MART_TABLES):
                 raise PublishError(
                     f"the warehouse {live} has none of the mart tables ({', '.join(MART_TABLES)}): "
@@ -190,10 +200,13 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
                 # One transaction: every table is read from the same consistent state of the live file.
                 conn.execute("begin transaction")
                 for name in SNAPSHOT_TABLES:
-                    if name not in present:
+                    if name in stored:
+                        _copy_records(conn, f"published_snapshot.main.{_quoted(name)}", STORE_TABLES[name], stored[name])
+                    elif name in present and name not in STORE_TABLES:
+                        source = f"{_quoted(present[name])}.{_quoted(name)}"
+                        conn.execute(f"create table published_snapshot.main.{_quoted(name)} as select * from {source}")  # noqa: S608 - names from SNAPSHOT_TABLES
+                    else:
                         continue
-                    source = f"{_quoted(present[name])}.{_quoted(name)}"
-                    conn.execute(f"create table published_snapshot.main.{_quoted(name)} as select * from {source}")  # noqa: S608 - names from SNAPSHOT_TABLES
                     row = conn.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0)::varchar "  # noqa: S608
                                        f"from published_snapshot.main.{_quoted(name)} t").fetchone()
                     tables[name] = int(row[0]) if row else 0
@@ -235,6 +248,22 @@ def _publish_duckdb(warehouse: Warehouse, build_id: str, published_at: datetime)
         "missing": [name for name in SNAPSHOT_TABLES if name not in tables],
         "unchanged": previous is not None and previous[2] == digest,
     }
+
+
+def _copy_records(conn: Any, destination: str, table: RecordTable, rows: list[tuple]) -> None:
+    """A record-store table into the build file (through Arrow: DuckDB's executemany binds row by row)."""
+    import pyarrow as pa
+
+    types = {"text": pa.string(), "timestamp": pa.timestamp("us"), "integer": pa.int64(), "bigint": pa.int64(),
+             "date": pa.date32()}
+    conn.execute(f"create table {destination} ({', '.join(f'{name} {ctype}' for name, ctype in table.columns)})")
+    batch = pa.table({name: pa.array([row[i] for row in rows], type=types[ctype])
+                      for i, (name, ctype) in enumerate(table.columns)})
+    conn.register("_emd_records", batch)
+    try:
+        conn.execute(f"insert into {destination} select * from _emd_records")  # noqa: S608 - constants
+    finally:
+        conn.unregister("_emd_records")
 
 
 def content_digest(sums: dict[str, str]) -> str:
