@@ -2,7 +2,8 @@
 
 DuckDB: the tables the dashboard reads are copied, inside one read transaction of the live file (so
 they are mutually consistent), into a new DuckDB file `<warehouse>.published.builds/<build_id>.duckdb`
-with a `_build` table (build_id, published_at, tables). The stable name the dashboard opens,
+with a `_build` table (build_id, published_at, tables). The Sprint Health cards are not in the live file:
+they are read from the record store beside it (emd/records.py, `STORE_TABLES`) and copied in the same way. The stable name the dashboard opens,
 `<warehouse>.published.duckdb` (e.g. data/warehouse.published.duckdb), is then switched to the new
 file with one `os.replace` of a symlink, so a reader sees either the previous build or the new one.
 
