@@ -1,7 +1,9 @@
 """Answers cached per published build: a build never changes once published (emd/snapshot.py), so an answer
 computed for (build, route, filters) stays right until the next build, which has its own key. The dashboard
-caches the same way (st.cache_data keyed on the build). A Postgres warehouse without a `_build` row
-(build id "live") is not cached. Identical requests that arrive together compute the answer once.
+caches the same way (st.cache_data keyed on the build). On Postgres a build is a schema of its own that the
+request's Source resolved once (emd/metrics/source.py), so an answer is cached under the build it read even
+when a publish lands while it is computed. A Postgres warehouse not published yet (build id "live") is not
+cached. Identical requests that arrive together compute the answer once.
 """
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ def _build_marts(log) -> None:
 
 def main() -> None:
     from emd.config import load_config
+    from emd.records import RecordStore
     from emd.slack import (
         SlackPoster,
         build_message,
@@ -98,7 +99,7 @@ def main() -> None:
             print(f"second run, same inputs: {second['cache_hits']} cache hits, {second['model_calls']} model calls, "
                   f"{second['llm_tokens']} tokens, {time.monotonic() - began:.2f}s")
 
-            with wh.connect() as conn:
+            with RecordStore.of(wh).connect() as conn:  # the cards live in the record store (emd/records.py)
                 conn.execute("delete from sprint_health")
             began = time.monotonic()
             rule_based = write_cards(wh, teams, CardWriter(None), now)

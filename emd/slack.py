@@ -2,7 +2,8 @@
 
 Used by the scheduled post (orchestration's `sprint_health_slack_post`, which posts only each team's most
 recent completed period, so a backfill never floods the channel) and by the API's `POST /slack/summaries`,
-through the same `post_card`. The first post records the message's channel and `ts` in `sprint_health`;
+through the same `post_card`. The first post records the message's channel and `ts` in `sprint_health` (in the
+record store, emd/records.py: never the live DuckDB file, so the API posts while a run holds it);
 every later post of that card edits the message with `chat.update`, so a period never gets a second one.
 Metric labels, units and formatting come from the catalogue (emd/metrics/catalogue.py); the card's text
 (model output) is escaped for Slack (emd/text.py).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sqlite3
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -148,7 +150,7 @@ def post_card(poster: SlackPoster, wh: Warehouse, row: SprintHealthRow, dashboar
         try:
             record_post(wh, row.key, channel, ts, body, datetime.now(UTC).replace(tzinfo=None))
             break
-        except WarehouseError as exc:  # DuckDB: another process holds the file for a moment
+        except (WarehouseError, sqlite3.Error) as exc:  # the record store busy (another writer) for too long
             if attempt == RECORD_TRIES - 1:
                 raise WarehouseError(f"the card was {action} in Slack (channel {channel}, ts {ts}) but recording "
                                      f"that in {wh.describe()} failed: {exc}. Post it again once the warehouse is "

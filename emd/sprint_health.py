@@ -1,7 +1,10 @@
 """The `sprint_health` table (RULES.md): one row per (team, period_kind, period_id), read by the dashboard.
 
-Rewriting a card keeps the row's Slack columns (channel, ts, message, posted_at), so a re-run of the
-card asset never loses track of the message already posted for that period.
+It lives in the record store (emd/records.py: on DuckDB a SQLite file beside the warehouse, never the live
+warehouse file; on Postgres the warehouse's schema) and is copied into every published build (emd/snapshot.py),
+which is what the dashboard and the API's card routes read. Rewriting a card keeps the row's Slack columns
+(channel, ts, message, posted_at), so a re-run of the card asset, or a rebuild of the warehouse, never loses
+track of the message already posted for that period.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from emd.records import RecordTable
+from emd.records import RecordStore, RecordTable, adopt_from_warehouse
 from emd.warehouse import Warehouse
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -62,8 +65,15 @@ class SprintHealthRow:
 assert [f.name for f in fields(SprintHealthRow)] == COLUMN_NAMES
 
 
+def adopt_legacy(wh: Warehouse) -> int:
+    """Move the cards a DuckDB warehouse held before the record store into it (once); for the steps that hold
+    the warehouse pool only (emd/records.py `adopt_from_warehouse`)."""
+    return adopt_from_warehouse(TABLE, wh)
+
+
 def read_rows(wh: Warehouse) -> dict[tuple[str, str, str], SprintHealthRow]:
-    records = [SprintHealthRow(*row) for row in TABLE.read(wh)]
+    """Every card of `wh`'s record store (never opens the live DuckDB file)."""
+    records = [SprintHealthRow(*row) for row in TABLE.read(RecordStore.of(wh))]
     return {record.key: record for record in records}
 
 
@@ -74,7 +84,7 @@ def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool
     Two card runs at once (the sprint sensor's and the Monday schedule's): the later waits and reads what
     the earlier wrote (RecordTable.writing)."""
     rows = list(rows)
-    with TABLE.writing(wh) as writes:
+    with TABLE.writing(RecordStore.of(wh)) as writes:
         stored = [SprintHealthRow(*row) for row in writes.rows()]
         existing = {record.key: record for record in stored}
         if keep_only is not None:
@@ -91,10 +101,8 @@ def upsert_rows(wh: Warehouse, rows: Iterable[SprintHealthRow], keep_slack: bool
 
 def record_post(wh: Warehouse, key: Sequence[str], channel: str, ts: str, message_json: str,
                 posted_at: datetime) -> None:
-    ph = "?" if wh.kind == "duckdb" else "%s"
-    with wh.connect() as conn:
-        conn.execute(
-            f"update {TABLE.name} set slack_channel = {ph}, slack_ts = {ph}, slack_message_json = {ph}, posted_at = {ph} "  # noqa: S608
-            f"where team = {ph} and period_kind = {ph} and period_id = {ph}",
-            [channel, ts, message_json, posted_at, *key],
-        )
+    """Record where a card was posted, in the record store (the API's `POST /slack/summaries` calls this while a
+    run may hold the live DuckDB file)."""
+    with TABLE.writing(RecordStore.of(wh)) as writes:
+        writes.update(key, {"slack_channel": channel, "slack_ts": ts, "slack_message_json": message_json,
+                            "posted_at": posted_at})

@@ -116,3 +116,7 @@ def postgres_url(postgres_database: str) -> Iterator[str]:
     finally:
         with psycopg.connect(postgres_database, autocommit=True) as conn:
             conn.execute(f"drop schema if exists {schema} cascade")
+            # and the builds published from it (emd/snapshot.py: `<schema>__build_<n>`)
+            for (built,) in conn.execute("select nspname from pg_namespace where starts_with(nspname, %s)",
+                                         [f"{schema}__build_"]).fetchall():
+                conn.execute(f'drop schema if exists "{built}" cascade')

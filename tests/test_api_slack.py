@@ -162,3 +162,63 @@ def test_card_text_is_escaped_for_slack(tmp_path: Path, mock_api: MockApi, monke
     insights = message["blocks"][3]["text"]["text"]
     assert "\u2022 &lt;!channel&gt; see &lt;http://evil|here&gt; &amp; act" in insights
     assert "<!channel>" not in message["text"]
+
+
+HOLD_WRITE_LOCK = """
+import sys, time
+import duckdb
+conn = duckdb.connect(sys.argv[1])  # read-write: DuckDB's one-writer lock on the file, as a dbt build holds it
+conn.execute("create table if not exists held_by_another_process (a integer)")
+print("holding", flush=True)
+sys.stdin.read()  # until the test closes stdin
+"""
+
+
+def test_a_post_while_another_process_holds_the_warehouse_and_its_ts_survives_a_rebuild(
+        slack: MockApi, client: TestClient, live: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The card records live in the record store beside the warehouse (emd/records.py), so `POST
+    /slack/summaries` never opens the live DuckDB file: it posts and records while another process (a dbt build)
+    holds the file's write lock. The recorded ts outlives a rebuild of the warehouse from scratch: the next
+    publish shows it, and the next post edits that message instead of posting a second one."""
+    import subprocess
+    import sys
+
+    import duckdb
+
+    from emd.records import records_path
+    from emd.settings import parse_database_url
+    from emd.snapshot import publish_build
+    from emd.warehouse import Warehouse
+    from tests.fixtures.api import build_api_warehouse
+
+    monkeypatch.setenv("EMD_WAREHOUSE_LOCK_WAIT_SECONDS", "1")  # had the route opened the file, it fails in 1 s
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WRITE_LOCK, str(live)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        with pytest.raises(duckdb.IOException, match="lock"):  # the lock is really held (else this proves nothing)
+            duckdb.connect(str(live), read_only=True)
+        first = client.post("/slack/summaries", json={"team": "platform"}, headers=AUTH)
+        assert first.status_code == 200, first.text
+        ts = first.json()["ts"]
+        assert (first.json()["action"], stored_post(live, "2")) == ("posted", ("C0MOCKCHAN", ts))
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert records_path(parse_database_url(f"duckdb:///{live}")) == live.with_name("warehouse.records.sqlite")
+
+    # A rebuild from scratch: the live file deleted and built again (its marts, and a stale card table of the
+    # kind a warehouse held before the record store), then published.
+    live.unlink()
+    build_api_warehouse(live)
+    assert stored_post(live, "2") == ("C0MOCKCHAN", ts)
+    published = client.get("/insights/sprint-health", params={"team": "platform", "sprint": "2"})
+    assert published.status_code == 200, published.text
+    assert (published.json()["slack"]["channel"], published.json()["slack"]["ts"]) == ("C0MOCKCHAN", ts)
+    again = client.post("/slack/summaries", json={"team": "platform"}, headers=AUTH)
+    assert (again.json()["action"], again.json()["ts"]) == ("updated", ts)
+    assert [m["ts"] for m in messages(slack)] == [ts] and messages(slack)[0]["edits"] == 1
+    # And a publish that changed nothing keeps the build (the cards come from the store, not the live file).
+    assert publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")))["unchanged"] is False  # the post
+    assert publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")))["unchanged"] is True

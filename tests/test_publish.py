@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -236,3 +237,36 @@ def test_publish_command(live: Path, tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'absent.duckdb'}")
     assert main() == 1
     assert "build it first with `make demo` or `emd pipeline --start" in capsys.readouterr().err
+
+
+def test_cards_a_warehouse_held_before_the_record_store_move_there_once_with_their_slack_ts(live: Path) -> None:
+    """A DuckDB warehouse written before the record store (emd/records.py) holds `sprint_health` itself. The first
+    publish moves its rows, Slack channel and ts included, into `warehouse.records.sqlite` and drops the live
+    table, so the cards have one home and a posted card is never posted a second time; the build copies them
+    from the store. The fixture's cards were posted to C123 at ts 1710000000.000100."""
+    import sqlite3
+
+    from emd.sprint_health import read_rows
+
+    with duckdb.connect(str(live)) as conn:  # the legacy table, without the later fallback_reason column
+        assert conn.execute("select count(*) from sprint_health").fetchone() == (2,)
+    store = live.with_name("warehouse.records.sqlite")
+    assert not store.exists()
+    result = publish_build(warehouse_at(live))
+    assert result["tables"]["sprint_health"] == 2
+    with duckdb.connect(str(live), read_only=True) as conn:
+        assert conn.execute("select count(*) from information_schema.tables "
+                            "where table_name = 'sprint_health'").fetchone() == (0,)
+    cards = read_rows(warehouse_at(live))
+    assert sorted(key for key in cards) == [("platform", "sprint", "1"), ("platform", "sprint", "2")]
+    assert {(c.slack_channel, c.slack_ts, c.fallback_reason) for c in cards.values()} == {
+        ("C123", "1710000000.000100", None)}
+    assert cards[("platform", "sprint", "2")].period_start == datetime(2026, 3, 2, 9, 0)  # a timestamp again
+    with sqlite3.connect(store) as conn:  # stored as ISO text in the file
+        assert conn.execute("select period_start from sprint_health where period_id = '2'").fetchone() == (
+            "2026-03-02 09:00:00",)
+    with duckdb.connect(os.path.realpath(snapshot_path(warehouse_at(live).target)), read_only=True) as conn:
+        assert conn.execute("select period_id, slack_ts, period_start from sprint_health order by period_id").fetchall() == [
+            ("1", "1710000000.000100", datetime(2026, 2, 16, 9, 0)), ("2", "1710000000.000100", datetime(2026, 3, 2, 9, 0))]
+    # Once: a later publish leaves the store as it is (nothing to move) and keeps the build.
+    assert publish_build(warehouse_at(live))["unchanged"] is True

@@ -1,7 +1,8 @@
 """`POST /slack/summaries`: post (or update) a team's Sprint Health card in Slack, as the scheduled post does.
 
-The card and its Slack columns are read from the live warehouse's `sprint_health` table, the one the
-scheduled post (orchestration's `sprint_health_slack_post`) reads and records into: the first post records
+The card and its Slack columns are read from the `sprint_health` table of the record store (emd/records.py: on
+DuckDB a SQLite file beside the warehouse, so this route never opens the live warehouse file a run may hold),
+the one the scheduled post (orchestration's `sprint_health_slack_post`) reads and records into: the first post records
 the message's channel and ts, every later one edits that message with chat.update, so a card never gets a
 second message, whoever posts it. Requests for the same card are serialized within the process.
 """
@@ -9,6 +10,7 @@ second message, whoever posts it. Requests for the same card are serialized with
 from __future__ import annotations
 
 import hmac
+import sqlite3
 import threading
 from typing import Annotated
 
@@ -98,7 +100,7 @@ def post_summary(request: schemas.SlackSummaryRequest, tenant: TenantDep) -> sch
         raise HTTPException(503, detail=f"cannot open the warehouse: {exc}") from None
     try:
         stored = list(read_rows(wh).values())
-    except WarehouseError as exc:
+    except (WarehouseError, sqlite3.Error) as exc:
         raise HTTPException(503, detail=f"cannot read the Sprint Health cards: {exc}") from None
     teams = sorted({r.team for r in stored})
     if request.team not in teams:

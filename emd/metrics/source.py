@@ -1,7 +1,7 @@
-"""Where the metrics layer reads: the published build (DuckDB) or the live marts (Postgres), read only.
+"""Where the metrics layer reads: the published build, read only.
 
 - `open_source()` resolves the build the dashboard reads (emd/snapshot.py): the stable DuckDB symlink
-  resolved to its per-build file, or the Postgres schema that holds the marts; `EmptyWarehouse` says
+  resolved to its per-build file, or the Postgres build schema the marts schema's `_build` points at; `EmptyWarehouse` says
   why there is nothing to read and which commands fill the warehouse.
 - `rows()` / `frame()` run one statement with bound parameters (written with `?`); the only text ever
   put into SQL comes from the layer's own constants (tables, columns, the engine's percentile, the
@@ -29,7 +29,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from emd.settings import DatabaseTarget, SettingsError
-from emd.snapshot import BUILD_TABLE, dashboard_target
+from emd.snapshot import BUILD_TABLE, dashboard_target, is_build_schema
 
 REQUIRED_TABLES = ("fct_pull_requests", "fct_deployments")
 GRANULARITIES: dict[str, str] = {"day": "day", "week": "week"}  # the only bucket literals put into SQL
@@ -208,6 +208,9 @@ def _close_pools() -> None:
 
 
 def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
+    """The build schema `_build` points at (emd/snapshot.py), resolved once: the Source reads that schema only,
+    so every statement of a request reads one build, and caches key on it. A warehouse never published (or
+    published before builds had their own schema) is read live, with build id "live" (nothing cached)."""
     url = target.postgres_url or ""
     label = target.describe()
     try:
@@ -216,29 +219,39 @@ def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
         return EmptyWarehouse(f"Cannot connect to the Postgres warehouse {label} (DATABASE_URL): "
                               f"{type(exc).__name__}", fill_commands())
     try:
-        # The schema DATABASE_URL's search_path names (where dbt builds) first, when several hold the marts.
-        found = conn.execute(
+        # The schema DATABASE_URL's search_path names (where dbt builds) first, when several hold the marts;
+        # the published build schemas (`<schema>__build_<n>`) are never the live one.
+        found = [(s, t) for s, t in conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema not in ('information_schema', 'pg_catalog') "
             "order by table_schema = current_schema() desc, table_schema"
-        ).fetchall()
+        ).fetchall() if not is_build_schema(s)]
         schema = next((s for s, t in found if t == "fct_pull_requests"), None)
         tables = frozenset(t for s, t in found if s == schema)
-        build = None
+        build: dict[str, Any] | None = None
         if schema and BUILD_TABLE in tables:
-            build = conn.execute(
-                f'select build_id, published_at from "{schema}".{BUILD_TABLE}'  # noqa: S608
-            ).fetchone()
+            record = conn.execute(f'select to_jsonb(b) from "{schema}".{BUILD_TABLE} b').fetchone()  # noqa: S608
+            build = record[0] if record else None
+        build_schema = (build or {}).get("build_schema")
+        if build_schema:
+            published = frozenset(r[0] for r in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s", [build_schema]))
+            if published:
+                schema, tables = build_schema, published
+            else:  # dropped by hand: read live, uncached, rather than nothing
+                build_schema = None
     finally:
         conn.close()
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if schema is None or missing:
         return EmptyWarehouse(f"The warehouse {label} has no {', '.join(missing)} table: "
                               "the marts have not been built.", fill_commands())
-    # Without a published build id the caches expire by ttl only.
-    build_id = str(build[0]) if build else "live"
-    return Source(kind="postgres", label=label, key=label, build_id=build_id,
-                  published_at=build[1] if build else None, tables=tables, url=url, schema=schema)
+    if not build_schema or build is None:
+        return Source(kind="postgres", label=label, key=label, build_id="live", published_at=None, tables=tables,
+                      url=url, schema=schema)
+    published_at = datetime.fromisoformat(build["published_at"]) if build.get("published_at") else None
+    return Source(kind="postgres", label=label, key=label, build_id=str(build["build_id"]),
+                  published_at=published_at, tables=tables, url=url, schema=schema)
 
 
 @contextmanager

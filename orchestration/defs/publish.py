@@ -20,7 +20,8 @@ SNAPSHOT_DEPS = [AssetKey(name) for name in MART_TABLES + INSIGHTS_TABLES] + [As
     description=(
         "The dashboard's read-only view of the warehouse. DuckDB: the marts and sprint_health copied "
         "consistently into a new file, then switched into place atomically "
-        "(data/warehouse.published.duckdb). Postgres: the build id the dashboard keys its caches on. "
+        "(data/warehouse.published.duckdb). Postgres: the same tables copied into a schema of their own "
+        "(`<schema>__build_<n>`) that `_build` points at, in one transaction. "
         "A build with the same rows as the published one keeps its build id (caches stay warm)."
     ),
 )

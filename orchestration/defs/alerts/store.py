@@ -1,6 +1,7 @@
 """The `agreement_nudges` table: every Slack message the working-agreement nudges posted, with the breaches it
 lists. A breach listed in any stored message is never posted again; a re-run edits stored messages
-(chat.update) instead of posting new ones, like the Sprint Health post (emd/sprint_health.py).
+(chat.update) instead of posting new ones, like the Sprint Health post (emd/sprint_health.py). Kept in the record
+store (emd/records.py: a SQLite file beside a DuckDB warehouse, the warehouse's schema on Postgres).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from emd.records import RecordTable
+from emd.records import RecordStore, RecordTable, adopt_from_warehouse
 from emd.warehouse import Warehouse
 
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -48,11 +49,14 @@ assert [f.name for f in fields(NudgeRow)] == COLUMN_NAMES
 
 
 def read_nudges(wh: Warehouse) -> dict[str, NudgeRow]:
-    return {row[0]: NudgeRow(*row) for row in TABLE.read(wh)}
+    """Every stored message. Called by the alert assets, which hold the warehouse pool: the nudges a DuckDB
+    warehouse held before the record store are moved into it first (once)."""
+    adopt_from_warehouse(TABLE, wh)
+    return {row[0]: NudgeRow(*row) for row in TABLE.read(RecordStore.of(wh))}
 
 
 def record_nudge(wh: Warehouse, row: NudgeRow) -> None:
     """Insert or replace one message's row, in one transaction (called right after each post or edit, so a
     failure on a later team never causes a duplicate for this one)."""
-    with TABLE.writing(wh) as writes:
+    with TABLE.writing(RecordStore.of(wh)) as writes:
         writes.replace(row.values())

@@ -10,7 +10,7 @@ from typing import Any
 
 from emd.card_formatting import card_text
 from emd.metrics.source import reading
-from emd.sprint_health import SprintHealthRow, read_rows, upsert_rows
+from emd.sprint_health import SprintHealthRow, adopt_legacy, read_rows, upsert_rows
 from emd.warehouse import Warehouse
 from orchestration.defs.insights.blob import (
     PeriodBlob,
@@ -57,6 +57,7 @@ def write_cards(wh: Warehouse, team_names: list[str], writer: CardWriter, now: d
     to Slack stays as posted when its blob changed (history recomputed, a config change, a new prompt): no model
     call, no edited message. `rewrite_posted` (`emd cards --rewrite`) writes those again too."""
     blobs = collect_blobs(wh, team_names, now)
+    adopt_legacy(wh)  # a warehouse from before the record store: its cards (and their Slack ts) move there once
     existing = read_rows(wh)
     rows, cache_hits, kept_posted, fallbacks, reasons = [], 0, 0, 0, set()
     for item in blobs:

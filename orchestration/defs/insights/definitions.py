@@ -33,7 +33,7 @@ from dagster import (
 
 from emd.metrics.source import EmptyWarehouse, Source, open_source, rows
 from emd.slack import SlackPoster, latest_per_team, post_card
-from emd.sprint_health import read_rows
+from emd.sprint_health import adopt_legacy, read_rows
 from emd.text import markdown_escape
 from orchestration.defs.insights.cache import write_cards
 from orchestration.defs.insights.card import CardWriter
@@ -104,6 +104,7 @@ def sprint_health_slack_post(context: AssetExecutionContext, config: SlackPostCo
         return MaterializeResult(metadata={"posted": 0, "updated": 0, "skipped": note})
     dashboard_url = project_config.load().dashboard_url
     wh = warehouse.get()
+    adopt_legacy(wh)  # (this asset holds the warehouse pool)
     latest = latest_per_team(list(read_rows(wh).values()), tuple(config.period_kinds))
     poster = SlackPoster(target)
     poster.check_auth()
