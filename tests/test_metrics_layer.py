@@ -7,6 +7,7 @@ Current window 2026-03-02 .. 2026-03-15 (14 days); previous 2026-02-16 .. 2026-0
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -349,9 +350,24 @@ def test_postgres_reads_reuse_pooled_read_only_sessions(pg: Source) -> None:
     assert session == {"ro": "on", "schema": pg.schema}
 
 
+def test_postgres_requests_open_the_build_on_a_pooled_session(pg: Source) -> None:
+    """Opening the published build, as every API request does, reuses the pool's session too (no connection per
+    request), and a statement after it still reads the build's schema."""
+    from emd.settings import parse_database_url
+
+    target = parse_database_url(pg.url or "")
+    opened = [source.open_source(target) for _ in range(20)]
+    assert {(s.schema, s.build_id) for s in opened if isinstance(s, Source)} == {(pg.schema, pg.build_id)}
+    pids = {source.rows(s, "select pg_backend_pid() as pid")[0]["pid"] for s in opened}
+    assert len(pids) == 1
+    assert source.rows(opened[-1], "select current_schema() as schema")[0]["schema"] == pg.schema
+
+
 def test_a_bad_pool_size_names_the_variable(pg: Source, monkeypatch: pytest.MonkeyPatch) -> None:
     from emd.settings import SettingsError
 
+    # A warehouse URL no pool serves yet (the pool is sized when it is made).
+    url = (pg.url or "") + ("&" if "?" in (pg.url or "") else "?") + "application_name=emd-bad-pool-size"
     monkeypatch.setenv("EMD_POSTGRES_POOL_SIZE", "ten")
     with pytest.raises(SettingsError, match="EMD_POSTGRES_POOL_SIZE must be a whole number"):
-        source.rows(pg, "select 1 as one")
+        source.rows(dataclasses.replace(pg, url=url), "select 1 as one")

@@ -17,6 +17,7 @@ import atexit
 import math
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -149,47 +150,53 @@ def _read_build(path: str) -> tuple[frozenset[str], tuple | None]:
         cur.close()
 
 
-def _read_only_session(conn: Any, schema: str | None) -> None:
+def _read_only_session(conn: Any) -> None:
     # A read-only session: every statement runs in a read-only transaction (psycopg's `read_only`
     # attribute does nothing in autocommit mode).
     conn.execute("set default_transaction_read_only = on")
-    if schema:
-        conn.execute("select set_config('search_path', %s, false)", [f'"{schema}", public'])
-
-
-def _postgres_connect(url: str, schema: str | None) -> Any:
-    import psycopg
-
-    conn = psycopg.connect(url, autocommit=True)
-    _read_only_session(conn, schema)
-    return conn
 
 
 POOL_SIZE_ENV = "EMD_POSTGRES_POOL_SIZE"
-MAX_POOLS = 4  # the pools of the (url, schema) pairs read most recently; an older one is closed
-_pools: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+MAX_POOLS = 4  # the pools of the warehouses (URLs) read most recently; an older one is closed
+_pools: OrderedDict[str, Any] = OrderedDict()
 _pools_lock = threading.Lock()
+# The schema each pooled connection's search_path is set to (None: DATABASE_URL's own, as the session began).
+_search_path: weakref.WeakKeyDictionary[Any, str | None] = weakref.WeakKeyDictionary()
+_UNSET = object()
 
 
-def _pool(url: str, schema: str | None) -> Any:
-    """The process's pool of read-only sessions on (url, schema): the API and the dashboard reuse connections
-    instead of opening one per statement. At most EMD_POSTGRES_POOL_SIZE (default 10) connections each; a
-    connection idle for a minute is closed."""
+def _pool(url: str) -> Any:
+    """The process's pool of read-only sessions on one warehouse: the API and the dashboard reuse connections
+    instead of opening one per statement (or per request). At most EMD_POSTGRES_POOL_SIZE (default 10)
+    connections; a connection idle for a minute is closed. One pool serves every build of the warehouse: a
+    connection's search_path is switched when a request reads another build (`_connection`)."""
     from psycopg_pool import ConnectionPool
 
-    key = (url, schema)
     with _pools_lock:
-        pool = _pools.get(key)
+        pool = _pools.get(url)
         if pool is None:
-            size = _pool_size()
-            pool = ConnectionPool(url, min_size=0, max_size=size, max_idle=60, kwargs={"autocommit": True},
-                                  configure=lambda conn: _read_only_session(conn, schema), open=True,
+            pool = ConnectionPool(url, min_size=0, max_size=_pool_size(), max_idle=60,
+                                  kwargs={"autocommit": True}, configure=_read_only_session, open=True,
                                   name="emd-read")
-            _pools[key] = pool
+            _pools[url] = pool
             while len(_pools) > MAX_POOLS:
                 _pools.popitem(last=False)[1].close(timeout=1.0)
-        _pools.move_to_end(key)
+        _pools.move_to_end(url)
     return pool
+
+
+@contextmanager
+def _connection(url: str, schema: str | None) -> Iterator[Any]:
+    """A pooled read-only session whose search_path is `schema` (then public), or DATABASE_URL's own for None;
+    set only when the connection's last use read another schema."""
+    with _pool(url).connection() as conn:
+        if _search_path.get(conn, _UNSET) != schema:
+            if schema:
+                conn.execute("select set_config('search_path', %s, false)", [f'"{schema}", public'])
+            else:
+                conn.execute("reset search_path")
+            _search_path[conn] = schema
+        yield conn
 
 
 def _pool_size() -> int:
@@ -207,41 +214,48 @@ def _close_pools() -> None:
         _pools.clear()
 
 
+# A published build schema's tables never change (emd/snapshot.py): read once per (url, schema).
+_build_tables: dict[tuple[str, str], frozenset[str]] = {}
+
+
 def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
     """The build schema `_build` points at (emd/snapshot.py), resolved once: the Source reads that schema only,
     so every statement of a request reads one build, and caches key on it. A warehouse never published (or
-    published before builds had their own schema) is read live, with build id "live" (nothing cached)."""
+    published before builds had their own schema) is read live, with build id "live" (nothing cached).
+    Over a pooled session: two small catalog queries per request once a build's tables are known."""
     url = target.postgres_url or ""
     label = target.describe()
     try:
-        conn = _postgres_connect(url, None)
+        with _connection(url, None) as conn:
+            # The schema DATABASE_URL's search_path names (where dbt builds) first, when several hold the marts;
+            # the published build schemas (`<schema>__build_<n>`) are never the live one.
+            candidates = [s for (s,) in conn.execute(
+                "select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+                "where c.relname = 'fct_pull_requests' and c.relkind in ('r', 'v', 'm', 'p', 'f') "
+                "order by n.nspname = current_schema() desc, n.nspname").fetchall() if not is_build_schema(s)]
+            schema = candidates[0] if candidates else None
+            build: dict[str, Any] | None = None
+            if schema is not None:
+                record = conn.execute(
+                    "select case when to_regclass(format('%%I.%%I', %s::text, %s::text)) is not null then 1 end",
+                    [schema, BUILD_TABLE]).fetchone()
+                if record and record[0]:
+                    row = conn.execute(f'select to_jsonb(b) from "{schema}".{BUILD_TABLE} b').fetchone()  # noqa: S608
+                    build = row[0] if row else None
+            build_schema = (build or {}).get("build_schema")
+            tables: frozenset[str] = frozenset()
+            if build_schema:
+                tables = _build_tables.get((url, build_schema)) or _tables_of(conn, build_schema)
+                if tables:
+                    _build_tables[(url, build_schema)] = tables
+                    schema = build_schema
+                else:  # dropped by hand: read live, uncached, rather than nothing
+                    build_schema = None
+            if not build_schema and schema is not None:
+                tables = _tables_of(conn, schema)
     except Exception as exc:
-        return EmptyWarehouse(f"Cannot connect to the Postgres warehouse {label} (DATABASE_URL): "
+        return EmptyWarehouse(f"Cannot read the Postgres warehouse {label} (DATABASE_URL): "
                               f"{type(exc).__name__}", fill_commands())
-    try:
-        # The schema DATABASE_URL's search_path names (where dbt builds) first, when several hold the marts;
-        # the published build schemas (`<schema>__build_<n>`) are never the live one.
-        found = [(s, t) for s, t in conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema not in ('information_schema', 'pg_catalog') "
-            "order by table_schema = current_schema() desc, table_schema"
-        ).fetchall() if not is_build_schema(s)]
-        schema = next((s for s, t in found if t == "fct_pull_requests"), None)
-        tables = frozenset(t for s, t in found if s == schema)
-        build: dict[str, Any] | None = None
-        if schema and BUILD_TABLE in tables:
-            record = conn.execute(f'select to_jsonb(b) from "{schema}".{BUILD_TABLE} b').fetchone()  # noqa: S608
-            build = record[0] if record else None
-        build_schema = (build or {}).get("build_schema")
-        if build_schema:
-            published = frozenset(r[0] for r in conn.execute(
-                "select table_name from information_schema.tables where table_schema = %s", [build_schema]))
-            if published:
-                schema, tables = build_schema, published
-            else:  # dropped by hand: read live, uncached, rather than nothing
-                build_schema = None
-    finally:
-        conn.close()
     missing = [t for t in REQUIRED_TABLES if t not in tables]
     if schema is None or missing:
         return EmptyWarehouse(f"The warehouse {label} has no {', '.join(missing)} table: "
@@ -252,6 +266,12 @@ def _open_postgres(target: DatabaseTarget) -> Source | EmptyWarehouse:
     published_at = datetime.fromisoformat(build["published_at"]) if build.get("published_at") else None
     return Source(kind="postgres", label=label, key=label, build_id=str(build["build_id"]),
                   published_at=published_at, tables=tables, url=url, schema=schema)
+
+
+def _tables_of(conn: Any, schema: str) -> frozenset[str]:
+    return frozenset(r[0] for r in conn.execute(
+        "select c.relname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relkind in ('r', 'v', 'm', 'p', 'f')", [schema]).fetchall())
 
 
 @contextmanager
@@ -330,7 +350,7 @@ def rows(source: Source, sql: str, params: Sequence[Any] = ()) -> list[dict[str,
             return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
         finally:
             cur.close()
-    with _pool(source.url or "", source.schema).connection() as conn, conn.cursor() as cur:
+    with _connection(source.url or "", source.schema) as conn, conn.cursor() as cur:
         cur.execute(postgres_sql(sql), list(params))
         columns = [d.name for d in cur.description or []]
         return [dict(zip(columns, (_to_python(v) for v in row), strict=True)) for row in cur.fetchall()]
@@ -348,7 +368,7 @@ def frame(source: Source, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
             return cur.execute(sql, list(params)).df()
         finally:
             cur.close()
-    with _pool(source.url or "", source.schema).connection() as conn, conn.cursor() as cur:
+    with _connection(source.url or "", source.schema) as conn, conn.cursor() as cur:
         cur.execute(postgres_sql(sql), list(params))
         columns = [d.name for d in cur.description or []]
         data = [[_to_python(v) for v in row] for row in cur.fetchall()]
