@@ -162,3 +162,51 @@ def check_postgres_url(url: str) -> None:
             problem = f"the port {port!r} is not a number from 1 to 65535 (e.g. postgresql://user@host:5432/db)"
     if problem:
         raise SettingsError(f"DATABASE_URL is malformed: {problem}. DATABASE_URL is {shown}")
+
+
+# Where a run's steps execute (docs/scale-out.md): in the run's own process (the default), or as Celery tasks on
+# `celery -A orchestration.celery_app worker` processes over a broker (dagster-celery).
+EXECUTOR_ENV = "EMD_EXECUTOR"
+EXECUTORS = ("in_process", "celery")
+CELERY_BROKER_ENV = "EMD_CELERY_BROKER_URL"
+CELERY_BACKEND_ENV = "EMD_CELERY_BACKEND_URL"
+CELERY_QUEUE_ENV = "EMD_CELERY_QUEUE"
+CELERY_BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss", "sqs")
+DEFAULT_CELERY_BACKEND = "rpc://"
+DEFAULT_CELERY_QUEUE = "dagster"
+
+
+def executor_name() -> str:
+    """`in_process` (unset) or `celery`, from EMD_EXECUTOR."""
+    value = (env(EXECUTOR_ENV) or "in_process").lower().replace("-", "_")
+    if value not in EXECUTORS:
+        raise SettingsError(f"{EXECUTOR_ENV} must be one of {', '.join(EXECUTORS)} (or unset: in_process); "
+                            f"got {value!r}")
+    return value
+
+
+def celery_broker_url() -> str:
+    """EMD_CELERY_BROKER_URL: the broker the Celery workers listen on (e.g. amqp://user:pass@rabbitmq:5672//).
+    It may hold a password, so no message here shows it."""
+    url = env(CELERY_BROKER_ENV)
+    if url is None:
+        raise SettingsError(f"{CELERY_BROKER_ENV} is not set: with {EXECUTOR_ENV}=celery it names the broker the "
+                            "Celery workers listen on, e.g. amqp://guest:guest@127.0.0.1:5672// (docs/scale-out.md)")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in CELERY_BROKER_SCHEMES:
+        raise SettingsError(f"{CELERY_BROKER_ENV} must be a broker URL starting with one of "
+                            f"{', '.join(s + '://' for s in CELERY_BROKER_SCHEMES)}; its scheme is {scheme or 'missing'!r}")
+    return url
+
+
+def celery_backend_url() -> str:
+    """EMD_CELERY_BACKEND_URL: where the workers send step results back (default rpc://, over the broker)."""
+    return env(CELERY_BACKEND_ENV) or DEFAULT_CELERY_BACKEND
+
+
+def celery_queue() -> str:
+    """EMD_CELERY_QUEUE: the queue runs send their steps to and the workers read (default `dagster`)."""
+    queue = env(CELERY_QUEUE_ENV) or DEFAULT_CELERY_QUEUE
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", queue):
+        raise SettingsError(f"{CELERY_QUEUE_ENV} must be a queue name of letters, digits and _ . : -; got {queue!r}")
+    return queue

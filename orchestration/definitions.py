@@ -3,8 +3,10 @@
 `defs` is loaded lazily (Dagster calls it when it loads the code location; importing this module runs
 nothing). Cross-cutting policy is applied here:
 - every asset's `kinds` gets the warehouse's kind (duckdb or postgres, from DATABASE_URL) instead of a fixed one;
-- runs use the in-process executor: a run's steps go one after another in one process (no process start-up
-  per step, and the Jira client and its lookups are shared by the run's steps). Across runs, the assets
+- runs use the in-process executor by default: a run's steps go one after another in one process (no process
+  start-up per step, and the Jira client and its lookups are shared by the run's steps). With
+  EMD_EXECUTOR=celery, a run's steps are Celery tasks on `celery -A orchestration.celery_app worker` processes
+  (dagster-celery; EMD_CELERY_BROKER_URL, docs/scale-out.md). Either way, across runs and within one, the assets
   that write the warehouse share the concurrency pool `warehouse`, limited by the instance's dagster.yaml.
 """
 
@@ -15,6 +17,7 @@ import warnings
 from dagster import (
     AssetSpec,
     Definitions,
+    ExecutorDefinition,
     PreviewWarning,
     colored_console_logger,
     definitions,
@@ -62,6 +65,22 @@ def with_warehouse_kind(spec: AssetSpec, kind: str | None) -> AssetSpec:
     return spec.replace_attributes(kinds=kinds)
 
 
+def run_executor() -> ExecutorDefinition:
+    """The executor of every job (EMD_EXECUTOR): in-process, or dagster-celery's with the broker, result backend
+    and queue from EMD_CELERY_BROKER_URL / EMD_CELERY_BACKEND_URL / EMD_CELERY_QUEUE. The broker URL goes in as
+    an `env:` reference, so its password is read where the executor starts and never stored in a run's config."""
+    if settings.executor_name() == "in_process":
+        return in_process_executor
+    from dagster_celery import celery_executor
+
+    settings.celery_broker_url()  # a missing or malformed URL stops the code location here, naming the variable
+    backend: str | dict[str, str] = ({"env": settings.CELERY_BACKEND_ENV} if settings.env(settings.CELERY_BACKEND_ENV)
+                                     else settings.DEFAULT_CELERY_BACKEND)
+    return celery_executor.configured({"broker": {"env": settings.CELERY_BROKER_ENV}, "backend": backend,
+                                       "config_source": {"task_default_queue": settings.celery_queue()}},
+                                      name="celery")
+
+
 def build_definitions(config_path: str | None = None) -> Definitions:
     kind = warehouse_kind()
     merged = Definitions.merge(
@@ -76,7 +95,7 @@ def build_definitions(config_path: str | None = None) -> Definitions:
         publish_defs(),
         readouts_defs(),
         # Cross-cutting: the sensor that joins ingestion to the marts needs both parts.
-        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(config_path), executor=in_process_executor,
+        Definitions(sensors=[marts_after_ingestion], resources=shared_resources(config_path), executor=run_executor(),
                     # Dagster's console logger stays the default; EMD_LOG_FORMAT=json selects the JSON one.
                     loggers={"console": colored_console_logger, JSON_RUN_LOGGER: json_run_logger}),
     )
