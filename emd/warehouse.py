@@ -355,9 +355,31 @@ class Warehouse:
                 f"search_path ({search_path}, from DATABASE_URL's options=-csearch_path=...) exists; "
                 "create it first (create schema <name>)"
             )
-        for table, columns in [*RAW_TABLES.items(), (INGESTED_PARTITIONS, INGESTED_PARTITIONS_COLUMNS)]:
+        tables = [*RAW_TABLES.items(), (INGESTED_PARTITIONS, INGESTED_PARTITIONS_COLUMNS)]
+        if self.kind == "postgres":
+            self._ensure_postgres_tables(conn, tables)
+            return
+        for table, columns in tables:
             cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)
             conn.execute(f"create table if not exists {table} ({cols})")
+
+    def _ensure_postgres_tables(self, conn: Any, tables: list[tuple[str, Any]]) -> None:
+        """Parallel steps on a fresh warehouse (Celery workers, two runs at once) must not race: two uncommitted
+        `create table if not exists` of one table collide in Postgres's catalog (UniqueViolation on
+        pg_type_typname_nsp_index), and inside the caller's transaction the first would hold its catalog rows
+        until its whole partition write commits. So missing tables are created in a short transaction of their
+        own, one process at a time (an advisory lock per schema); the caller's next statement sees them."""
+        names = [table for table, _ in tables]
+        missing = [row[0] for row in conn.execute(
+            "select t from unnest(%s::text[]) as t where to_regclass(t) is null", [names]).fetchall()]
+        if not missing:
+            return
+        with self.connect() as ddl:
+            ddl.execute("select pg_advisory_xact_lock(hashtextextended(current_schema() || '.emd raw tables', 0))")
+            for table, columns in tables:
+                if table in missing:
+                    cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)
+                    ddl.execute(f"create table if not exists {table} ({cols})")
 
     def replace_partition(self, table: str, partition_key: str, rows: Sequence[Mapping[str, Any]],
                           fetched_at: datetime | None = None) -> int:

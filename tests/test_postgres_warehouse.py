@@ -1,5 +1,5 @@
 """The Postgres warehouse's own edges: two runs writing one partition (or the Sprint Health cards, or
-the published build) at once, a schema that does not exist, and the test fixture's skip rule."""
+the published build, or a fresh schema's raw tables) at once, a schema that does not exist, and the test fixture's skip rule."""
 
 from __future__ import annotations
 
@@ -74,6 +74,36 @@ def card(name: str) -> SprintHealthRow:
                            prompt_version="v", model=None, source="fallback", card_json="{}", card_text=name,
                            tokens_used=0, slack_channel=None, slack_ts=None, slack_message_json=None,
                            generated_at=at, posted_at=None, fallback_reason=None)
+
+
+def test_two_writers_on_a_fresh_schema_do_not_wait_on_each_others_raw_tables(postgres_url: str) -> None:
+    """Parallel ingestion steps (Celery workers) on a fresh warehouse: the first writer creates the raw tables
+    and its partition write is still open when a second step writes another table. Created inside the first
+    transaction, the tables' catalog rows would block the second writer until the first committed, and then
+    fail it (UniqueViolation on pg_type_typname_nsp_index); created in a transaction of their own, the second
+    write goes through at once."""
+    warehouse = Warehouse(parse_database_url(postgres_url))
+    second: dict[str, object] = {}
+
+    def write_second() -> None:
+        try:
+            second["written"] = warehouse.replace_partition("raw_jira_statuses", "2026-03-30", statuses("todo"))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            second["error"] = exc
+
+    with warehouse.connect() as first:
+        warehouse.ensure_raw_tables(first)
+        first.execute("delete from raw_jira_sprints where partition_date = %s", ["2026-03-31"])
+        writer = threading.Thread(target=write_second)
+        writer.start()
+        writer.join(timeout=20)
+        finished_while_open = not writer.is_alive()
+    writer.join(timeout=20)
+    assert finished_while_open, "the second writer waited for the first one's transaction"
+    assert "error" not in second, second
+    assert second["written"] == 1
+    with warehouse.connect(read_only=True) as conn:
+        assert conn.execute("select status_id from raw_jira_statuses").fetchall() == [("todo",)]
 
 
 def test_two_card_runs_at_once_leave_one_card_per_period(postgres_url: str) -> None:
