@@ -214,6 +214,8 @@ def test_a_three_day_backfill_on_two_celery_workers_gives_the_in_process_marts(
         assert set(runs) == {INGESTION_JOB, MARTS_JOB}, runs
         assert all(run.status == DagsterRunStatus.SUCCESS for run in runs.values()), runs
         assert runs[INGESTION_JOB].tags[RANGE_START_TAG] == days[0].isoformat()
+        # The broker URL (and its password) went in as an env reference: no run's config holds it.
+        assert not any(broker in json.dumps(run.run_config) for run in runs.values())
         ingestion = _step_records(instance, runs[INGESTION_JOB].run_id)
         marts = _step_records(instance, runs[MARTS_JOB].run_id)
     assert len(ingestion) >= 4, ingestion
@@ -243,3 +245,50 @@ def test_a_three_day_backfill_on_two_celery_workers_gives_the_in_process_marts(
         for schema in (celery_schema, inprocess_schema):
             conn.execute(f"drop schema if exists {schema} cascade")
 
+
+
+# -- the executor's settings (no broker needed) ----------------------------------------------------------------
+
+def test_the_executor_is_in_process_unless_emd_executor_says_celery(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster_celery import celery_executor
+
+    from orchestration.definitions import in_process_executor, run_executor
+
+    monkeypatch.delenv("EMD_EXECUTOR", raising=False)
+    assert run_executor() is in_process_executor
+    monkeypatch.setenv("EMD_EXECUTOR", "celery")
+    monkeypatch.setenv("EMD_CELERY_BROKER_URL", "amqp://emd:s3cret-pass@rabbit.internal:5672//")
+    monkeypatch.setenv("EMD_CELERY_QUEUE", "emd_prod")
+    chosen = run_executor()
+    assert chosen.name == "celery" and chosen.executor_creation_fn is celery_executor.executor_creation_fn
+    # The definition holds an env reference, not the URL (nor its password); it resolves where a run starts.
+    schema = chosen.config_schema
+    configured = schema._config_fn({})  # type: ignore[attr-defined]  # noqa: SLF001
+    assert configured["broker"] == {"env": "EMD_CELERY_BROKER_URL"} and "s3cret-pass" not in repr(configured)
+    resolved = schema.resolve_config({}).value["config"]  # type: ignore[attr-defined]
+    assert resolved["broker"] == "amqp://emd:s3cret-pass@rabbit.internal:5672//"
+    assert resolved["backend"] == "rpc://"
+    assert resolved["config_source"] == {"task_default_queue": "emd_prod"}
+
+
+@pytest.mark.parametrize(("variables", "named", "said"), [
+    ({"EMD_EXECUTOR": "kubernetes"}, "EMD_EXECUTOR", "one of in_process, celery"),
+    ({"EMD_EXECUTOR": "celery"}, "EMD_CELERY_BROKER_URL", "is not set"),
+    ({"EMD_EXECUTOR": "celery", "EMD_CELERY_BROKER_URL": "https://emd:s3cret-pass@rabbit.internal/"},
+     "EMD_CELERY_BROKER_URL", "its scheme is 'https'"),
+    ({"EMD_EXECUTOR": "celery", "EMD_CELERY_BROKER_URL": "amqp://emd:s3cret-pass@rabbit.internal//",
+      "EMD_CELERY_QUEUE": "steps for emd"}, "EMD_CELERY_QUEUE", "queue name"),
+])
+def test_a_bad_executor_setting_stops_the_code_location_naming_the_variable(
+        monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], named: str, said: str) -> None:
+    from emd.settings import SettingsError
+    from orchestration.definitions import build_definitions
+
+    for name in ("EMD_EXECUTOR", "EMD_CELERY_BROKER_URL", "EMD_CELERY_QUEUE", "EMD_CELERY_BACKEND_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        build_definitions()
+    assert named in str(caught.value) and said in str(caught.value), caught.value
+    assert "s3cret-pass" not in str(caught.value)
