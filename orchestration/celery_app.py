@@ -8,23 +8,34 @@ read from the same environment variables, so a worker and the runs it serves can
 password never lands in a file. A worker needs the code location's whole environment: DAGSTER_HOME (a shared
 instance, e.g. on Postgres), DATABASE_URL, EMD_CONFIG and the sources' tokens.
 
-Unlike the rest of the project this module reads the environment when imported: Celery imports it to find `app`.
+Importing this module reads nothing: Celery's `-A` looks up the module's `app`, which is built then (PEP 562).
 """
 
 from __future__ import annotations
 
-from dagster_celery.executor import CeleryExecutor
-from dagster_celery.make_app import make_app
-from dagster_celery.tasks import create_task
+from typing import Any
 
-from emd import settings
+_built: dict[str, Any] = {}
 
 
-def build_app():  # noqa: ANN201 - celery.Celery
+def build_app() -> Any:
+    """dagster-celery's app over EMD_CELERY_BROKER_URL / _BACKEND_URL / _QUEUE, its step task registered."""
+    from dagster_celery.executor import CeleryExecutor
+    from dagster_celery.make_app import make_app
+    from dagster_celery.tasks import create_task
+
+    from emd import settings
+
     executor = CeleryExecutor.for_cli(broker=settings.celery_broker_url(), backend=settings.celery_backend_url(),
                                       config_source={"task_default_queue": settings.celery_queue()})
-    return make_app(executor.app_args())
+    app = make_app(executor.app_args())
+    create_task(app)  # `execute_plan`: runs one step of a run
+    return app
 
 
-app = build_app()
-execute_plan = create_task(app)
+def __getattr__(name: str) -> Any:
+    if name != "app":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if "app" not in _built:
+        _built["app"] = build_app()
+    return _built["app"]
