@@ -32,7 +32,7 @@ from fixtures.servers import spawn, stop
 from emd.snapshot import MART_TABLES, content_digest
 from mock_apis.server import MockApi
 from orchestration.defs.ingestion import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
+from orchestration.pipeline import INGESTION_JOB, MARTS_JOB
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -41,6 +41,18 @@ DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 DAYS = 3
 POOL_LIMIT = 2  # the instance's `warehouse` pool limit; the workers have 2 x 2 = 4 slots between them
 WORKERS = ("emd-worker-a", "emd-worker-b")
+
+
+# The in-process reference (orchestration.pipeline.run_pipeline, what `emd pipeline` runs) without insights_job.
+REFERENCE_PIPELINE = """
+import sys, time
+from datetime import date
+from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
+began = time.monotonic()
+run_pipeline(date.fromisoformat(sys.argv[1]), date.fromisoformat(sys.argv[2]), steps=(INGESTION_JOB, MARTS_JOB),
+             log=print)
+print(f"ingestion and marts in {time.monotonic() - began:.1f}s")
+"""
 
 
 def _broker() -> str:
@@ -170,7 +182,7 @@ def _most_at_once(spans: list[tuple[float, float]]) -> int:
 @pytest.mark.postgres
 @pytest.mark.timeout(600)
 def test_a_three_day_backfill_on_two_celery_workers_gives_the_in_process_marts(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, celery_queue: tuple[str, str], mock_api: MockApi,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, celery_queue: tuple[str, str], mock_api: MockApi,
         config_path: Path, postgres_database: str, dagster_database: str) -> None:
     from conftest import ANCHOR, postgres_schema
 
@@ -191,6 +203,15 @@ def test_a_three_day_backfill_on_two_celery_workers_gives_the_in_process_marts(
     workers = [spawn([str(BIN / "celery"), "-A", "orchestration.celery_app", "worker", "-Q", queue,
                       "-n", f"{name}@%h", "--concurrency", "2", "--prefetch-multiplier", "1", "-l", "INFO"],
                      cwd=ROOT, env=env, log_path=log) for name, log in zip(WORKERS, logs, strict=True)]
+    # Meanwhile, the same days in process in another schema: the headless pipeline (one in-process run per day,
+    # then the marts), with no DAGSTER_HOME (an ephemeral instance) and no EMD_EXECUTOR.
+    reference_env = {key: value for key, value in env.items()
+                     if key not in ("DAGSTER_HOME", "EMD_EXECUTOR") and not key.startswith(("EMD_CELERY_", "DAGSTER_PG_"))}
+    reference_env["DATABASE_URL"] = inprocess_url
+    reference_log = tmp_path / "in_process.log"
+    reference = spawn([sys.executable, "-c", REFERENCE_PIPELINE, days[0].isoformat(), days[-1].isoformat()],
+                      cwd=tmp_path, env=reference_env, log_path=reference_log)
+    request.addfinalizer(lambda: stop(reference))
     began = time.monotonic()
     try:
         _wait_ready(workers, logs)
@@ -227,14 +248,10 @@ def test_a_three_day_backfill_on_two_celery_workers_gives_the_in_process_marts(
     assert _most_at_once(spans) <= POOL_LIMIT, ingestion
     print(f"ingestion steps by worker: {names}; at most {_most_at_once(spans)} at once")
 
-    # The same days in process (the headless pipeline: one in-process run per day, then the marts).
-    for key, value in mock_api.env().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.setenv("EMD_CONFIG", str(config_path))
-    monkeypatch.setenv("DATABASE_URL", inprocess_url)
-    for name in ("DAGSTER_HOME", "EMD_EXECUTOR", "OPENAI_API_KEY", "OPENAI_BASE_URL", "EMD_LLM_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    run_pipeline(days[0], days[-1], steps=(INGESTION_JOB, MARTS_JOB), log=lambda _line: None)
+    reference.wait(timeout=600)
+    reference_out = reference_log.read_text(errors="replace")
+    assert reference.returncode == 0, f"the in-process pipeline failed: {reference_out[-4000:]}"
+    print("in process:", [line for line in reference_out.splitlines() if line.startswith("ingestion and marts in")])
 
     celery_digest, celery_sums = _mart_digests(celery_url)
     inprocess_digest, inprocess_sums = _mart_digests(inprocess_url)
