@@ -97,8 +97,11 @@ class RecordTable:
     def column_names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
-    def ensure(self, conn: Any) -> None:
+    def ensure(self, conn: Any, wh: Warehouse | None = None) -> None:
         # No primary key: delete-then-insert of one key in a transaction trips DuckDB's eager constraint check.
+        if wh is not None:  # on Postgres: created in a transaction of its own, so parallel writers do not collide
+            wh.create_tables(conn, [(self.name, self.columns)])
+            return
         cols = ", ".join(f"{name} {ctype}" for name, ctype in self.columns)
         conn.execute(f"create table if not exists {self.name} ({cols})")
 
@@ -118,7 +121,9 @@ class RecordTable:
         blocked), in SQLite the file (`begin immediate`): of two writers at once, the later waits and reads what
         the earlier wrote; unlocked, both would delete-then-insert one key and it would land twice."""
         with place.connect() as conn:
-            self.ensure(conn)
+            # On Postgres the table is created in a transaction of its own (Warehouse.create_tables), so two
+            # first writers at once (parallel steps on Celery workers) do not collide in the catalog.
+            self.ensure(conn, Warehouse(place.target) if place.kind == "postgres" else None)
             if _is_sqlite(conn):
                 conn.execute("begin immediate")
                 try:

@@ -355,7 +355,10 @@ class Warehouse:
                 f"search_path ({search_path}, from DATABASE_URL's options=-csearch_path=...) exists; "
                 "create it first (create schema <name>)"
             )
-        tables = [*RAW_TABLES.items(), (INGESTED_PARTITIONS, INGESTED_PARTITIONS_COLUMNS)]
+        self.create_tables(conn, [*RAW_TABLES.items(), (INGESTED_PARTITIONS, INGESTED_PARTITIONS_COLUMNS)])
+
+    def create_tables(self, conn: Any, tables: Sequence[tuple[str, Any]]) -> None:
+        """`create table if not exists` for each (name, [(column, SQL type), ...]); see _ensure_postgres_tables."""
         if self.kind == "postgres":
             self._ensure_postgres_tables(conn, tables)
             return
@@ -363,7 +366,7 @@ class Warehouse:
             cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)
             conn.execute(f"create table if not exists {table} ({cols})")
 
-    def _ensure_postgres_tables(self, conn: Any, tables: list[tuple[str, Any]]) -> None:
+    def _ensure_postgres_tables(self, conn: Any, tables: Sequence[tuple[str, Any]]) -> None:
         """Parallel steps on a fresh warehouse (Celery workers, two runs at once) must not race: two uncommitted
         `create table if not exists` of one table collide in Postgres's catalog (UniqueViolation on
         pg_type_typname_nsp_index), and inside the caller's transaction the first would hold its catalog rows
@@ -375,7 +378,7 @@ class Warehouse:
         if not missing:
             return
         with self.connect() as ddl:
-            ddl.execute("select pg_advisory_xact_lock(hashtextextended(current_schema() || '.emd raw tables', 0))")
+            ddl.execute("select pg_advisory_xact_lock(hashtextextended(current_schema() || '.emd tables', 0))")
             for table, columns in tables:
                 if table in missing:
                     cols = ", ".join(f"{name} {ctype}" for name, ctype in columns)

@@ -30,6 +30,9 @@ def build_app() -> Any:
                                       config_source={"task_default_queue": settings.celery_queue()})
     app = make_app(executor.app_args())
     create_task(app)  # `execute_plan`: runs one step of a run
+    # Imported once in the worker's main process (~10 s: Dagster, dagster-dbt, every asset module), so each process
+    # it forks starts with it; otherwise every worker process pays that on its first step.
+    import orchestration.definitions  # noqa: F401
     return app
 
 

@@ -106,6 +106,41 @@ def test_two_writers_on_a_fresh_schema_do_not_wait_on_each_others_raw_tables(pos
         assert conn.execute("select status_id from raw_jira_statuses").fetchall() == [("todo",)]
 
 
+def test_two_first_writers_of_a_record_table_both_land(postgres_url: str) -> None:
+    """Two ingestion steps on two Celery workers record their attempts (`ingestion_runs`) on a fresh warehouse.
+    The later writer waits for the earlier's table lock, then writes; were the table created inside the earlier
+    writer's transaction, the later's `create table` would fail when the earlier commits (UniqueViolation)."""
+    from emd.records import RecordTable
+
+    table = RecordTable("emd_test_records", (("k", "text"), ("v", "integer")), ("k",))
+    warehouse = Warehouse(parse_database_url(postgres_url))
+    first_open, release = threading.Event(), threading.Event()
+    errors: list[Exception] = []
+
+    def write(key: str, hold: bool) -> None:
+        try:
+            with table.writing(warehouse) as writes:
+                writes.conn.execute("insert into emd_test_records values (%s, 1)", [key])
+                if hold:
+                    first_open.set()
+                    release.wait(timeout=20)
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+            first_open.set()
+
+    first = threading.Thread(target=write, args=("a", True))
+    first.start()
+    assert first_open.wait(timeout=20)
+    second = threading.Thread(target=write, args=("b", False))
+    second.start()
+    time.sleep(1)  # the second writer is waiting (for the table lock) while the first is open
+    release.set()
+    first.join(timeout=20)
+    second.join(timeout=20)
+    assert not errors, errors
+    assert sorted(table.read(warehouse)) == [("a", 1), ("b", 1)]
+
+
 def test_two_card_runs_at_once_leave_one_card_per_period(postgres_url: str) -> None:
     warehouse = Warehouse(parse_database_url(postgres_url))
     upsert_rows(warehouse, [card("old")])
