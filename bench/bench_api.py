@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,29 +30,6 @@ def percentile(values: list[float], fraction: float) -> float:
     low = int(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 60) -> dict:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"emd api exited with {process.returncode} before answering")
-        try:
-            answer = httpx.get(url + "/healthz", timeout=2)
-            if answer.status_code == 200:
-                return answer.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"emd api did not answer {url}/healthz within {timeout_s:.0f}s")
 
 
 def filter_shapes(live: Path) -> list[dict[str, str]]:
@@ -110,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     from emd.settings import parse_database_url
     from emd.snapshot import publish_build
     from emd.warehouse import Warehouse
+    from tests.fixtures.servers import free_port, spawn, stop, wait_until_answers
 
     with tempfile.TemporaryDirectory(prefix="emd-bench-api-") as tmp:
         live = Path(tmp) / "warehouse.duckdb"
@@ -119,10 +95,12 @@ def main(argv: list[str] | None = None) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "DATABASE_URL": f"duckdb:///{live}"}
-        process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)],
-                                   cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log_path = Path(tmp) / "api.log"
+        process = spawn([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)], cwd=ROOT, env=env,
+                        log_path=log_path)
         try:
-            health = wait_healthy(url, process)
+            wait_until_answers(url + "/healthz", [process], "emd api", logs=log_path)
+            health = httpx.get(url + "/healthz", timeout=5).json()
             print(f"emd api on {url}: build {health['build_id']}")
             shapes = filter_shapes(live)
             cold = []
@@ -152,11 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  p50 {percentile(latencies, 0.5):.1f} ms, p95 {p95:.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
                   f"max {max(latencies):.1f} ms (target p95 < 100 ms: {'OK' if p95 < 100 and not errors else 'MISSED'})")
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process, timeout_s=15)
 
 
 if __name__ == "__main__":
