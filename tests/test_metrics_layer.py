@@ -213,7 +213,8 @@ def test_dimensions_and_the_ingested_calendar(src: Source) -> None:
 
 
 GAP = ("2026-03-05", "2026-03-08")  # four days never ingested between two backfilled ranges
-DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "mv_planning_by_team_day", "metrics_daily")
+DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "mv_planning_by_team_day", "metrics_daily",
+                "fct_ingested_days")
 
 
 def _without_gap(conn: object) -> None:
