@@ -24,14 +24,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * fraction
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def filter_shapes(live: Path) -> list[dict[str, str]]:
     """All teams, each team and one repo over the last 30 and 14 days (the build's own dimensions)."""
     from emd.metrics.filters import dimensions
@@ -81,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     import httpx
 
-    from bench.bench_app import generate_warehouse
+    from bench.bench_app import generate_warehouse, percentile
     from emd.settings import parse_database_url
     from emd.snapshot import publish_build
     from emd.warehouse import Warehouse
