@@ -105,7 +105,8 @@ def deployments_over_time(source: Source, f: Filters) -> pd.DataFrame:
     out = []
     for key, first, last in tiles.buckets(f):
         row = dict(found.get(key) or {"period": key, "recovery_p50": None,
-                                      **{c: 0 if dims.ingested(first, last) else None for c in DEPLOYMENT_COUNTS}})
+                                      **{c: 0 if dims.ingested(first, last, "github") else None
+                                         for c in DEPLOYMENT_COUNTS}})
         row["period_end"] = last + timedelta(days=1)
         out.append(row)
     return _frame(out)

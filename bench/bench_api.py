@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,37 +25,6 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * fraction
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout_s: float = 60) -> dict:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"emd api exited with {process.returncode} before answering")
-        try:
-            answer = httpx.get(url + "/healthz", timeout=2)
-            if answer.status_code == 200:
-                return answer.json()
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"emd api did not answer {url}/healthz within {timeout_s:.0f}s")
 
 
 def filter_shapes(live: Path) -> list[dict[str, str]]:
@@ -141,20 +108,23 @@ def postgres_reachable(url: str) -> str | None:
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
-def measure(label: str, database_url: str, shapes: list[dict[str, str]], clients: int, requests: int) -> None:
+def measure(label: str, database_url: str, shapes: list[dict[str, str]], clients: int, requests: int,
+            log_dir: str) -> None:
     """`emd api` against `database_url` in a child process: first answers of the build, then warm, then load."""
     import httpx
+
+    from bench.bench_app import percentile
+    from tests.fixtures.servers import free_port, spawn, stop, wait_until_answers
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url}
-    # The server's stderr (one JSON access-log line per request) goes to a file: a pipe nobody reads fills up
-    # and stalls the server.
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)],
-                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    log_path = Path(log_dir) / f"api-{label}.log"  # one JSON access-log line per request
+    process = spawn([sys.executable, "-m", "orchestration.cli", "api", "--port", str(port)], cwd=ROOT, env=env,
+                    log_path=log_path)
     try:
-        health = wait_healthy(url, process)
+        wait_until_answers(url + "/healthz", [process], "emd api", logs=log_path)
+        health = httpx.get(url + "/healthz", timeout=5).json()
         print(f"[{label}] emd api on {url}: build {health['build_id']}")
         cold = []
         for params in shapes:
@@ -185,12 +155,7 @@ def measure(label: str, database_url: str, shapes: list[dict[str, str]], clients
               f"p99 {p99:.1f} ms, max {max(latencies):.1f} ms "
               f"(target p99 < 100 ms: {'OK' if p99 < 100 and not errors else 'MISSED'})")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        stop(process, timeout_s=15)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -215,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
         publish_build(Warehouse(parse_database_url(f"duckdb:///{live}")))
         shapes = filter_shapes(live)
         if args.engine in ("duckdb", "both"):
-            measure("duckdb", f"duckdb:///{live}", shapes, args.clients, args.requests)
+            measure("duckdb", f"duckdb:///{live}", shapes, args.clients, args.requests, tmp)
         if args.engine in ("postgres", "both"):
             base = os.environ.get("EMD_BENCH_POSTGRES_URL", POSTGRES_URL)
             why = postgres_reachable(base)
@@ -227,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
             copy_to_postgres(live, base, schema)
             try:
                 publish_build(Warehouse(parse_database_url(pg_url)))
-                measure("postgres", pg_url, shapes, args.clients, args.requests)
+                measure("postgres", pg_url, shapes, args.clients, args.requests, tmp)
             finally:
                 import psycopg
 

@@ -31,6 +31,7 @@ from emd import settings
 from emd.credentials import CREDENTIALS_ENV, write_section
 from emd.github_auth import APP_ID_ENV, INSTALLATION_ENV
 from emd.http import ApiError, ApiNotFoundError, HttpClient, RetryPolicy
+from emd.loopback import send_page, text_page
 
 WEB_URL_ENV = "GITHUB_WEB_URL"
 MANIFEST_PERMISSIONS = {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read",
@@ -133,15 +134,10 @@ def connect_github(org: str, open_browser: Callable[[str], Any] | None = None, p
                 status, text = flow.callback(parse_qs(parsed.query))
                 if status == 200 or flow.error:
                     flow.done.set()
-                text = f"<!doctype html><meta charset='utf-8'><p>{html.escape(text)}</p>"
+                text = text_page(text)
             else:
                 status, text = 404, "not found"
-            data = text.encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_page(self, status, text)
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     base_url = f"http://127.0.0.1:{server.server_address[1]}"

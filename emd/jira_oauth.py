@@ -17,7 +17,6 @@ process that rotated meanwhile is followed instead of spending a dead token.
 
 from __future__ import annotations
 
-import html
 import secrets
 import threading
 import time
@@ -38,6 +37,7 @@ from emd.credentials import (
     write_section,
 )
 from emd.http import ApiAuthError, ApiError, HttpClient, RetryPolicy
+from emd.loopback import send_page, text_page
 from emd.settings import SettingsError
 
 CLIENT_ID_ENV = "JIRA_OAUTH_CLIENT_ID"
@@ -267,12 +267,7 @@ def connect_jira(open_browser: Callable[[str], Any] | None = None, port: int = D
                     status, text = 400, str(exc)
                 if status != 403:
                     done.set()
-            data = f"<!doctype html><meta charset='utf-8'><p>{html.escape(text)}</p>".encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_page(self, status, text_page(text))
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     redirect = f"http://127.0.0.1:{server.server_address[1]}/callback"

@@ -63,6 +63,7 @@ MART_TABLES: tuple[str, ...] = (
     "mv_planning_by_sprint",
     "mv_planning_by_team_day",
     "metrics_daily",
+    "fct_ingested_days",  # the ingested calendar per source (the layer's gaps)
     "fct_agreement_breaches",
     "fct_agreement_subjects",
     "mv_agreement_adherence_by_team_week",

@@ -16,6 +16,7 @@ from emd.metrics.source import Source
 from tests.fixtures.marts import (
     build_duckdb_warehouse,
     build_postgres_warehouse,
+    columns,
     published_source,
     source_on_engine,
 )
@@ -90,7 +91,8 @@ def test_a_difference_needs_five_on_both_sides_and_its_interval_is_seeded(tmp_pa
     extra = [_pr(900 + i, "agent_author" if i == 0 else "label", 10.0, float(i + 1)) for i in range(5)]
     extra += [_pr(950 + i, None, 30.0, float(2 * (i + 1))) for i in range(5)]
     with duckdb.connect(str(live)) as conn:
-        conn.executemany(f"insert into fct_pull_requests values ({', '.join('?' * len(extra[0]))})", extra)  # noqa: S608 - test fixture
+        conn.executemany(f"insert into fct_pull_requests ({', '.join(columns('fct_pull_requests'))}) "  # noqa: S608 - test fixture
+                         f"values ({', '.join('?' * len(extra[0]))})", extra)
     day = Filters(start=date(2026, 4, 1), end=date(2026, 4, 1))
     src = published_source(f"duckdb:///{live}")
     first = {c.key: c for c in ai.ai_impact(src, day).comparisons}

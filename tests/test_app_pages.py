@@ -333,7 +333,8 @@ def test_new_build_replaces_cached_results(published: Path) -> None:
     at = run_app(CURRENT)
     assert metric(at, "Change failure rate (%)").value == "37.5% · Low"
     conn = duckdb.connect(str(published))
-    conn.execute("insert into fct_deployments values "
+    conn.execute("insert into fct_deployments (deployment_id, repo, team, deployed_at, source, is_failure, "
+                 "is_rework, recovered_at) values "
                  "('d8', 'acme/api', 'platform', '2026-03-14 10:00', 'merge', true, false, null)")
     conn.close()
     at.run()

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from streamlit.testing.v1 import AppTest
 
 from emd.metrics import rows
@@ -151,22 +150,6 @@ def test_data_quality_notes_count_the_rows_behind_them(source: Source) -> None:
     assert notes["issue_without_estimate"].count == 1
     assert set(notes["issue_without_estimate"].rows["role"]) == {"committed", "carryover"}
     assert {n.page for n in rows.data_quality(source, WINDOW, "flow")} == {"flow"}
-
-
-def test_drilldown_mart_columns_are_documented() -> None:
-    """The fixture's drilldown tables have the columns the dbt YAML documents (a rename fails here)."""
-    from tests.fixtures import drilldown
-
-    documented: dict[str, set[str]] = {}
-    for path in (ROOT / "dbt_project" / "models" / "marts").rglob("_*__models.yml"):
-        for model in yaml.safe_load(path.read_text(encoding="utf-8"))["models"]:
-            documented[model["name"]] = {c["name"] for c in model.get("columns", [])}
-    ddl = drilldown.add_drilldown_rows.__code__.co_consts
-    for table in ("fct_failure_signals", "fct_pull_request_reviews", "fct_sprint_issues"):
-        create = next(c for c in ddl if isinstance(c, str) and f"create table {table} " in c)
-        body = create.split("(", 1)[1].rsplit(")", 1)[0]
-        columns = {part.split()[0] for part in body.split(",")}
-        assert columns == documented[table], table
 
 
 # ---------------------------------------------------------------------------------------------

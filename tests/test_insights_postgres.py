@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -30,8 +29,7 @@ def marts_url(postgres_url: str, tmp_path: Path) -> str:
     source = duckdb.connect(str(build_marts(tmp_path / "marts.duckdb")), read_only=True)
     with psycopg.connect(postgres_url) as conn:
         for table, ddl in DDL.items():
-            columns = re.sub(r"\bdouble\b", "double precision", ddl)
-            conn.execute(f"create table {table} ({columns})")
+            conn.execute(f"create table {table} ({ddl})")
             rows = source.execute(f"select * from {table}").fetchall()  # noqa: S608 - fixture table names
             marks = ", ".join(["%s"] * len(rows[0]))
             with conn.cursor() as cur:

@@ -20,6 +20,7 @@ from emd.metrics.filters import FilterError, Filters
 from emd.metrics.source import EmptyWarehouse, Source
 from emd.settings import parse_database_url
 from tests.fixtures.marts import (
+    CONTRACT_COLUMNS,
     MART_DDL,
     MART_TABLES,
     build_duckdb_warehouse,
@@ -214,7 +215,8 @@ def test_dimensions_and_the_ingested_calendar(src: Source) -> None:
 
 
 GAP = ("2026-03-05", "2026-03-08")  # four days never ingested between two backfilled ranges
-DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "mv_planning_by_team_day", "metrics_daily")
+DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "mv_planning_by_team_day", "metrics_daily",
+                "fct_ingested_days")
 
 
 def _without_gap(conn: object) -> None:
@@ -307,22 +309,18 @@ def test_catalogue_formats_and_bands() -> None:
     assert set(catalogue.DORA_BANDS) == {k for k, m in catalogue.CATALOGUE.items() if m.dora_key}
 
 
-def _yaml_columns() -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for path in DBT_MODELS.rglob("*.yml"):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for model in doc.get("models") or []:
-            found[model["name"]] = {c["name"] for c in model.get("columns") or []}
-    return found
+def test_fixture_tables_are_the_marts_contracts() -> None:
+    """The fixture's tables are the dbt contracts' (every column, its type); the columns its rows fill are
+    among them, and every table it writes is a published mart (or the sprint_health record table)."""
+    from emd.snapshot import MART_TABLES as PUBLISHED
 
-
-def test_fixture_columns_are_the_marts_columns() -> None:
-    """The fixture copies mart schemas; a column renamed or dropped in dbt must fail here."""
-    documented = _yaml_columns()
     for table in MART_TABLES:
-        missing = set(columns(table)) - documented[table]
-        assert not missing, f"{table}: fixture columns not in the dbt model's YAML: {sorted(missing)}"
-    assert set(MART_DDL) >= set(MART_TABLES)
+        contract = [name for name, _ in CONTRACT_COLUMNS[table]]
+        missing = set(columns(table)) - set(contract)
+        assert not missing, f"{table}: fixture columns not in the dbt contract: {sorted(missing)}"
+        assert MART_DDL[table].split(", ")[0].split()[0] == contract[0]
+    assert set(MART_TABLES) <= set(PUBLISHED)
+    assert dict(CONTRACT_COLUMNS["fct_ingested_days"]) == {"source": "text", "date": "date"}
 
 
 def test_metricflow_metrics_are_named_and_labelled_as_the_catalogue() -> None:

@@ -109,7 +109,8 @@ WRITER = """
 import sys, time, duckdb
 conn = duckdb.connect(sys.argv[1])
 conn.execute("begin transaction")
-conn.execute("insert into fct_deployments values "
+conn.execute("insert into fct_deployments (deployment_id, repo, team, deployed_at, source, is_failure, "
+             "is_rework, recovered_at) values "
              "('w1', 'acme/api', 'platform', '2026-03-14 10:00', 'merge', true, false, null)")
 print("holding the warehouse", flush=True)
 time.sleep(60)
@@ -180,7 +181,8 @@ def test_republish_swaps_atomically_for_concurrent_readers(live: Path) -> None:
     try:
         for i in range(5):
             conn = duckdb.connect(str(live))
-            conn.execute("insert into fct_deployments values "
+            conn.execute("insert into fct_deployments (deployment_id, repo, team, deployed_at, source, "
+                         "is_failure, is_rework, recovered_at) values "
                          "(?, 'acme/api', 'platform', '2026-03-14 10:00', 'merge', false, false, null)", [f"n{i}"])
             conn.close()
             publish_build(warehouse_at(live))

@@ -44,6 +44,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "mv_planning_by_sprint": ("sprint_id",),
     "mv_planning_by_team_day": ("team", "date"),
     "metrics_daily": ("scope_level", "org", "team", "repo", "date"),
+    "fct_ingested_days": ("source", "date"),
     "fct_failure_signals": ("signal_id",),
     "fct_sprint_issues": ("sprint_id", "issue_key", "role"),
     "fct_pull_request_reviews": ("review_id",),

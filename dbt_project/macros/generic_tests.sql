@@ -13,10 +13,10 @@ from {{ model }}
 where {{ where_clause }} and not ({{ expression }})
 {% endtest %}
 
-{# A dense day mart: every key has a row for every day of the ingested range. #}
-{% test dense_over_days(model, key_column) %}
+{# A dense day mart: every key has a row for every day `source` (github, jira) was ingested. #}
+{% test dense_over_days(model, key_column, source) %}
 with keys as (select distinct {{ key_column }} as k from {{ model }}),
-days as (select date from {{ ref('int_calendar__days') }}),
+days as (select date from {{ ref('int_calendar__source_days') }} where source = '{{ source }}'),
 expected as (select k, date from keys cross join days)
 select e.k, e.date
 from expected as e

@@ -10,11 +10,12 @@ from emd.metrics.filters import Filters, dimensions, github_where
 from emd.metrics.source import Source, rows
 
 
-def previous_ingested(source: Source, filters: Filters) -> bool:
-    """Whether the previous equal period lies in the ingested calendar (else it has no comparison:
-    a day before the first ingested day is unknown, not a day without activity)."""
+def previous_ingested(source: Source, filters: Filters, calendar: str | None = None) -> bool:
+    """Whether the previous equal period lies in the ingested calendar of `calendar`'s source ("github",
+    "jira"; None: any source) -- else it has no comparison: a day before the first ingested day is unknown,
+    not a day without activity."""
     prev = filters.previous()
-    return dimensions(source).ingested(prev.start, prev.end)
+    return dimensions(source).ingested(prev.start, prev.end, calendar)
 
 
 

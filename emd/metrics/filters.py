@@ -9,8 +9,11 @@
 - `validate(source, filters)` raises `FilterError(param, message)` naming the query parameter to fix
   (`org`, `team`, `repo`, `from`, `to`, `granularity`: the API's names), so the API answers 422 and
   the dashboard a warning.
-- `dimensions(source)`: orgs, teams, repos, and the ingested calendar (the set of ingested days).
-  This is the one place that says which days were ingested; everything else asks it.
+- `dimensions(source)`: orgs, teams, repos, and the ingested calendar: the set of ingested days per
+  source (dbt's `fct_ingested_days`). GitHub's days are the days of the DORA, flow and AI metrics, Jira's
+  the days of planning, blocked and WIP: a day on which GitHub was ingested and Jira failed is a gap for
+  the Jira metrics only. This is the one place that says which days were ingested; everything else asks it
+  (`calendar=`: "github", "jira"; None: a day any source was ingested).
 - `github_where` / `jira_where`: the filters as SQL conditions with bound parameters. A repo narrows
   GitHub facts only (Jira data is per team). An org narrows to its teams when the build knows several
   orgs (teams the org mapping does not know stay visible under every org).
@@ -26,8 +29,10 @@ from typing import Any
 
 from emd.metrics.source import GRANULARITIES, Source, as_date, rows
 
-# The daily marts are dense over the ingested calendar (every ingested day, with or without activity, and
-# no day that was never ingested), so their days are the ingested days.
+# The ingested calendar per source (dbt: int_calendar__source_days), one row per source and ingested day.
+INGESTED_DAYS_TABLE = "fct_ingested_days"
+# A build published before fct_ingested_days: its daily marts are dense over the ingested calendar (every
+# ingested day, with or without activity, and no day that was never ingested), one calendar for every source.
 DENSE_DAILY_TABLES = ("mv_dora_by_repo_day", "mv_flow_by_repo_day", "metrics_daily")
 
 
@@ -97,7 +102,9 @@ class Dimensions:
     first_day: date | None  # the first ingested day (None: the build has no daily marts)
     last_day: date | None  # the last ingested day
     latest_day: date | None  # the newest day with data: the last ingested day or a later fact
-    days: frozenset[date] | None = None  # the ingested days (None: unknown, the build has no daily marts)
+    days: frozenset[date] | None = None  # the days any source was ingested (None: unknown, no daily marts)
+    # The ingested days per source ("github", "jira", ...); None: one calendar (`days`) for every source.
+    days_by_source: dict[str, frozenset[date]] | None = None
 
     def repos(self, teams: Sequence[str] | None = None) -> tuple[str, ...]:
         chosen = self.teams if teams is None else teams
@@ -109,31 +116,43 @@ class Dimensions:
             return self.teams
         return tuple(t for t in self.teams if self.org_of_team.get(t, org) == org)
 
-    def ingested(self, start: date, end: date) -> bool:
-        """Whether every day of [start, end] was ingested (a gap between two backfilled ranges is not).
-        Without daily marts the calendar is unknown and a period counts as ingested."""
-        if self.days is None:
+    def calendar(self, source: str | None = None) -> frozenset[date] | None:
+        """The days `source` ("github", "jira") was ingested; None (or a build with one calendar): the days
+        any source was. None when the calendar is unknown (the build has no daily marts)."""
+        if source is None or self.days_by_source is None:
+            return self.days
+        return self.days_by_source.get(source, frozenset())
+
+    def ingested(self, start: date, end: date, calendar: str | None = None) -> bool:
+        """Whether every day of [start, end] was ingested (by `calendar`'s source; a gap between two
+        backfilled ranges is not). Without daily marts the calendar is unknown and a period counts as ingested."""
+        if self.calendar(calendar) is None:
             return True
-        return self.ingested_days(start, end) == (end - start).days + 1
+        return self.ingested_days(start, end, calendar) == (end - start).days + 1
 
-    def ingested_days(self, start: date, end: date) -> int:
-        """How many days of [start, end] were ingested (all of them when the calendar is unknown)."""
-        if self.days is None:
+    def ingested_days(self, start: date, end: date, calendar: str | None = None) -> int:
+        """How many days of [start, end] were ingested by `calendar`'s source (all of them when the calendar is
+        unknown)."""
+        days = self.calendar(calendar)
+        if days is None:
             return max(0, (end - start).days + 1)
-        return sum(1 for d in self.days if start <= d <= end)
+        return sum(1 for d in days if start <= d <= end)
 
-    def is_ingested(self, day: date) -> bool:
-        return self.days is None or day in self.days
+    def is_ingested(self, day: date, calendar: str | None = None) -> bool:
+        days = self.calendar(calendar)
+        return days is None or day in days
 
-    def spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-        """[start, end) cut to the ingested days: one half-open span per run of consecutive ingested
-        days (a fact dated in a gap is left out, as the per-day marts have no row for that day)."""
-        if self.days is None:
+    def spans(self, start: datetime, end: datetime, calendar: str | None = None) -> list[tuple[datetime, datetime]]:
+        """[start, end) cut to the days `calendar`'s source was ingested: one half-open span per run of
+        consecutive ingested days (a fact dated in a gap is left out, as the per-day marts have no row for
+        that day)."""
+        days = self.calendar(calendar)
+        if days is None:
             return [(start, end)]
         out: list[tuple[datetime, datetime]] = []
         day = start.date()
         while datetime.combine(day, time(0)) < end:
-            if day in self.days:
+            if day in days:
                 lo = max(start, datetime.combine(day, time(0)))
                 hi = min(end, datetime.combine(day + timedelta(days=1), time(0)))
                 if out and out[-1][1] == lo:
@@ -165,12 +184,25 @@ def dimensions(source: Source) -> Dimensions:
 
 
 def ingested_calendar(source: Source) -> frozenset[date] | None:
-    """The ingested UTC days, from the dense daily marts (dbt's int_calendar__days); None without them."""
+    """The UTC days any source was ingested; None when the build has no calendar."""
+    return ingested_calendars(source)[0]
+
+
+def ingested_calendars(source: Source) -> tuple[frozenset[date] | None, dict[str, frozenset[date]] | None]:
+    """(the days any source was ingested, the days per source) from dbt's fct_ingested_days. A build
+    published before it: the days of its dense daily marts, one calendar for every source (None per source);
+    (None, None) without them."""
+    if source.has(INGESTED_DAYS_TABLE):
+        by_source: dict[str, set[date]] = {}
+        for r in rows(source, f'select source, "date" as day from {INGESTED_DAYS_TABLE}'):  # noqa: S608 - a constant name
+            if (d := as_date(r["day"])) is not None and isinstance(r["source"], str):
+                by_source.setdefault(r["source"], set()).add(d)
+        return frozenset().union(*by_source.values()), {k: frozenset(v) for k, v in by_source.items()}
     dense = [t for t in DENSE_DAILY_TABLES if source.has(t)]
     if not dense:
-        return None
+        return None, None
     found = rows(source, " union ".join(f'select distinct "date" as day from {t}' for t in dense))  # noqa: S608 - names from DENSE_DAILY_TABLES
-    return frozenset(d for d in (as_date(r["day"]) for r in found) if d is not None)
+    return frozenset(d for d in (as_date(r["day"]) for r in found) if d is not None), None
 
 
 def _read_dimensions(source: Source) -> Dimensions:
@@ -196,7 +228,7 @@ def _read_dimensions(source: Source) -> Dimensions:
     if source.has("metrics_daily"):
         mapping = rows(source, "select distinct org, team from metrics_daily where org is not null and team <> '*'")
         org_of_team = {str(m["team"]): str(m["org"]) for m in mapping if m["team"] is not None}
-    days = ingested_calendar(source)
+    days, days_by_source = ingested_calendars(source)
     first_day, last_day = (min(days), max(days)) if days else (None, None)
     latest = rows(source, "select max(cast(deployed_at as date)) as d from fct_deployments "
                           "union all select max(cast(merged_at as date)) from fct_pull_requests "
@@ -206,7 +238,7 @@ def _read_dimensions(source: Source) -> Dimensions:
                       teams=tuple(sorted(repos_by_team)),
                       repos_by_team={t: tuple(sorted(r)) for t, r in repos_by_team.items()},
                       first_day=first_day, last_day=last_day, latest_day=max(ends) if ends else None,
-                      days=days)
+                      days=days, days_by_source=days_by_source)
 
 
 def validate(source: Source, filters: Filters) -> Filters:

@@ -32,7 +32,7 @@ class Domain:
     table: str
     time: str
     rule: str  # which rows count, as conditions on the fact's columns
-    scope: str  # github | jira
+    scope: str  # github | jira: whose filters apply and whose ingested calendar (fct_ingested_days) the days are
     aggregates: Callable[[Source], dict[str, str]]
 
 
@@ -168,10 +168,11 @@ def domain_where(source: Source, domain: Domain, filters: Filters) -> tuple[str,
     return github_where(source, filters, deployments=domain.table == "fct_deployments")
 
 
-def in_calendar(source: Source, time_column: str, start: datetime, end: datetime) -> tuple[str, list[Any]]:
-    """`start <= time < end` on the ingested days only (docs/metrics.md: a day never ingested is unknown):
-    the SQL condition and its bound values."""
-    spans = dimensions(source).spans(start, end)
+def in_calendar(source: Source, time_column: str, start: datetime, end: datetime,
+                calendar: str | None = None) -> tuple[str, list[Any]]:
+    """`start <= time < end` on the days `calendar`'s source ("github", "jira") was ingested only
+    (docs/metrics.md: a day never ingested is unknown): the SQL condition and its bound values."""
+    spans = dimensions(source).spans(start, end, calendar)
     if not spans:
         return "1 = 0", []
     sql = " or ".join(f"({time_column} >= ? and {time_column} < ?)" for _ in spans)
@@ -188,7 +189,7 @@ def aggregate(source: Source, domain_name: str, filters: Filters, group: str, gr
     where, params = domain_where(source, domain, filters)
     chosen = measures if measures is not None else domain.aggregates(source)
     columns = ", ".join(f"{sql} as {name}" for name, sql in chosen.items())
-    during, bounds = in_calendar(source, domain.time, start, end)
+    during, bounds = in_calendar(source, domain.time, start, end, domain.scope)
     sql = (f"select {group} as grp, {columns} from {domain.table} "  # noqa: S608 - SQL text from this module; values bound
            f"where {during} and {domain.rule}{where} group by 1")
     return {r["grp"]: r for r in rows(source, sql, [*group_params, *bounds, *params])}
@@ -205,7 +206,7 @@ def aggregate_periods(source: Source, domain_name: str, filters: Filters,
     columns = ", ".join(f"{sql} as {name}" for name, sql in domain.aggregates(source).items())
     parts, values = [], []
     for i, (start, end) in enumerate(periods.values()):
-        during, bounds = in_calendar(source, domain.time, start, end)
+        during, bounds = in_calendar(source, domain.time, start, end, domain.scope)
         parts.append(f"select {i} as grp, {columns} from {domain.table} "  # noqa: S608 - SQL text from this module; values bound
                      f"where {during} and {domain.rule}{where}")
         values += [*bounds, *params]
@@ -241,11 +242,13 @@ def period_values(source: Source, filters: Filters, start: datetime, end: dateti
     """(value, sample size) of each metric over [start, end) (any instants, e.g. a sprint's bounds):
     what the Sprint Health blob asks for a sprint or an ISO week."""
     keys = keys or tuple(METRIC_SQL)
-    days = sum((hi - lo).total_seconds() for lo, hi in dimensions(source).spans(start, end)) / 86400
+    dims = dimensions(source)
     out: dict[str, tuple[float | None, int]] = {}
     found: dict[str, dict[Any, dict[str, Any]]] = {}
     for key in keys:
         spec = METRIC_SQL[key]
+        calendar = DOMAINS[spec.domain].scope
+        days = sum((hi - lo).total_seconds() for lo, hi in dims.spans(start, end, calendar)) / 86400
         for name in spec.domains:
             if name not in found:
                 found[name] = aggregate(source, name, filters, "'all'", [], start, end)

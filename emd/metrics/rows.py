@@ -92,7 +92,7 @@ def tile_rows(source: Source, filters: Filters, metric: str, limit: int = LIST_L
     if not source.has(domain.table):
         return pd.DataFrame()
     where, params = domain_where(source, domain, filters)
-    during, bounds = in_calendar(source, domain.time, filters.start_ts, filters.end_ts)
+    during, bounds = in_calendar(source, domain.time, filters.start_ts, filters.end_ts, domain.scope)
     sql = (f"select {_COLUMNS[drill.subject]} from {domain.table} "  # noqa: S608 - SQL text from this module and DOMAINS
            f"where {during} and {domain.rule}{where} "
            f"order by {drill.order} limit {int(limit)}")
@@ -116,7 +116,7 @@ def tile_counts(source: Source, filters: Filters, metric: str) -> dict[str, int]
     if not source.has(domain.table):
         return {"rows": 0}
     where, params = domain_where(source, domain, filters)
-    during, bounds = in_calendar(source, domain.time, filters.start_ts, filters.end_ts)
+    during, bounds = in_calendar(source, domain.time, filters.start_ts, filters.end_ts, domain.scope)
     found = rows(source, f"select {_COUNTS[drill.subject]} from {domain.table} "  # noqa: S608 - SQL text from this module and DOMAINS
                          f"where {during} and {domain.rule}{where}", [*bounds, *params])[0]
     return {("rows" if k == "rows_" else k): int(v or 0) for k, v in found.items()}

@@ -62,9 +62,10 @@ def series(source: Source, metric_key: str, filters: Filters, basis: str | None 
                               filters.start_ts, filters.end_ts)
         found[name] = {as_date(k): r for k, r in by_bucket.items()}
     dims = dimensions(source)
+    calendar = DOMAINS[spec.domain].scope  # the metric's source's ingested days (GitHub's, Jira's)
     points = []
     for key, first, last in spans:
-        days = dims.ingested_days(first, last)
+        days = dims.ingested_days(first, last, calendar)
         if not days:  # a bucket never ingested is unknown: no value, not a zero
             points.append(Point(key, None, 0))
             continue

@@ -15,7 +15,7 @@ from emd.metrics.source import Source, hours_between, number, rows
 
 def blocked_at_end(source: Source, filters: Filters, day: date) -> dict[str, Any] | None:
     """Blocked issues at the end of `day` with their age p50 and max; None when the build has no
-    such day. One team: its mv_planning_by_team_day row. Every team: metrics_daily's org row (team
+    such day (Jira was not ingested that day: unknown, whatever GitHub's calendar says). One team: its mv_planning_by_team_day row. Every team: metrics_daily's org row (team
     and repo '*'), whose p50 dbt computes over all blocked issues. Several teams (an org among
     several): the counts add up; a p50 cannot be combined from team p50s, so none is given."""
     teams = teams_in_scope(source, filters)
@@ -23,7 +23,8 @@ def blocked_at_end(source: Source, filters: Filters, day: date) -> dict[str, Any
         found = rows(source, """
             select planning_blocked_issues as blocked_issues, planning_blocked_age_p50_days as age_p50,
                    planning_blocked_age_max_days as age_max
-            from metrics_daily where team = '*' and repo = '*' and "date" = ?""", [day])
+            from metrics_daily where team = '*' and repo = '*' and "date" = ?
+                and planning_blocked_issues is not null""", [day])  # NULL: Jira was not ingested that day
     elif source.has("mv_planning_by_team_day"):
         where, params = jira_where(source, filters)
         found = rows(source, f"""

@@ -66,9 +66,12 @@ def tiles(source: Source, filters: Filters, basis: str | None = None) -> list[Ti
     "issues") fixes the planning ratios' basis; None: points when every pooled sprint is estimated."""
     if basis is not None and basis not in PLANNING_BASES:
         raise ValueError(f"basis must be one of {PLANNING_BASES}, not {basis!r}")
-    ingested = previous_ingested(source, filters)
     prev = filters.previous()
-    days_now = dimensions(source).ingested_days(filters.start, filters.end)  # a gap day is no day of the window
+    dims = dimensions(source)
+    # Each metric's days are its source's ingested days (GitHub's for DORA/flow/AI, Jira's for planning): a
+    # day its source was not ingested is no day of the window, and a previous period holding one has no comparison.
+    calendars = {c: (previous_ingested(source, filters, c), dims.ingested_days(filters.start, filters.end, c))
+                 for c in ("github", "jira")}
     by_domain: dict[str, dict[Any, dict[str, Any]]] = {}
     out: list[TileValue] = []
     for key, spec in METRIC_SQL.items():
@@ -80,6 +83,7 @@ def tiles(source: Source, filters: Filters, basis: str | None = None) -> list[Ti
                 by_domain[name] = window_aggregates(source, name, filters)
         current = merged(by_domain, spec, "current")
         before = merged(by_domain, spec, "previous")
+        ingested, days_now = calendars[domain.scope]
         value = spec.value(current, days_now, basis)
         previous = spec.value(before, prev.days, basis) if ingested else None
         note = ""
@@ -92,8 +96,9 @@ def tiles(source: Source, filters: Filters, basis: str | None = None) -> list[Ti
             note = f"{unrecovered} failed deployment(s) not recovered yet" if unrecovered else ""
         out.append(_tile(key, value, count(current, spec.sample), previous,
                          count(before, spec.sample) if ingested else None, ingested, note=note, basis=used_basis))
-    out = _with_bands(source, filters, out, ingested)
+    out = _with_bands(source, filters, out, calendars["github"][0])
     if source.has("mv_planning_by_team_day") or source.has("metrics_daily"):
+        ingested = calendars["jira"][0]  # blocked issues are Jira's end-of-day state
         current_b = blocked_at_end(source, filters, filters.end)
         previous_b = blocked_at_end(source, filters, prev.end) if ingested else None
         if current_b is not None:

@@ -1,11 +1,12 @@
--- DORA per scope and day, dense over the ingested calendar (every ingested day, none in a gap). Percentiles are computed from the
+-- DORA per scope and day, dense over GitHub's ingested calendar (every day GitHub was ingested, none in a gap). Percentiles are computed from the
 -- underlying PRs of the scope and day, never from other percentiles.
 with scopes as (
     select * from {{ ref('int_metrics__scopes') }}
 ),
 
+-- GitHub's ingested days: a day on which GitHub was not ingested has no row (whatever other sources did).
 days as (
-    select date from {{ ref('int_calendar__days') }}
+    select date from {{ ref('int_calendar__source_days') }} where source = 'github'
 ),
 
 repo_teams as (
@@ -79,25 +80,13 @@ hotfix_facts as (
 ),
 
 final as (
-    select
-        s.scope_level,
-        s.team,
-        s.repo,
-        days.date,
-        coalesce(d.deployments, 0) as deployments,
-        l.lead_time_p50_hours,
-        l.lead_time_p90_hours,
-        coalesce(h.hotfixes, 0) as hotfixes,
-        coalesce(d.failed_deployments, 0) as failed_deployments,
-        coalesce(l.lead_time_prs, 0) as lead_time_prs,
-        coalesce(l.negative_lead_time_prs, 0) as negative_lead_time_prs,
-        coalesce(d.rework_deployments, 0) as rework_deployments,
-        d.recovery_time_p50_hours,
-        coalesce(d.recovered_deployments, 0) as recovered_deployments,
-        cast(d.failed_deployments as double precision) / nullif(d.deployments, 0) as change_failure_rate,
-        cast(coalesce(h.hotfixes, 0) as double precision) / nullif(d.deployments, 0) as hotfix_rate,
-        cast(d.rework_deployments as double precision) / nullif(d.deployments, 0) as deployment_rework_rate
-    {{ scope_day_grid('scopes', 'days', [['deployment_facts', 'd'], ['lead_time_facts', 'l'], ['hotfix_facts', 'h']]) }}
+    {{ scope_day_grid('scopes', 'days', [['deployment_facts', 'd'], ['lead_time_facts', 'l'], ['hotfix_facts', 'h']],
+        counts=['d.deployments', 'h.hotfixes', 'd.failed_deployments', 'l.lead_time_prs', 'l.negative_lead_time_prs',
+                'd.rework_deployments', 'd.recovered_deployments'],
+        values=['l.lead_time_p50_hours', 'l.lead_time_p90_hours', 'd.recovery_time_p50_hours'],
+        derived=['cast(d.failed_deployments as double precision) / nullif(d.deployments, 0) as change_failure_rate',
+                 'cast(coalesce(h.hotfixes, 0) as double precision) / nullif(d.deployments, 0) as hotfix_rate',
+                 'cast(d.rework_deployments as double precision) / nullif(d.deployments, 0) as deployment_rework_rate']) }}
 )
 
 select * from final

@@ -1,4 +1,4 @@
--- Pull-request flow per scope and day, dense over the ingested calendar (every ingested day, none in a gap). Bot-authored PRs are left out
+-- Pull-request flow per scope and day, dense over GitHub's ingested calendar (every day GitHub was ingested, none in a gap). Bot-authored PRs are left out
 -- (flow measures people). Cohorts: opened_prs by created_at day; merged-PR metrics (cycle time,
 -- time to first review, review depth, merged without review) by merged_at day; reopened_prs and
 -- closed_or_merged_prs by the day the PR was closed or merged.
@@ -7,7 +7,7 @@ with scopes as (
 ),
 
 days as (
-    select date from {{ ref('int_calendar__days') }}
+    select date from {{ ref('int_calendar__source_days') }} where source = 'github'
 ),
 
 prs as (
@@ -59,23 +59,12 @@ finished_facts as (
 ),
 
 final as (
-    select
-        s.scope_level,
-        s.team,
-        s.repo,
-        days.date,
-        coalesce(o.opened_prs, 0) as opened_prs,
-        coalesce(m.merged_prs, 0) as merged_prs,
-        m.cycle_time_p50_hours,
-        m.cycle_time_p90_hours,
-        m.time_to_first_review_p50_hours,
-        m.review_depth_avg,
-        coalesce(f.reopened_prs, 0) as reopened_prs,
-        coalesce(m.merged_without_review, 0) as merged_without_review,
-        coalesce(m.reviewed_prs, 0) as reviewed_prs,
-        coalesce(f.closed_or_merged_prs, 0) as closed_or_merged_prs,
-        cast(f.reopened_prs as double precision) / nullif(f.closed_or_merged_prs, 0) as rework_rate
-    {{ scope_day_grid('scopes', 'days', [['opened_facts', 'o'], ['merged_facts', 'm'], ['finished_facts', 'f']]) }}
+    {{ scope_day_grid('scopes', 'days', [['opened_facts', 'o'], ['merged_facts', 'm'], ['finished_facts', 'f']],
+        counts=['o.opened_prs', 'm.merged_prs', 'f.reopened_prs', 'm.merged_without_review', 'm.reviewed_prs',
+                'f.closed_or_merged_prs'],
+        values=['m.cycle_time_p50_hours', 'm.cycle_time_p90_hours', 'm.time_to_first_review_p50_hours',
+                'm.review_depth_avg'],
+        derived=['cast(f.reopened_prs as double precision) / nullif(f.closed_or_merged_prs, 0) as rework_rate']) }}
 )
 
 select * from final

@@ -1,12 +1,14 @@
--- Jira flow per team (repo '*') and for the org (team '*', repo '*') per day, dense over the
--- ingested calendar (every ingested day, none in a gap). "At the end of day D" = just before midnight after D (UTC).
+-- Jira flow per team (repo '*') and for the org (team '*', repo '*') per day, dense over Jira's
+-- ingested calendar (every day Jira was ingested, none in a gap). "At the end of day D" = just before midnight after D (UTC).
 -- Sub-tasks are left out unless the config includes them.
 with teams as (
     select scope_level, team, repo from {{ ref('int_metrics__scopes') }} where scope_level in ('team', 'org')
 ),
 
+-- Jira's ingested days: a day on which Jira was not ingested has no row, even if GitHub was.
 days as (
-    select date, cast(date as timestamp) + interval '1 day' as day_end from {{ ref('int_calendar__days') }}
+    select date, cast(date as timestamp) + interval '1 day' as day_end
+    from {{ ref('int_calendar__source_days') }} where source = 'jira'
 ),
 
 issues as (
@@ -74,19 +76,9 @@ resolved_facts as (
 ),
 
 final as (
-    select
-        s.scope_level,
-        s.team,
-        s.repo,
-        days.date,
-        coalesce(b.blocked_issues, 0) as blocked_issues,
-        b.blocked_age_p50_days,
-        b.blocked_age_max_days,
-        coalesce(w.wip_issues, 0) as wip_issues,
-        coalesce(r.resolved_issues, 0) as resolved_issues,
-        r.issue_cycle_time_p50_hours,
-        coalesce(r.issue_cycle_time_issues, 0) as issue_cycle_time_issues
-    {{ scope_day_grid('teams', 'days', [['blocked_facts', 'b'], ['wip_facts', 'w'], ['resolved_facts', 'r']]) }}
+    {{ scope_day_grid('teams', 'days', [['blocked_facts', 'b'], ['wip_facts', 'w'], ['resolved_facts', 'r']],
+        counts=['b.blocked_issues', 'w.wip_issues', 'r.resolved_issues', 'r.issue_cycle_time_issues'],
+        values=['b.blocked_age_p50_days', 'b.blocked_age_max_days', 'r.issue_cycle_time_p50_hours']) }}
 )
 
 select * from final

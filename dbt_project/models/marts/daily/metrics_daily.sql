@@ -1,6 +1,9 @@
 -- The denormalized daily cache the dashboard's tiles read: one row per (org, team, repo, date) at
 -- three levels: a repo (team = its team), a team (repo = '*'), the whole org (team = '*', repo = '*').
 -- dora_* and flow_* exist at every level; planning_* at team and org level (NULL on repo rows).
+-- Each source's columns follow its own ingested calendar (int_calendar__source_days): a team or org row
+-- exists on every day GitHub or Jira was ingested; on a day only one of them was, the other's columns are
+-- NULL (unknown, not zero). Repo rows exist on GitHub's days only.
 with dora as (
     select * from {{ ref('int_metrics__dora_by_scope_day') }}
 ),
@@ -16,10 +19,10 @@ planning as (
 final as (
     select
         {{ sql_text(var('org')) }} as org,
-        d.team,
-        d.repo,
-        d.date,
-        d.scope_level,
+        coalesce(d.team, p.team) as team,
+        coalesce(d.repo, p.repo) as repo,
+        coalesce(d.date, p.date) as date,
+        coalesce(d.scope_level, p.scope_level) as scope_level,
         d.deployments as dora_deployments,
         d.lead_time_p50_hours as dora_lead_time_p50_hours,
         d.lead_time_p90_hours as dora_lead_time_p90_hours,
@@ -54,7 +57,7 @@ final as (
     from dora as d
     inner join flow as f
         on d.scope_level = f.scope_level and d.team = f.team and d.repo = f.repo and d.date = f.date
-    left join planning as p
+    full outer join planning as p
         on d.scope_level = p.scope_level and d.team = p.team and d.repo = p.repo and d.date = p.date
 )
 
