@@ -24,6 +24,7 @@ from orchestration.defs.dbt.project import (
     prune_run_dirs,
     run_dbt,
     vars_arg,
+    watermark_lookback_seconds,
 )
 from orchestration.defs.dbt.state import read_build_state, record_build_state
 from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
@@ -90,10 +91,13 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
         variables (or the project's models) changed since the last complete build (build_plan)."""
         from datetime import UTC, datetime
 
+        import os
+
         warehouse_db = warehouse.get()
         previous, newest_fetch = read_build_state(warehouse_db)
         plan = build_plan(dbt_vars(project_config.load()), previous, newest_fetch,
-                          requested_full_refresh=config.full_refresh, code_hash=project_hash(project.project_dir))
+                          requested_full_refresh=config.full_refresh, code_hash=project_hash(project.project_dir),
+                          lookback_seconds=watermark_lookback_seconds(warehouse_db.kind, os.environ))
         # Unit tests check the SQL, not the data: they run in `make test` (tests/test_dbt_unit_tests.py).
         args = ["build", "--exclude-resource-type", "unit_test", *vars_arg(plan.variables)]
         if plan.full_refresh:

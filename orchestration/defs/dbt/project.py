@@ -234,10 +234,22 @@ def keep_partial_parse(run_target: Path, project_target: Path) -> bool:
 CHANGED_SINCE_VAR = "emd_changed_since"
 # The table (in the warehouse, beside the marts) that remembers what the last complete build was built from.
 BUILD_STATE_TABLE = "_emd_dbt_state"
-# How far before the last build's newest fetch time the next build looks again: a partition whose fetch began
-# before that build read its watermark but committed after it (Postgres lets ingestion and the build overlap)
-# is still seen. Recomputing a few hours of entities again costs little: the hourly refresh re-fetches them anyway.
+# How far before the last build's newest fetch time the next build looks again. On Postgres a partition whose
+# fetch began before that build read its watermark may commit after it (ingestion and the build may overlap
+# there); recomputing a few hours of entities again costs little (the hourly refresh re-fetches them anyway).
+# On DuckDB the warehouse pool keeps ingestion and the build apart, so the watermark is exact.
 WATERMARK_LOOKBACK_SECONDS = 6 * 3600
+LOOKBACK_ENV = "EMD_DBT_WATERMARK_LOOKBACK_SECONDS"
+
+
+def watermark_lookback_seconds(kind: str, env: Mapping[str, str]) -> int:
+    """EMD_DBT_WATERMARK_LOOKBACK_SECONDS when set (a whole number >= 0), else 0 on DuckDB, 6 hours on Postgres."""
+    raw = env.get(LOOKBACK_ENV, "").strip()
+    if not raw:
+        return 0 if kind == "duckdb" else WATERMARK_LOOKBACK_SECONDS
+    if not raw.isdigit():
+        raise ValueError(f"{LOOKBACK_ENV} must be a whole number of seconds >= 0, got {raw!r}")
+    return int(raw)
 
 
 def vars_hash(variables: Mapping[str, Any]) -> str:

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['repo', 'pr_number'],
           pre_hook="{{ delete_changed_keys('stg_github__pull_requests__changed', [['repo', 'repo'], ['pr_number', 'number']]) }}") }}
+-- depends_on: {{ ref('stg_github__pull_requests__changed') }}
 -- Commits from the same raw partition as their pull request's newest row. Incremental: the pull
 -- requests of stg_github__pull_requests__changed.
 with pull_requests as (

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['repo', 'number'],
           pre_hook="{{ delete_changed_keys('stg_github__pull_requests__changed', [['repo', 'repo'], ['number', 'number']]) }}") }}
+-- depends_on: {{ ref('stg_github__pull_requests__changed') }}
 -- Newest state of each pull request (latest fetched_at, then latest partition_date). Incremental: the pull
 -- requests of stg_github__pull_requests__changed, from all their raw rows.
 with raw_rows as (

@@ -1,5 +1,6 @@
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['issue_id'],
           pre_hook="{{ delete_changed_keys('stg_jira__issues__changed', [['issue_id', 'issue_id']]) }}") }}
+-- depends_on: {{ ref('stg_jira__issues__changed') }}
 -- Newest state of each Jira issue, with its current field values. An issue is its issue id: moved to
 -- another project it keeps its id and gets a new key, so the newest row per id wins and its key is the
 -- current one (an issue fetched as API-12, later as WEB-3, is one issue WEB-3).
