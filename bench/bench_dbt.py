@@ -102,9 +102,8 @@ def main(days: int | None = None) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     import argparse
+    import sys
 
     sys.path.insert(0, str(HERE.parent))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

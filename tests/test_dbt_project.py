@@ -176,7 +176,12 @@ def test_build_plan_rebuilds_everything_when_the_config_vars_or_the_code_change_
 def test_build_plan_without_a_watermark_recomputes_every_key_and_rejects_bad_input():
     import pytest
 
-    from orchestration.defs.dbt.project import CHANGED_SINCE_VAR, BuildState, build_plan, watermark_lookback_seconds
+    from orchestration.defs.dbt.project import (
+        CHANGED_SINCE_VAR,
+        BuildState,
+        build_plan,
+        watermark_lookback_seconds,
+    )
 
     config_vars, built, newest = _plan_inputs()
     empty = BuildState(built.vars_hash, "code-1", None)  # the last build saw no ingested partition

@@ -89,9 +89,8 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
         """`dbt build` (models and their data tests) against the warehouse DATABASE_URL names, with the
         project config as --vars: incremental, or a full refresh when asked or when the config's dbt
         variables (or the project's models) changed since the last complete build (build_plan)."""
-        from datetime import UTC, datetime
-
         import os
+        from datetime import UTC, datetime
 
         warehouse_db = warehouse.get()
         previous, newest_fetch = read_build_state(warehouse_db)
