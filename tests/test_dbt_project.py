@@ -85,7 +85,12 @@ def test_code_location_has_marts_job_and_one_lineage_graph():
     assert defs.resolve_job_def("marts_full_refresh_job") is not None
     graph = defs.resolve_asset_graph()
     staging = graph.get(AssetKey("stg_github__pull_requests"))
-    assert set(staging.parent_keys) == {AssetKey("raw_github_pull_requests")}
+    # the incremental model reads its raw table and the keys its build recomputes (docs/incremental.md)
+    assert set(staging.parent_keys) == {AssetKey("raw_github_pull_requests"),
+                                        AssetKey("stg_github__pull_requests__changed")}
+    assert set(graph.get(AssetKey("stg_github__pull_requests__changed")).parent_keys) == {
+        AssetKey(t) for t in ("raw_github_pull_requests", "raw_github_reviews", "raw_github_commits",
+                              "raw_github_timeline_events", "raw_ingested_partitions")}
     assert set(graph.get(AssetKey("stg_jira__changelog")).parent_keys) >= {AssetKey("raw_jira_changelog")}
     for mart in ("fct_pull_requests", "fct_deployments", "fct_jira_issues", "mv_dora_by_repo_day",
                  "mv_flow_by_repo_day", "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily"):

@@ -2,6 +2,7 @@
 -- emd_changed_since) and a built stg_jira__issues, those with a raw row fetched since the watermark (a moved
 -- issue's row under its new key among them) and those whose newest row came from a partition rewritten since
 -- then; else every issue. Read by stg_jira__issues and stg_jira__changelog, never by a mart.
+-- depends_on: {{ source('jira', 'raw_jira_changelog') }} {{ source('ingestion', 'raw_ingested_partitions') }}
 {%- set built = built_relation('stg_jira__issues') %}
 {%- if changed_since() is none or built is none or flags.FULL_REFRESH %}
 select distinct issue_id
