@@ -85,7 +85,12 @@ def test_code_location_has_marts_job_and_one_lineage_graph():
     assert defs.resolve_job_def("marts_full_refresh_job") is not None
     graph = defs.resolve_asset_graph()
     staging = graph.get(AssetKey("stg_github__pull_requests"))
-    assert set(staging.parent_keys) == {AssetKey("raw_github_pull_requests")}
+    # the incremental model reads its raw table and the keys its build recomputes (docs/incremental.md)
+    assert set(staging.parent_keys) == {AssetKey("raw_github_pull_requests"),
+                                        AssetKey("stg_github__pull_requests__changed")}
+    assert set(graph.get(AssetKey("stg_github__pull_requests__changed")).parent_keys) == {
+        AssetKey(t) for t in ("raw_github_pull_requests", "raw_github_reviews", "raw_github_commits",
+                              "raw_github_timeline_events", "raw_ingested_partitions")}
     assert set(graph.get(AssetKey("stg_jira__changelog")).parent_keys) >= {AssetKey("raw_jira_changelog")}
     for mart in ("fct_pull_requests", "fct_deployments", "fct_jira_issues", "mv_dora_by_repo_day",
                  "mv_flow_by_repo_day", "mv_planning_by_sprint", "mv_planning_by_team_day", "metrics_daily"):
@@ -122,3 +127,77 @@ def test_emd_docs_generates_the_site(tmp_path, monkeypatch):
     manifest = json.loads((site / "manifest.json").read_text())
     assert {"exposure.engineering_metrics.dashboard", "exposure.engineering_metrics.sprint_health_slack_post"} <= set(
         manifest["exposures"])
+
+
+# --- build_plan: the one place a build's dbt variables and window are decided (docs/incremental.md) ---
+
+def _plan_inputs():
+    from datetime import datetime
+
+    from orchestration.defs.dbt.project import BuildState, vars_hash
+
+    config_vars = {"org": "acme", "hotfix_window_days": 7}
+    built = BuildState(vars_hash(config_vars), "code-1", datetime(2026, 3, 31, 12, 0, 0))
+    return config_vars, built, datetime(2026, 3, 31, 13, 0, 0)
+
+
+def test_build_plan_is_incremental_from_the_last_builds_watermark():
+    from orchestration.defs.dbt.project import CHANGED_SINCE_VAR, build_plan
+
+    config_vars, built, newest = _plan_inputs()
+    plan = build_plan(config_vars, built, newest, code_hash="code-1", lookback_seconds=3600)
+    assert plan.full_refresh is False
+    # 12:00 less an hour of lookback; the config's variables pass through unchanged
+    assert plan.variables == {**config_vars, CHANGED_SINCE_VAR: "2026-03-31 11:00:00.000000"}
+    assert "incremental" in plan.reason and "2026-03-31 11:00:00" in plan.reason
+    # what the build records once it succeeded: the same hashes, and the newest fetch it was planned on
+    assert (plan.state.vars_hash, plan.state.project_hash, plan.state.built_through) == (
+        built.vars_hash, "code-1", newest)
+    assert build_plan(config_vars, built, newest, code_hash="code-1", lookback_seconds=0).variables[
+        CHANGED_SINCE_VAR] == "2026-03-31 12:00:00.000000"
+
+
+def test_build_plan_rebuilds_everything_when_the_config_vars_or_the_code_change_or_when_asked():
+    from orchestration.defs.dbt.project import CHANGED_SINCE_VAR, build_plan
+
+    config_vars, built, newest = _plan_inputs()
+    cases = {
+        "dbt variables derived from the config changed": build_plan({**config_vars, "hotfix_window_days": 3}, built,
+                                                                     newest, code_hash="code-1"),
+        "models or macros changed": build_plan(config_vars, built, newest, code_hash="code-2"),
+        "full refresh requested": build_plan(config_vars, built, newest, code_hash="code-1",
+                                             requested_full_refresh=True),
+        "no earlier complete build": build_plan(config_vars, None, newest, code_hash="code-1"),
+    }
+    for why, plan in cases.items():
+        assert plan.full_refresh is True, why
+        assert why in plan.reason
+        assert plan.variables[CHANGED_SINCE_VAR] is None
+    # key order of the config's variables is not a change
+    reordered = dict(reversed(list(config_vars.items())))
+    assert build_plan(reordered, built, newest, code_hash="code-1").full_refresh is False
+
+
+def test_build_plan_without_a_watermark_recomputes_every_key_and_rejects_bad_input():
+    import pytest
+
+    from orchestration.defs.dbt.project import (
+        CHANGED_SINCE_VAR,
+        BuildState,
+        build_plan,
+        watermark_lookback_seconds,
+    )
+
+    config_vars, built, newest = _plan_inputs()
+    empty = BuildState(built.vars_hash, "code-1", None)  # the last build saw no ingested partition
+    plan = build_plan(config_vars, empty, None, code_hash="code-1")
+    assert plan.full_refresh is False and plan.variables[CHANGED_SINCE_VAR] is None
+    with pytest.raises(ValueError, match=CHANGED_SINCE_VAR):
+        build_plan({**config_vars, CHANGED_SINCE_VAR: "x"}, built, newest)
+    with pytest.raises(ValueError, match="lookback_seconds"):
+        build_plan(config_vars, built, newest, lookback_seconds=-1)
+    assert watermark_lookback_seconds("duckdb", {}) == 0
+    assert watermark_lookback_seconds("postgres", {}) == 6 * 3600
+    assert watermark_lookback_seconds("postgres", {"EMD_DBT_WATERMARK_LOOKBACK_SECONDS": "60"}) == 60
+    with pytest.raises(ValueError, match="EMD_DBT_WATERMARK_LOOKBACK_SECONDS"):
+        watermark_lookback_seconds("duckdb", {"EMD_DBT_WATERMARK_LOOKBACK_SECONDS": "1h"})

@@ -16,13 +16,17 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from emd.settings import DatabaseTarget
 from orchestration.defs.dbt.project import (
     DBT_PROJECT_DIR,
+    build_plan,
     dbt_environment,
     dbt_vars,
     keep_partial_parse,
+    project_hash,
     prune_run_dirs,
     run_dbt,
     vars_arg,
+    watermark_lookback_seconds,
 )
+from orchestration.defs.dbt.state import read_build_state, record_build_state
 from orchestration.resources import WAREHOUSE_POOL, ProjectConfigResource, WarehouseResource
 
 LAYER_GROUPS = ("staging", "intermediate", "marts")
@@ -41,7 +45,9 @@ class EmdDbtTranslator(DagsterDbtTranslator):
 
 
 class DbtBuildConfig(Config):
-    full_refresh: bool = False  # rebuild every model from scratch (`dbt build --full-refresh`)
+    # rebuild every model from scratch (`dbt build --full-refresh`); without it the incremental models take only
+    # what was fetched since the last complete build, unless the config's dbt variables changed (docs/incremental.md)
+    full_refresh: bool = False
 
 
 def dbt_project() -> DbtProject:
@@ -81,16 +87,31 @@ def build_dbt_assets(project: DbtProject) -> AssetsDefinition:
     def dbt_models(context: AssetExecutionContext, config: DbtBuildConfig, dbt: DbtCliResource,
                    project_config: ProjectConfigResource, warehouse: WarehouseResource):
         """`dbt build` (models and their data tests) against the warehouse DATABASE_URL names, with the
-        project config as --vars."""
+        project config as --vars: incremental, or a full refresh when asked or when the config's dbt
+        variables (or the project's models) changed since the last complete build (build_plan)."""
+        import os
+        from datetime import UTC, datetime
+
+        warehouse_db = warehouse.get()
+        previous, newest_fetch = read_build_state(warehouse_db)
+        plan = build_plan(dbt_vars(project_config.load()), previous, newest_fetch,
+                          requested_full_refresh=config.full_refresh, code_hash=project_hash(project.project_dir),
+                          lookback_seconds=watermark_lookback_seconds(warehouse_db.kind, os.environ))
         # Unit tests check the SQL, not the data: they run in `make test` (tests/test_dbt_unit_tests.py).
-        args = ["build", "--exclude-resource-type", "unit_test", *vars_arg(dbt_vars(project_config.load()))]
-        if config.full_refresh:
+        args = ["build", "--exclude-resource-type", "unit_test", *vars_arg(plan.variables)]
+        if plan.full_refresh:
             args.append("--full-refresh")
-        target = warehouse.get().target
-        context.log.info(f"dbt build against {target.describe()}")
+        target = warehouse_db.target
+        context.log.info(f"dbt build against {target.describe()}: {plan.reason}")
+        build_metadata = {"emd/dbt_build": "full refresh" if plan.full_refresh else "incremental",
+                          "emd/dbt_build_reason": plan.reason}
         with dbt_environment(target):
             invocation = dbt.cli(args, context=context)
-            yield from invocation.stream()
+            for event in invocation.stream():
+                yield event.with_metadata({**(event.metadata or {}), **build_metadata}) \
+                    if hasattr(event, "with_metadata") else event
+        record_build_state(warehouse_db, plan.state, built_at=datetime.now(UTC).replace(tzinfo=None),
+                           full_refresh=plan.full_refresh)
         keep_partial_parse(invocation.target_path, project.project_dir / "target")
         prune_run_dirs(project.project_dir / "target", prefix=f"{context.op_def.name}-")
 

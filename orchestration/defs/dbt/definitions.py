@@ -21,14 +21,18 @@ def dbt_defs() -> Definitions:
     marts_job = define_asset_job(
         MARTS_JOB,
         selection=AssetSelection.assets(models) | AssetSelection.groups("serving"),
-        description="dbt build: staging -> intermediate -> marts, with their data tests.",
+        description="dbt build: staging -> intermediate -> marts, with their data tests. Incremental models take only "
+                    "what was fetched since the last complete build; a full refresh when the config's dbt variables "
+                    "or the dbt project changed since then (docs/incremental.md).",
         tags=SERIAL_TAGS,
     )
     full_refresh_job = define_asset_job(
         MARTS_FULL_REFRESH_JOB,
         selection=AssetSelection.assets(models) | AssetSelection.groups("serving"),
         config={"ops": {models.op.name: {"config": {"full_refresh": True}}}},
-        description="dbt build --full-refresh: rebuild every model from scratch.",
+        description="dbt build --full-refresh: rebuild every model, incremental ones included, from scratch over all "
+                    "raw rows (after a fix to the raw data or when an incremental table is in doubt; "
+                    "docs/incremental.md).",
         tags=SERIAL_TAGS,
     )
     return Definitions(

@@ -10,6 +10,8 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -224,3 +226,109 @@ def keep_partial_parse(run_target: Path, project_target: Path) -> bool:
     shutil.copyfile(source, staging)
     staging.replace(project_target / "partial_parse.msgpack")  # atomic: a concurrent run sees old or new
     return True
+
+
+# --- Incremental builds (docs/incremental.md) -------------------------------------------------------------------
+
+# The dbt var the incremental models read: raw rows fetched at or after it are new to the build.
+CHANGED_SINCE_VAR = "emd_changed_since"
+# The table (in the warehouse, beside the marts) that remembers what the last complete build was built from.
+BUILD_STATE_TABLE = "_emd_dbt_state"
+# How far before the last build's newest fetch time the next build looks again. On Postgres a partition whose
+# fetch began before that build read its watermark may commit after it (ingestion and the build may overlap
+# there); recomputing a few hours of entities again costs little (the hourly refresh re-fetches them anyway).
+# On DuckDB the warehouse pool keeps ingestion and the build apart, so the watermark is exact.
+WATERMARK_LOOKBACK_SECONDS = 6 * 3600
+LOOKBACK_ENV = "EMD_DBT_WATERMARK_LOOKBACK_SECONDS"
+
+
+def watermark_lookback_seconds(kind: str, env: Mapping[str, str]) -> int:
+    """EMD_DBT_WATERMARK_LOOKBACK_SECONDS when set (a whole number >= 0), else 0 on DuckDB, 6 hours on Postgres."""
+    raw = env.get(LOOKBACK_ENV, "").strip()
+    if not raw:
+        return 0 if kind == "duckdb" else WATERMARK_LOOKBACK_SECONDS
+    if not raw.isdigit():
+        raise ValueError(f"{LOOKBACK_ENV} must be a whole number of seconds >= 0, got {raw!r}")
+    return int(raw)
+
+
+def vars_hash(variables: Mapping[str, Any]) -> str:
+    """A stable digest of dbt variables (key order does not count)."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(variables, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def project_hash(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A digest of the dbt project's SQL and YAML (models, macros, dbt_project.yml): a new version of a model
+    rebuilds the incremental tables it would otherwise only patch."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = [project_dir / "dbt_project.yml"]
+    for folder in ("models", "macros"):
+        files.extend(sorted(p for p in (project_dir / folder).rglob("*") if p.is_file()))
+    for path in files:
+        digest.update(str(path.relative_to(project_dir)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class BuildState:
+    """What the last complete build was built from (a row of `_emd_dbt_state`)."""
+
+    vars_hash: str
+    project_hash: str
+    built_through: datetime | None  # the newest raw_ingested_partitions.fetched_at when that build began
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """The dbt build Dagster runs: its --vars, whether it is a full refresh, and why."""
+
+    variables: dict[str, Any]
+    full_refresh: bool
+    reason: str
+    state: BuildState  # to record once the build has succeeded
+
+
+def build_plan(config_vars: Mapping[str, Any], previous: BuildState | None, newest_fetch: datetime | None, *,
+               requested_full_refresh: bool = False, code_hash: str = "",
+               lookback_seconds: int = WATERMARK_LOOKBACK_SECONDS) -> BuildPlan:
+    """The one place the dbt variables and window of a build are decided (pure: no clock, files or database).
+
+    `config_vars` is dbt_vars(config); `previous` the state the last complete build recorded (None: never
+    built, or built before builds recorded it); `newest_fetch` the newest raw_ingested_partitions.fetched_at
+    now. A full refresh when asked, on a first build, or when the config's dbt variables or the project's code
+    differ from the last build's; else an incremental build of what was fetched since the last build's
+    watermark (less `lookback_seconds`).
+    """
+    if CHANGED_SINCE_VAR in config_vars:
+        raise ValueError(f"config_vars must not set {CHANGED_SINCE_VAR}: build_plan derives it")
+    if lookback_seconds < 0:
+        raise ValueError(f"lookback_seconds must be >= 0, got {lookback_seconds}")
+    state = BuildState(vars_hash(config_vars), code_hash, newest_fetch)
+    if requested_full_refresh:
+        full, reason = True, "full refresh requested (marts_full_refresh_job / emd pipeline --full-refresh)"
+    elif previous is None:
+        full, reason = True, "full refresh: no earlier complete build is recorded in " + BUILD_STATE_TABLE
+    elif previous.vars_hash != state.vars_hash:
+        full, reason = True, "full refresh: the dbt variables derived from the config changed since the last build"
+    elif previous.project_hash != state.project_hash:
+        full, reason = True, "full refresh: the dbt project's models or macros changed since the last build"
+    else:
+        full, reason = False, ""
+    variables = dict(config_vars)
+    if full:
+        variables[CHANGED_SINCE_VAR] = None
+        return BuildPlan(variables, True, reason, state)
+    since = previous.built_through if previous is not None else None
+    if since is None:
+        variables[CHANGED_SINCE_VAR] = None
+        reason = "incremental, every entity recomputed: the last build saw no ingested partition"
+    else:
+        window_start = since - timedelta(seconds=lookback_seconds)
+        variables[CHANGED_SINCE_VAR] = window_start.strftime("%Y-%m-%d %H:%M:%S.%f")
+        reason = f"incremental: raw rows fetched since {variables[CHANGED_SINCE_VAR]} (UTC)"
+    return BuildPlan(variables, False, reason, state)

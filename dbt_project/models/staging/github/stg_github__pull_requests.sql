@@ -1,6 +1,17 @@
--- Newest state of each pull request (latest fetched_at, then latest partition_date).
-with newest as (
-    {{ newest_per(source('github', 'raw_github_pull_requests'), ['repo', 'number']) }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['repo', 'number'],
+          pre_hook="{{ delete_changed_keys('stg_github__pull_requests__changed', [['repo', 'repo'], ['number', 'number']]) }}") }}
+-- depends_on: {{ ref('stg_github__pull_requests__changed') }}
+-- Newest state of each pull request (latest fetched_at, then latest partition_date). Incremental: the pull
+-- requests of stg_github__pull_requests__changed, from all their raw rows.
+with raw_rows as (
+    select * from {{ source('github', 'raw_github_pull_requests') }} as r
+    {%- if is_incremental() %}
+    where {{ key_in('r', ref('stg_github__pull_requests__changed'), [['repo', 'repo'], ['number', 'number']]) }}
+    {%- endif %}
+),
+
+newest as (
+    {{ newest_per('raw_rows', ['repo', 'number']) }}
 ),
 
 final as (

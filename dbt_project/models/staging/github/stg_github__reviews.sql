@@ -1,6 +1,13 @@
--- Reviews from the same raw partition as their pull request's newest row.
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['repo', 'pr_number'],
+          pre_hook="{{ delete_changed_keys('stg_github__pull_requests__changed', [['repo', 'repo'], ['pr_number', 'number']]) }}") }}
+-- depends_on: {{ ref('stg_github__pull_requests__changed') }}
+-- Reviews from the same raw partition as their pull request's newest row. Incremental: the pull
+-- requests of stg_github__pull_requests__changed.
 with pull_requests as (
-    select repo, number, author, source_partition_date from {{ ref('stg_github__pull_requests') }}
+    select repo, number, author, source_partition_date from {{ ref('stg_github__pull_requests') }} as p
+    {%- if is_incremental() %}
+    where {{ key_in('p', ref('stg_github__pull_requests__changed'), [['repo', 'repo'], ['number', 'number']]) }}
+    {%- endif %}
 ),
 
 reviews as (

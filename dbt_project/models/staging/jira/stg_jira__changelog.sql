@@ -1,9 +1,16 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['issue_id'],
+          pre_hook="{{ delete_changed_keys('stg_jira__issues__changed', [['issue_id', 'issue_id']]) }}") }}
+-- depends_on: {{ ref('stg_jira__issues__changed') }}
 -- Changelog items from the same raw partition as their issue's newest row, keyed by issue id.
 -- raw_jira_changelog names its issue by the key it had at that fetch; within one partition that key is
 -- the key of the issue row fetched with it, so joining on (key, partition) of the newest issue row picks
 -- exactly the changelog fetched with the newest state, and gives each item its issue id and current key.
+-- Incremental: the issues of stg_jira__issues__changed.
 with issues as (
-    select issue_id, issue_key, source_partition_date from {{ ref('stg_jira__issues') }}
+    select issue_id, issue_key, source_partition_date from {{ ref('stg_jira__issues') }} as i
+    {%- if is_incremental() %}
+    where {{ key_in('i', ref('stg_jira__issues__changed'), [['issue_id', 'issue_id']]) }}
+    {%- endif %}
 ),
 
 items as (

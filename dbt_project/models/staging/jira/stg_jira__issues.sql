@@ -1,8 +1,19 @@
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key=['issue_id'],
+          pre_hook="{{ delete_changed_keys('stg_jira__issues__changed', [['issue_id', 'issue_id']]) }}") }}
+-- depends_on: {{ ref('stg_jira__issues__changed') }}
 -- Newest state of each Jira issue, with its current field values. An issue is its issue id: moved to
 -- another project it keeps its id and gets a new key, so the newest row per id wins and its key is the
 -- current one (an issue fetched as API-12, later as WEB-3, is one issue WEB-3).
-with newest as (
-    {{ newest_per(source('jira', 'raw_jira_issues'), ['issue_id']) }}
+-- Incremental: the issues of stg_jira__issues__changed, from all their raw rows (under every key they had).
+with raw_rows as (
+    select * from {{ source('jira', 'raw_jira_issues') }} as r
+    {%- if is_incremental() %}
+    where {{ key_in('r', ref('stg_jira__issues__changed'), [['issue_id', 'issue_id']]) }}
+    {%- endif %}
+),
+
+newest as (
+    {{ newest_per('raw_rows', ['issue_id']) }}
 ),
 
 final as (
