@@ -91,7 +91,7 @@ def _is_sqlite(conn: Any) -> bool:
 class RecordTable:
     name: str
     columns: tuple[tuple[str, str], ...]  # (name, SQL type), in order
-    key: tuple[str, ...]  # the columns that identify a row (no primary key: see `ensure`)
+    key: tuple[str, ...]  # the columns that identify a row (no primary key: see `ensure`); () for one row
 
     @property
     def column_names(self) -> list[str]:
@@ -172,8 +172,10 @@ class RecordWrites:
         return self.table.select(self.conn)
 
     def delete(self, key: Sequence[Any]) -> None:
+        """Delete the row of `key` (a table keyed on no column holds one row: every row)."""
         where = " and ".join(f"{column} = {self.ph}" for column in self.table.key)
-        self.conn.execute(f"delete from {self.table.name} where {where}", self._params(key))  # noqa: S608 - constants
+        self.conn.execute(f"delete from {self.table.name}" + (f" where {where}" if where else ""),  # noqa: S608 - constants
+                          self._params(key))
 
     def insert(self, values: Sequence[Any]) -> None:
         names = self.table.column_names
