@@ -22,14 +22,15 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from conftest import ANCHOR, postgres_schema
+from conftest import ANCHOR
 
 from emd.settings import parse_database_url
 from emd.warehouse import Warehouse
 from mock_apis.org import SyntheticOrg
-from mock_apis.server import MockApi, MockState
+from mock_apis.server import MockState
 from orchestration.defs.dbt.project import BUILD_STATE_TABLE, DBT_PROJECT_DIR
 from orchestration.pipeline import INGESTION_JOB, MARTS_JOB, run_pipeline
+from tests.fixtures.pipeline import pipeline_environment
 
 FIRST = ANCHOR - timedelta(days=3)  # the first backfill: FIRST .. ANCHOR - 2
 LATE = [ANCHOR - timedelta(days=1), ANCHOR]  # the refresh with later states (the hourly schedule's two days)
@@ -94,15 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "duckdb":
         yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
         return
-    import psycopg
-
-    server = request.getfixturevalue("postgres_database")
-    url, schema = postgres_schema(server)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(server, autocommit=True) as conn:
-            conn.execute(f"drop schema if exists {schema} cascade")
+    yield request.getfixturevalue("postgres_url")
 
 
 def test_incremental_refreshes_equal_a_full_build(database_url: str, tmp_path: Path,
@@ -123,12 +116,7 @@ def test_incremental_refreshes_equal_a_full_build(database_url: str, tmp_path: P
     def refresh(first: date, last: date) -> None:
         run_pipeline(first, last, steps=(INGESTION_JOB, MARTS_JOB), log=lambda _: None)
 
-    with MockApi(MockState(org=org)) as api:
-        for key, value in api.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("EMD_CONFIG", str(config_path))
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pipeline_environment(MockState(org=org), config_path, database_url, monkeypatch) as api:
         # every fetch of this test is minutes apart: without a lookback the later builds recompute only what changed
         monkeypatch.setenv("EMD_DBT_WATERMARK_LOOKBACK_SECONDS", "0")
 

@@ -25,9 +25,10 @@ from emd.snapshot import MART_TABLES, STORE_TABLES, dashboard_target
 from emd.warehouse import Warehouse
 from mock_apis.demo_config import write_demo_config
 from mock_apis.org import SyntheticOrg
-from mock_apis.server import MockApi, MockState
+from mock_apis.server import MockState
 from orchestration.pipeline import run_pipeline
 from tests.fixtures.app import run_app
+from tests.fixtures.pipeline import pipeline_environment
 
 pytestmark = pytest.mark.postgres
 
@@ -68,12 +69,7 @@ PAGES = (None, "app_pages/delivery.py", "app_pages/flow.py", "app_pages/planning
 
 def run_everything(database_url: str, org: SyntheticOrg, config_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`emd pipeline` over START..END against a fresh mock (its own Slack message counter)."""
-    with MockApi(MockState(org=org)) as api:
-        for key, value in api.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("EMD_CONFIG", str(config_path))
-        monkeypatch.setenv("DATABASE_URL", database_url)
-        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pipeline_environment(MockState(org=org), config_path, database_url, monkeypatch):
         run_pipeline(START, END, log=lambda _: None)
 
 
